@@ -1,0 +1,65 @@
+/*
+ * fsm_rowops.c -- instantiates the row kernels for float32 and float64 and
+ * compiles each entry point for several instruction sets.
+ *
+ * GCC function multiversioning (target_clones) builds one copy per ISA and an
+ * ifunc resolver that picks the best one when the library is loaded, so one
+ * wheel built for baseline x86-64 still runs AVX-512 code on CPUs that have it
+ * and AVX2+FMA code on those (like many AMD EPYCs) that stop there.
+ * FASTSOFTMAX_NO_CLONES (set by setup.py) turns this off, e.g. for compilers
+ * or platforms without ifunc support.
+ */
+#include <math.h>
+#include "fsm_simd.h"
+#include "fsm_rowops.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && !defined(FASTSOFTMAX_NO_CLONES)
+#define FSM_HAVE_CLONES 1
+#define FSM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FSM_HAVE_CLONES 0
+#define FSM_CLONES
+#endif
+
+#define T float
+#define SFX f32
+
+#define VT fsm_vf
+#include "fsm_rowops_impl.h"
+#undef T
+#undef SFX
+
+#undef VT
+
+#define T double
+#define SFX f64
+
+#define VT fsm_vd
+#include "fsm_rowops_impl.h"
+#undef T
+#undef SFX
+
+#undef VT
+
+const char *fsm_isa_compiled(void)
+{
+#if FSM_HAVE_CLONES
+    return "x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA), baseline";
+#else
+    return "baseline";
+#endif
+}
+
+const char *fsm_isa_selected(void)
+{
+#if FSM_HAVE_CLONES
+    /* the same tests the ifunc resolver makes for these arch levels */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4 (AVX-512)";
+    if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3 (AVX2+FMA)";
+    return "baseline";
+#else
+    return "baseline";
+#endif
+}

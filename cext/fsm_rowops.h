@@ -1,0 +1,35 @@
+/*
+ * fsm_rowops.h -- row-block kernels called by the Cython drivers (_kernels.pyx).
+ *
+ * Each function processes rows [0, nrows) of a row-major block whose rows are
+ * ld elements apart.  They never allocate, never validate and never touch
+ * Python objects: the Python layer has already checked everything and the
+ * Cython layer hands each OpenMP thread its own range of rows.  Every row is
+ * computed by exactly one call with a fixed order of operations, so results
+ * do not depend on how rows are split between threads.
+ */
+#ifndef FSM_ROWOPS_H
+#define FSM_ROWOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FSM_DECLARE(T, SFX)                                                        \
+    void fsm_softmax_##SFX(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,      \
+                           ptrdiff_t nrows, ptrdiff_t ncols);                      \
+    void fsm_log_softmax_##SFX(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,  \
+                               ptrdiff_t nrows, ptrdiff_t ncols);                  \
+    void fsm_logsumexp_##SFX(const T *x, ptrdiff_t ldx, T *out,                   \
+                             ptrdiff_t nrows, ptrdiff_t ncols);
+
+FSM_DECLARE(float, f32)
+FSM_DECLARE(double, f64)
+
+#undef FSM_DECLARE
+
+/* Name of the instruction set the kernels dispatch to on this CPU. */
+const char *fsm_isa_selected(void);
+/* Comma-separated list of the instruction sets compiled in. */
+const char *fsm_isa_compiled(void);
+
+#endif /* FSM_ROWOPS_H */

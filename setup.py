@@ -1,0 +1,102 @@
+"""Build of the compiled kernels only; all metadata lives in pyproject.toml.
+
+Environment variables:
+  FASTSOFTMAX_DISABLE_OPENMP=1  build serially, without OpenMP.
+  FASTSOFTMAX_REQUIRE_OPENMP=1  fail the build if OpenMP does not work.
+  FASTSOFTMAX_NATIVE=1          add -march=native (never the default: a wheel
+                                must run on any x86-64; the kernels choose
+                                AVX-512 / AVX2 / baseline at run time anyway).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import warnings
+
+from setuptools import Extension, setup
+
+OPENMP_PROBE = r"""
+#include <omp.h>
+#include <stdio.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    printf("%d\n", n);
+    return n >= 1 ? 0 : 1;
+}
+"""
+
+
+def _env_flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _openmp_works(compiler):
+    """Compile, link and run a small OpenMP program with the given compiler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        exe = os.path.join(tmp, "probe")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        try:
+            subprocess.run([compiler, "-fopenmp", src, "-o", exe], check=True,
+                           capture_output=True, timeout=120)
+            subprocess.run([exe], check=True, capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return True
+
+
+def _compiler():
+    cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(cc) or cc
+
+
+def _use_openmp():
+    if _env_flag("FASTSOFTMAX_DISABLE_OPENMP"):
+        return False
+    if _openmp_works(_compiler()):
+        return True
+    msg = ("fastsoftmax: the C compiler cannot build and run an OpenMP program; "
+           "building the kernels serially (single-threaded).")
+    if _env_flag("FASTSOFTMAX_REQUIRE_OPENMP"):
+        sys.exit(msg + " FASTSOFTMAX_REQUIRE_OPENMP is set: failing.")
+    warnings.warn(msg)
+    print("WARNING: " + msg, file=sys.stderr)
+    return False
+
+
+def _extensions():
+    from Cython.Build import cythonize
+
+    openmp = _use_openmp()
+    # No -ffast-math: it breaks NaN/inf semantics and flushes denormals for
+    # the whole process.  -fno-math-errno only stops libm from setting errno.
+    cflags = ["-O3", "-fno-math-errno", "-Wno-psabi"]
+    ldflags = []
+    if openmp:
+        cflags.append("-fopenmp")
+        ldflags.append("-fopenmp")
+    if _env_flag("FASTSOFTMAX_NATIVE"):
+        cflags.append("-march=native")
+    ext = Extension(
+        "fastsoftmax._kernels",
+        sources=["cext/_kernels.pyx", "cext/fsm_rowops.c"],
+        include_dirs=["cext"],
+        depends=["cext/fsm_simd.h", "cext/fsm_rowops.h", "cext/fsm_rowops_impl.h",
+                 "cext/fsm_omp.h"],
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    return cythonize(
+        [ext],
+        compile_time_env={},
+        compiler_directives={"language_level": 3},
+    )
+
+
+setup(ext_modules=_extensions())

@@ -1,0 +1,20 @@
+"""fastsoftmax: fast, numerically stable softmax and cross-entropy for NumPy.
+
+Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
+``log_softmax`` and ``logsumexp``, with fused cross-entropy losses.
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from ._threads import get_num_threads, openmp_enabled, set_num_threads
+from .softmax import log_softmax, logsumexp, softmax
+
+try:
+    __version__ = _version("fastsoftmax")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "softmax", "log_softmax", "logsumexp",
+    "get_num_threads", "set_num_threads", "openmp_enabled",
+    "__version__",
+]

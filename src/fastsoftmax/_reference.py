@@ -1,0 +1,141 @@
+"""Pure-NumPy reference implementations, written from the definitions.
+
+Used by the tests (as an independent check of the compiled kernels) and by
+the benchmarks (as the "NumPy" baseline).  Clear rather than fast: every
+function works on a float64 (or wider) copy with the class axis last and
+follows docs/SEMANTICS (SciPy for the softmax family, PyTorch for the losses).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
+           "cross_entropy_grad", "nll_loss"]
+
+
+def _max_shift(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def logsumexp(x, axis=-1, keepdims=False, dtype=np.float64):
+    """log(sum(exp(x))) as max + log1p(sum of the non-max terms)."""
+    x = np.asarray(x, dtype=dtype)
+    if x.shape[axis] == 0:
+        shape = list(x.shape)
+        shape[axis] = 1
+        r = np.full(shape, -np.inf, dtype=dtype)
+        return r if keepdims else np.squeeze(r, axis=axis)
+    m = np.max(x, axis=axis, keepdims=True)
+    finite = np.isfinite(m)
+    ms = np.where(finite, m, 0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(x - ms)
+        # take exactly one max term out of the sum (SciPy's precision trick)
+        idx = np.argmax(x, axis=axis)
+        idx = np.expand_dims(idx, axis)
+        np.put_along_axis(e, idx, 0, axis=axis)
+        s = np.sum(e, axis=axis, keepdims=True)
+        r = np.where(finite, np.log1p(s) + ms, m)
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
+def softmax(x, axis=-1, dtype=np.float64):
+    """exp(x - max) / sum; a row whose max is not finite is NaN (SciPy)."""
+    x = np.asarray(x, dtype=dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = np.max(x, axis=axis, keepdims=True)
+        e = np.exp(x - m)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1, dtype=np.float64):
+    """(x - max) - log(sum(exp(x - max))), non-finite max replaced by 0 (SciPy)."""
+    x = np.asarray(x, dtype=dtype)
+    ms = _max_shift(x, axis)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        t = x - ms
+        return t - np.log(np.sum(np.exp(t), axis=axis, keepdims=True))
+
+
+def _reduce(loss, denom, reduction):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return loss.sum() / denom
+
+
+def cross_entropy(logits, target, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", dtype=np.float64):
+    """torch.nn.functional.cross_entropy with the class axis last.
+
+    Integer targets: indices, shape = logits.shape[:-1].  Float targets:
+    probabilities, same shape as logits (xlogy convention: 0 * log 0 = 0).
+    """
+    x = np.asarray(logits, dtype=dtype)
+    c = x.shape[-1]
+    w = np.ones(c, dtype=dtype) if weight is None else np.asarray(weight, dtype=dtype)
+    eps = float(label_smoothing)
+    logp = log_softmax(x, axis=-1, dtype=dtype)
+    target = np.asarray(target)
+    if target.dtype.kind in "iu":
+        keep = target != ignore_index
+        y = np.where(keep, target, 0).astype(np.intp)
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        wy = w[y] * keep
+        smooth = -(logp * w).sum(axis=-1) * keep
+        loss = (1 - eps) * wy * -picked + (eps / c) * smooth
+        return _reduce(loss, wy.sum(), reduction)
+    t = np.asarray(target, dtype=dtype)
+    t = (1 - eps) * t + eps / c
+    with np.errstate(invalid="ignore"):
+        terms = np.where(t == 0, 0.0, w * t * logp)
+    loss = -terms.sum(axis=-1)
+    return _reduce(loss, loss.size, reduction)
+
+
+def cross_entropy_grad(logits, target, weight=None, ignore_index=-100,
+                       label_smoothing=0.0, reduction="mean", dtype=np.float64):
+    """Gradient of the reduced cross_entropy w.r.t. logits (reduction "none":
+    gradient of the sum)."""
+    x = np.asarray(logits, dtype=dtype)
+    c = x.shape[-1]
+    w = np.ones(c, dtype=dtype) if weight is None else np.asarray(weight, dtype=dtype)
+    eps = float(label_smoothing)
+    p = softmax(x, axis=-1, dtype=dtype)
+    target = np.asarray(target)
+    if target.dtype.kind in "iu":
+        keep = target != ignore_index
+        y = np.where(keep, target, 0).astype(np.intp)
+        q = (eps / c) * np.broadcast_to(w, x.shape).copy()
+        onehot = np.zeros_like(x)
+        np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+        q += (1 - eps) * onehot * w[y][..., None]
+        q *= keep[..., None]
+        denom = (w[y] * keep).sum()
+    else:
+        t = (1 - eps) * np.asarray(target, dtype=dtype) + eps / c
+        q = w * t
+        denom = x[..., 0].size
+    g = p * q.sum(axis=-1, keepdims=True) - q
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = g / denom if denom != 0 else np.zeros_like(g)
+    return g
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean",
+             dtype=np.float64):
+    """torch.nn.functional.nll_loss with the class axis last."""
+    lp = np.asarray(log_probs, dtype=dtype)
+    c = lp.shape[-1]
+    w = np.ones(c, dtype=dtype) if weight is None else np.asarray(weight, dtype=dtype)
+    target = np.asarray(target)
+    keep = target != ignore_index
+    y = np.where(keep, target, 0).astype(np.intp)
+    picked = np.take_along_axis(lp, y[..., None], axis=-1)[..., 0]
+    wy = w[y] * keep
+    loss = np.where(keep, -wy * picked, 0.0)
+    return _reduce(loss, wy.sum(), reduction)
