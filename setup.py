@@ -87,6 +87,7 @@ def _extensions():
         sources=["cext/_kernels.pyx", "cext/fsm_rowops.c"],
         include_dirs=["cext"],
         depends=["cext/fsm_simd.h", "cext/fsm_rowops.h", "cext/fsm_rowops_impl.h",
+                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h",
                  "cext/fsm_omp.h"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,

@@ -23,6 +23,8 @@ cdef extern from "fsm_rowops.h" nogil:
                            Py_ssize_t nrows, Py_ssize_t ncols)
     void fsm_logsumexp_f64(const double *x, Py_ssize_t ldx, double *out,
                            Py_ssize_t nrows, Py_ssize_t ncols)
+    void fsm_exp_f32(const float *x, float *out, Py_ssize_t n)
+    void fsm_exp_f64(const double *x, double *out, Py_ssize_t n)
     const char *fsm_isa_selected()
     const char *fsm_isa_compiled()
 
@@ -110,3 +112,12 @@ def log_softmax(const floating[:, ::1] x, floating[:, ::1] out, int n_threads):
 def logsumexp(const floating[:, ::1] x, floating[::1] out, int n_threads):
     with nogil:
         _run_rows(x, &out[0], 2, n_threads)
+
+
+def exp(const floating[::1] x, floating[::1] out):
+    """Elementwise vectorized exp (for the accuracy tests only)."""
+    with nogil:
+        if floating is float:
+            fsm_exp_f32(&x[0], &out[0], x.shape[0])
+        else:
+            fsm_exp_f64(&x[0], &out[0], x.shape[0])

@@ -22,24 +22,30 @@
 #define FSM_CLONES
 #endif
 
+#define FSM_CAT2(a, b) a##_##b
+#define FSM_CAT(a, b) FSM_CAT2(a, b)
+#define FN(name) FSM_CAT(name, SFX)
+#define LANES FSM_CAT(FSM_LANES, SFX)
+#define DACC FSM_CAT(fsm_dacc, SFX)
+
 #define T float
 #define SFX f32
-
 #define VT fsm_vf
+#include "fsm_rowcore_impl.h"
 #include "fsm_rowops_impl.h"
+#include "fsm_losses_impl.h"
 #undef T
 #undef SFX
-
 #undef VT
 
 #define T double
 #define SFX f64
-
 #define VT fsm_vd
+#include "fsm_rowcore_impl.h"
 #include "fsm_rowops_impl.h"
+#include "fsm_losses_impl.h"
 #undef T
 #undef SFX
-
 #undef VT
 
 const char *fsm_isa_compiled(void)

@@ -20,7 +20,8 @@
     void fsm_log_softmax_##SFX(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,  \
                                ptrdiff_t nrows, ptrdiff_t ncols);                  \
     void fsm_logsumexp_##SFX(const T *x, ptrdiff_t ldx, T *out,                   \
-                             ptrdiff_t nrows, ptrdiff_t ncols);
+                             ptrdiff_t nrows, ptrdiff_t ncols);              \
+    void fsm_exp_##SFX(const T *x, T *out, ptrdiff_t n);
 
 FSM_DECLARE(float, f32)
 FSM_DECLARE(double, f64)

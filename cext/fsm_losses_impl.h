@@ -1,0 +1,1 @@
+/* losses: see issue 4 */
