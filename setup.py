@@ -82,20 +82,23 @@ def _extensions():
         ldflags.append("-fopenmp")
     if _env_flag("FASTSOFTMAX_NATIVE"):
         cflags.append("-march=native")
-    ext = Extension(
-        "fastsoftmax._kernels",
-        sources=["cext/_kernels.pyx", "cext/fsm_rowops.c"],
+    common = dict(
         include_dirs=["cext"],
         depends=["cext/fsm_simd.h", "cext/fsm_rowops.h", "cext/fsm_rowops_impl.h",
-                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h",
-                 "cext/fsm_omp.h"],
+                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h", "cext/fsm_omp.h"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    # The C kernels are compiled into each extension module (static symbols
+    # per module would need a shared library; two copies cost ~100 KB).
+    exts = [
+        Extension("fastsoftmax._kernels", sources=["cext/_kernels.pyx", "cext/fsm_rowops.c"],
+                  **common),
+        Extension("fastsoftmax._losses", sources=["cext/_losses.pyx", "cext/fsm_rowops.c"],
+                  **common),
+    ]
     return cythonize(
-        [ext],
-        compile_time_env={},
+        exts,
         compiler_directives={"language_level": 3},
     )
 

@@ -21,7 +21,14 @@
                                ptrdiff_t nrows, ptrdiff_t ncols);                  \
     void fsm_logsumexp_##SFX(const T *x, ptrdiff_t ldx, T *out,                   \
                              ptrdiff_t nrows, ptrdiff_t ncols);              \
-    void fsm_exp_##SFX(const T *x, T *out, ptrdiff_t n);
+    void fsm_exp_##SFX(const T *x, T *out, ptrdiff_t n);                          \
+    double fsm_ce_index_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
+                              const int64_t *target, int64_t ignore_index,         \
+                              const T *weight, double wsum, double eps,            \
+                              double *loss_rows, T *grad, ptrdiff_t ldg, double scale); \
+    double fsm_ce_prob_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
+                             const T *t, ptrdiff_t ldt, const T *weight, double eps, \
+                             double *loss_rows, T *grad, ptrdiff_t ldg, double scale);
 
 FSM_DECLARE(float, f32)
 FSM_DECLARE(double, f64)

@@ -6,6 +6,8 @@ Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from ._threads import get_num_threads, openmp_enabled, set_num_threads
+from .losses import (categorical_cross_entropy, cross_entropy,
+                     cross_entropy_and_grad, nll_loss)
 from .softmax import log_softmax, logsumexp, softmax
 
 try:
@@ -15,6 +17,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp",
+    "cross_entropy", "cross_entropy_and_grad", "nll_loss", "categorical_cross_entropy",
     "get_num_threads", "set_num_threads", "openmp_enabled",
     "__version__",
 ]

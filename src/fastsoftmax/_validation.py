@@ -108,3 +108,69 @@ def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
     same = (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
             and a.shape == b.shape and a.strides == b.strides)
     return not same
+
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of {', '.join(repr(r) for r in REDUCTIONS)}; "
+            f"got {reduction!r}")
+    return reduction
+
+
+def check_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+def check_fraction(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {v}")
+    return v
+
+
+def check_class_weight(weight, n_classes: int, dtype: np.dtype, name: str = "weight"):
+    """A contiguous (C,) array of the compute dtype, or None."""
+    if weight is None:
+        return None
+    w = as_array(weight, name)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real numbers, got dtype {w.dtype}")
+    if w.shape != (n_classes,):
+        raise ValueError(
+            f"{name} must have shape ({n_classes},) (one weight per class), got {w.shape}")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
+                       ignore_index: int | None, name: str = "target") -> None:
+    """Raise IndexError naming the first class index outside [0, n_classes)
+    that is not ignore_index (None: no index is ignored)."""
+    if target.shape != batch_shape:
+        raise ValueError(
+            f"{name} has shape {target.shape}, expected {batch_shape} (the input's "
+            "shape without the class axis) for class indices, or the input's own "
+            "shape for class probabilities")
+    if target.size == 0:
+        return
+    bad = (target < 0) | (target >= n_classes)
+    if bad.any() and ignore_index is not None:
+        bad &= target != ignore_index
+    if bad.any():
+        pos = np.unravel_index(int(np.argmax(bad)), target.shape)
+        value = target[pos]
+        also = "" if ignore_index is None else f" and not ignore_index ({ignore_index})"
+        raise IndexError(
+            f"{name}[{', '.join(map(str, pos))}] = {value} is not a class index in "
+            f"[0, {n_classes}){also}")

@@ -1,0 +1,301 @@
+"""Cross-entropy losses (PyTorch semantics, class axis last by default).
+
+``cross_entropy`` and ``cross_entropy_and_grad`` run one fused compiled pass
+per row: max, logsumexp, picked logit, loss and, if asked, the gradient, with
+no N x C temporary.  The smaller losses (nll, categorical and binary
+cross-entropy) are single NumPy expressions over inputs that are already
+probabilities, so there is nothing to fuse.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _losses
+from ._threads import resolve
+from ._validation import (as_array, check_class_weight, check_fraction,
+                          check_index_target, check_int, check_out,
+                          check_reduction, float_dtypes, normalize_axis,
+                          rows_view, writable_rows)
+
+__all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
+           "categorical_cross_entropy"]
+
+
+def _logit_rows(logits, axis):
+    arr = as_array(logits, "logits")
+    compute, result = float_dtypes(arr, "logits")
+    if arr.ndim == 0:
+        raise ValueError("logits must have at least one dimension (the class axis)")
+    axis = normalize_axis(axis, arr.ndim)
+    return arr, axis, compute, result
+
+
+def _batch_shape(shape, axis):
+    return shape[:axis] + shape[axis + 1:]
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
+                   reduction, num_threads, want_grad, grad_out):
+    arr, axis, compute, result = _logit_rows(logits, axis)
+    reduction = check_reduction(reduction)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    eps = check_fraction(label_smoothing, "label_smoothing")
+    n_classes = arr.shape[axis]
+    batch_shape = _batch_shape(arr.shape, axis)
+    w = check_class_weight(weight, n_classes, compute)
+    tarr = as_array(target, "target")
+
+    if tarr.dtype.kind in "iu":
+        check_index_target(tarr, batch_shape, n_classes, ignore_index)
+        index_target = True
+    elif tarr.dtype.kind == "f":
+        if tarr.shape != arr.shape:
+            if tarr.shape == batch_shape:
+                raise TypeError(
+                    f"target has a floating dtype ({tarr.dtype}) and the shape of class "
+                    "indices; class indices must be integers (class probabilities "
+                    f"must have the input's shape {arr.shape})")
+            raise ValueError(
+                f"target has shape {tarr.shape}; expected {arr.shape} for class "
+                f"probabilities or {batch_shape} for class indices")
+        index_target = False
+    else:
+        raise TypeError(
+            f"target must hold integer class indices or floating class probabilities, "
+            f"got dtype {tarr.dtype}")
+
+    grad = None
+    if want_grad:
+        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
+                else check_out(grad_out, arr.shape, result, "grad_out"))
+
+    x = rows_view(arr, axis, compute)
+    nrows = x.shape[0]
+    rpc = _losses.rows_per_chunk(x.shape[1])
+    partial = np.zeros(-(-nrows // rpc), dtype=np.float64)
+    loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
+
+    if index_target:
+        t = np.ascontiguousarray(tarr, dtype=np.int64).reshape(-1)
+        keep = t != ignore_index
+        if w is None:
+            denom = float(np.count_nonzero(keep))
+        else:
+            denom = float(w.astype(np.float64)[t[keep]].sum())
+        wsum = float(n_classes) if w is None else float(w.sum(dtype=np.float64))
+    else:
+        t = rows_view(tarr, axis, compute)
+        denom = float(nrows)
+    scale = 1.0 / denom if reduction == "mean" and denom != 0 else (
+        0.0 if reduction == "mean" else 1.0)
+
+    gbuf = None
+    if grad is not None:
+        gbuf = writable_rows(grad, axis, compute)
+        if gbuf is None or np.may_share_memory(gbuf, x) or np.may_share_memory(gbuf, t):
+            gbuf = np.empty_like(x)
+
+    nt = resolve(num_threads, x.size)
+    if index_target:
+        _losses.ce_index(x, t, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
+                         scale, nt)
+    else:
+        _losses.ce_prob(x, t, w, eps, partial, loss_rows, gbuf, scale, nt)
+
+    if grad is not None and not np.shares_memory(gbuf, grad):
+        dst = np.moveaxis(grad, axis, -1)
+        dst[...] = gbuf.reshape(dst.shape)
+
+    if reduction == "none":
+        loss = loss_rows.reshape(batch_shape).astype(result)
+    else:
+        total = partial.sum()
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = np.float64(total) / np.float64(denom)
+        loss = result.type(total)
+    return (loss, grad) if want_grad else loss
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", num_threads=None):
+    """Cross-entropy between logits and targets, fused in one pass.
+
+    Same definition, defaults and results as
+    ``torch.nn.functional.cross_entropy``, but with the class axis last by
+    default (NumPy style) and any number of leading dimensions.
+
+    Parameters
+    ----------
+    logits : array_like
+        Unnormalised scores, shape ``(..., C, ...)`` with classes along ``axis``.
+    target : array_like
+        Either integer class indices (any integer dtype) with the shape of
+        ``logits`` without ``axis``, or floating class probabilities with the
+        shape of ``logits``.
+    axis : int, optional
+        The class axis (default: last).
+    weight : array_like, optional
+        Per-class weights, shape ``(C,)``.
+    ignore_index : int, optional
+        Samples whose target is this value contribute neither loss nor
+        gradient (index targets only).
+    label_smoothing : float, optional
+        In [0, 1]: mixes the target with the uniform distribution.
+    reduction : {"mean", "sum", "none"}, optional
+        "mean" divides by the summed target weights of the non-ignored samples
+        (index targets) or by the number of samples (probability targets).
+    num_threads : int, optional
+        Threads for this call; default :func:`get_num_threads`.
+
+    Returns
+    -------
+    loss : scalar or ndarray
+        A NumPy scalar of the logits' float dtype, or per-sample losses for
+        ``reduction="none"``.
+
+    Notes
+    -----
+    With probability targets, a class whose (smoothed) target is exactly 0
+    contributes 0 even where its log-probability is -inf (``xlogy``); torch
+    gives NaN there.  An empty batch gives NaN for "mean", as torch does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import cross_entropy
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    >>> round(float(cross_entropy(logits, np.array([0, 1]))), 6)
+    0.32064
+    >>> cross_entropy(logits, np.array([0, -100]), reduction="none")
+    array([0.41702, 0.     ])
+    """
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
+                          reduction, num_threads, False, None)
+
+
+def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                           label_smoothing=0.0, reduction="mean", num_threads=None,
+                           grad_out=None):
+    """Cross-entropy and its gradient w.r.t. the logits, in one fused pass.
+
+    Arguments as :func:`cross_entropy`; the gradient is that of the reduced
+    loss (for ``reduction="none"``, of the sum of the per-sample losses):
+    ``softmax(logits) * sum(q) - q`` with ``q`` the weighted, smoothed target,
+    times the reduction's scale.
+
+    Parameters
+    ----------
+    grad_out : ndarray, optional
+        Preallocated gradient array, shape and float dtype of ``logits``.
+
+    Returns
+    -------
+    loss : scalar or ndarray
+        As returned by :func:`cross_entropy`.
+    grad : ndarray
+        Same shape as ``logits``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import cross_entropy_and_grad
+    >>> loss, grad = cross_entropy_and_grad(np.array([[0.0, 0.0]]), np.array([1]))
+    >>> round(float(loss), 6), grad
+    (0.693147, array([[ 0.5, -0.5]]))
+    """
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
+                          reduction, num_threads, True, grad_out)
+
+
+def _reduce(loss, denom, reduction, dtype):
+    if reduction == "none":
+        return loss.astype(dtype, copy=False)
+    total = loss.sum(dtype=np.float64)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.float64(total) / np.float64(denom)
+    return dtype.type(total)
+
+
+def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
+             reduction="mean"):
+    """Negative log-likelihood of class indices given log-probabilities.
+
+    ``torch.nn.functional.nll_loss`` with the class axis last by default:
+    ``-weight[y] * log_probs[..., y]``, ignored samples contribute 0, "mean"
+    divides by the summed weights of the non-ignored targets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import nll_loss, log_softmax
+    >>> lp = log_softmax(np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]))
+    >>> round(float(nll_loss(lp, np.array([0, 1]))), 6)
+    0.32064
+    """
+    arr, axis, compute, result = _logit_rows(log_probs, axis)
+    reduction = check_reduction(reduction)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    n_classes = arr.shape[axis]
+    batch_shape = _batch_shape(arr.shape, axis)
+    w = check_class_weight(weight, n_classes, np.float64)
+    tarr = as_array(target, "target")
+    if tarr.dtype.kind not in "iu":
+        raise TypeError(f"target must hold integer class indices, got dtype {tarr.dtype}")
+    check_index_target(tarr, batch_shape, n_classes, ignore_index)
+    keep = tarr != ignore_index
+    y = np.where(keep, tarr, 0).astype(np.intp)
+    picked = np.take_along_axis(np.moveaxis(arr, axis, -1), y[..., None], axis=-1)[..., 0]
+    wy = keep.astype(np.float64) if w is None else w[y] * keep
+    loss = np.where(keep, -wy * picked.astype(np.float64), 0.0)
+    return _reduce(loss, wy.sum(), reduction, result)
+
+
+def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
+    """Cross-entropy ``-sum(t * log p)`` from probabilities, clipped to [eps, 1-eps].
+
+    The seed's function done right: the target is one-hot / soft when it has
+    the shape of ``probs`` (whatever its dtype), class indices when it has the
+    shape of ``probs`` without ``axis``; the mean is over samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import categorical_cross_entropy
+    >>> y = np.array([0, 1, 0, 0])
+    >>> y_hat = np.array([0.1, 0.7, 0.1, 0.1])
+    >>> bool(np.isclose(categorical_cross_entropy(y_hat, y), -np.log(0.7)))
+    True
+    """
+    arr, axis, compute, result = _logit_rows(probs, axis)
+    reduction = check_reduction(reduction)
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"eps must be a real number, got {eps!r}") from None
+    if not 0.0 <= eps < 0.5:
+        raise ValueError(f"eps must be in [0, 0.5), got {eps}")
+    if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
+        raise ValueError("probs must lie in [0, 1]")
+    p = np.clip(np.moveaxis(arr, axis, -1).astype(np.float64), eps, 1.0 - eps)
+    batch_shape = _batch_shape(arr.shape, axis)
+    tarr = as_array(target, "target")
+    if tarr.shape == arr.shape:
+        if tarr.dtype.kind not in "fiub":
+            raise TypeError(f"target must be numeric, got dtype {tarr.dtype}")
+        t = np.moveaxis(tarr, axis, -1).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            loss = -np.where(t == 0, 0.0, t * np.log(p)).sum(axis=-1)
+    elif tarr.dtype.kind in "iu":
+        check_index_target(tarr, batch_shape, arr.shape[axis], ignore_index=None)
+        loss = -np.log(np.take_along_axis(p, tarr.astype(np.intp)[..., None], axis=-1)[..., 0])
+    elif tarr.shape == batch_shape:
+        raise TypeError(
+            f"target has dtype {tarr.dtype} and the shape of class indices; "
+            "class indices must be integers")
+    else:
+        raise ValueError(
+            f"target has shape {tarr.shape}; expected {arr.shape} (one-hot / soft) "
+            f"or {batch_shape} (class indices)")
+    return _reduce(loss, loss.size, reduction, result)
