@@ -6,8 +6,12 @@ Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from ._threads import get_num_threads, openmp_enabled, set_num_threads
-from .losses import (categorical_cross_entropy, cross_entropy,
+from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
+                     binary_cross_entropy_with_logits,
+                     binary_cross_entropy_with_logits_and_grad,
+                     categorical_cross_entropy, cross_entropy,
                      cross_entropy_and_grad, nll_loss)
+from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
 
 try:
@@ -18,6 +22,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "softmax", "log_softmax", "logsumexp",
     "cross_entropy", "cross_entropy_and_grad", "nll_loss", "categorical_cross_entropy",
+    "binary_cross_entropy", "binary_cross_entropy_and_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
+    "sigmoid", "log_sigmoid",
     "get_num_threads", "set_num_threads", "openmp_enabled",
     "__version__",
 ]

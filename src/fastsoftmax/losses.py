@@ -18,7 +18,9 @@ from ._validation import (as_array, check_class_weight, check_fraction,
                           rows_view, writable_rows)
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
-           "categorical_cross_entropy"]
+           "categorical_cross_entropy", "binary_cross_entropy",
+           "binary_cross_entropy_and_grad", "binary_cross_entropy_with_logits",
+           "binary_cross_entropy_with_logits_and_grad"]
 
 
 def _logit_rows(logits, axis):
@@ -299,3 +301,128 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
             f"target has shape {tarr.shape}; expected {arr.shape} (one-hot / soft) "
             f"or {batch_shape} (class indices)")
     return _reduce(loss, loss.size, reduction, result)
+
+
+def _binary_inputs(input, target, weight, name):
+    arr = as_array(input, name)
+    compute, result = float_dtypes(arr, name)
+    tarr = as_array(target, "target")
+    if tarr.dtype.kind not in "fiub":
+        raise TypeError(f"target must be real numbers, got dtype {tarr.dtype}")
+    if tarr.shape != arr.shape:
+        raise ValueError(f"target has shape {tarr.shape}, expected {arr.shape} (the "
+                         f"shape of {name})")
+    x = arr.astype(compute, copy=False)
+    t = tarr.astype(compute, copy=False)
+    w = None
+    if weight is not None:
+        w = as_array(weight, "weight").astype(compute, copy=False)
+        try:
+            np.broadcast_shapes(w.shape, arr.shape)
+        except ValueError:
+            raise ValueError(f"weight of shape {w.shape} does not broadcast to "
+                             f"{name}'s shape {arr.shape}") from None
+    return x, t, w, result
+
+
+def _binary_finish(loss, grad, reduction, result, want_grad):
+    n = loss.size
+    value = _reduce(loss, n, reduction, result)
+    if not want_grad:
+        return value
+    if reduction == "mean":
+        grad = grad / n if n else grad
+    return value, grad.astype(result, copy=False)
+
+
+def _bce(probs, target, weight, reduction, want_grad):
+    reduction = check_reduction(reduction)
+    p, t, w, result = _binary_inputs(probs, target, weight, "probs")
+    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
+        raise ValueError("probs must lie in [0, 1] (use binary_cross_entropy_with_logits "
+                         "for unbounded scores)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torch clamps each log at -100 so that p = 0 or 1 gives a finite loss
+        loss = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log1p(-p), -100))
+        # torch clamps the denominator at 1e-12 as a float32 constant
+        grad = (p - t) / np.maximum((1 - p) * p, float(np.float32(1e-12))) if want_grad else None
+    if w is not None:
+        loss = loss * w
+        if want_grad:
+            grad = grad * w
+    return _binary_finish(loss, grad, reduction, result, want_grad)
+
+
+def binary_cross_entropy(probs, target, *, weight=None, reduction="mean"):
+    """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
+
+    ``-w * (t * log p + (1 - t) * log(1 - p))`` with each log clamped at -100
+    as torch does; probabilities outside [0, 1] raise ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import binary_cross_entropy
+    >>> round(float(binary_cross_entropy(np.array([0.9, 0.2]), np.array([1.0, 0.0]))), 6)
+    0.164252
+    """
+    return _bce(probs, target, weight, reduction, False)
+
+
+def binary_cross_entropy_and_grad(probs, target, *, weight=None, reduction="mean"):
+    """:func:`binary_cross_entropy` and its gradient w.r.t. ``probs`` (torch's
+    backward: ``w * (p - t) / max(p * (1 - p), 1e-12)``, scaled by the reduction)."""
+    return _bce(probs, target, weight, reduction, True)
+
+
+def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
+    reduction = check_reduction(reduction)
+    x, t, w, result = _binary_inputs(logits, target, weight, "logits")
+    if pos_weight is not None:
+        pw = as_array(pos_weight, "pos_weight").astype(x.dtype, copy=False)
+        try:
+            np.broadcast_shapes(pw.shape, x.shape)
+        except ValueError:
+            raise ValueError(f"pos_weight of shape {pw.shape} does not broadcast to "
+                             f"logits' shape {x.shape} (it runs along the last axis)") from None
+        lw = 1 + (pw - 1) * t
+    else:
+        pw, lw = None, None
+    # stable: softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
+    softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    loss = (1 - t) * x + (softplus_neg if lw is None else lw * softplus_neg)
+    grad = None
+    if want_grad:
+        from .sigmoid import sigmoid
+        s = sigmoid(x)
+        grad = s - t if pw is None else lw * s - pw * t
+    if w is not None:
+        loss = loss * w
+        if want_grad:
+            grad = grad * w
+    return _binary_finish(loss, grad, reduction, result, want_grad)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
+                                     reduction="mean"):
+    """Binary cross-entropy of logits, the stable form (torch semantics).
+
+    ``w * ((1 - t) x + (1 + (pw - 1) t) * softplus(-x))``, i.e. with
+    ``pos_weight = 1`` it is ``max(x, 0) - x t + log1p(exp(-|x|))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import binary_cross_entropy_with_logits
+    >>> round(float(binary_cross_entropy_with_logits(np.array([100.0, -2.0]),
+    ...                                               np.array([1.0, 0.0]))), 6)
+    0.063464
+    """
+    return _bce_logits(logits, target, weight, pos_weight, reduction, False)
+
+
+def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None,
+                                              pos_weight=None, reduction="mean"):
+    """:func:`binary_cross_entropy_with_logits` and its gradient w.r.t. the
+    logits: ``w * ((1 + (pw - 1) t) * sigmoid(x) - pw t)``, scaled by the reduction."""
+    return _bce_logits(logits, target, weight, pos_weight, reduction, True)

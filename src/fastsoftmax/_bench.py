@@ -1,0 +1,732 @@
+"""Benchmark harness behind ``python -m fastsoftmax bench`` and ``benchmarks/``.
+
+Private module.  It holds the op registry (what to benchmark and against
+what), the input makers, the timing loop, machine facts and the output
+formats (table, JSON, plot).  The pytest-benchmark suite in ``benchmarks/``
+reuses the registry, shapes and input makers and lets pytest-benchmark do the
+timing.
+
+Adding an op is one :func:`register` call with an :class:`Op`; the CLI, the
+JSON output, the plot and the benchmark suite pick it up from :data:`OPS`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import gc
+import importlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+import fastsoftmax
+
+from . import _kernels, _reference
+
+__all__ = [
+    "DEFAULT_SHAPES", "QUICK_SHAPES", "IMPLEMENTATIONS", "OPS", "Op", "Timing",
+    "Result", "register", "make_logits", "make_logits_and_labels", "bind",
+    "backend_available", "torch_threads", "time_callable", "suggested_rounds",
+    "run", "machine_info", "copy_bandwidth", "format_header", "format_table",
+    "write_json", "plot",
+]
+
+#: The default shape matrix: many short rows, the classic vocabulary sizes,
+#: a few very long rows (row-parallel work is scarce) and a tiny call
+#: (per-call overhead).
+DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = (
+    (1_000_000, 10), (200_000, 100), (20_000, 1000),
+    (2048, 32000), (32, 256000), (8, 10),
+)
+#: A reduced matrix for quick runs (``FASTSOFTMAX_BENCH_QUICK=1``).
+QUICK_SHAPES: tuple[tuple[int, ...], ...] = ((20_000, 1000), (256, 32000), (8, 10))
+
+#: Column order; "fastsoftmax" is the baseline the others are compared to.
+IMPLEMENTATIONS = ("fastsoftmax", "numpy", "torch", "scipy")
+
+# Optional backends: implementation name -> module handed to the op's factory.
+_BACKEND_MODULES = {"torch": "torch", "scipy": "scipy.special"}
+
+# Adaptive timing: time samples until this many seconds are spent ...
+TIME_BUDGET_S = 0.3
+# ... but at least / at most this many samples per implementation and shape.
+MIN_RUNS = 3
+MAX_RUNS = 100
+# A sample loops over enough calls to last this long, so that timer overhead
+# (~0.1 us) stays negligible for the microsecond-sized calls.
+MIN_SAMPLE_S = 100e-6
+
+
+# --------------------------------------------------------------------------
+# inputs
+
+
+@functools.lru_cache(maxsize=1)
+def make_logits(shape: tuple[int, ...], dtype: str = "float32", seed: int = 0) -> np.ndarray:
+    """Seeded standard-normal logits of the given shape and dtype.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Array shape; the class (reduction) axis is the last.
+    dtype : str, optional
+        ``"float32"`` or ``"float64"``.
+    seed : int, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    ndarray
+        C-contiguous array.  The last result is cached (generating 65M
+        normals takes about a second and every op of a shape uses the same
+        logits), so callers must treat it as read-only.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+
+
+def make_logits_and_labels(shape: tuple[int, ...], dtype: str = "float32",
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (see :func:`make_logits`) and uniform int64 class labels.
+
+    Returns
+    -------
+    logits : ndarray
+        Shape ``shape``.
+    labels : ndarray of int64
+        Shape ``shape[:-1]``, values in ``[0, shape[-1])``.
+    """
+    rng = np.random.default_rng(seed + 1)  # independent of the logits' stream
+    labels = rng.integers(0, shape[-1], size=tuple(shape[:-1]), dtype=np.int64)
+    return make_logits(shape, dtype, seed), labels
+
+
+def _logits_only(shape, dtype="float32", seed=0):
+    return (make_logits(shape, dtype, seed),)
+
+
+# --------------------------------------------------------------------------
+# the op registry
+
+
+@dataclass(frozen=True)
+class Op:
+    """One benchmarked operation and the implementations it is compared with.
+
+    Attributes
+    ----------
+    name : str
+        Registry key and table label.
+    ours : callable
+        ``ours(*args, num_threads=n)``, the fastsoftmax function.
+    reference : callable
+        ``reference(*args)``, the NumPy baseline, computed in the input dtype.
+    bytes_moved : callable
+        ``bytes_moved(shape, itemsize) -> int``: bytes the op must read plus
+        write at least (the GB/s numerator).
+    make_inputs : callable
+        ``make_inputs(shape, dtype, seed) -> tuple`` of NumPy arguments.
+    torch : callable or None
+        Factory ``torch(torch_module) -> f``; ``f(*tensors)`` receives
+        ``torch.from_numpy`` of every argument.
+    scipy : callable or None
+        Factory ``scipy(scipy.special) -> f``; ``f(*args)`` takes the NumPy
+        arguments.
+    """
+
+    name: str
+    ours: Callable[..., Any]
+    reference: Callable[..., Any]
+    bytes_moved: Callable[[tuple[int, ...], int], int]
+    make_inputs: Callable[..., tuple] = _logits_only
+    torch: Callable[[Any], Callable[..., Any]] | None = None
+    scipy: Callable[[Any], Callable[..., Any]] | None = None
+
+
+#: Registered ops by name, in registration (= table) order.
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add ``op`` to :data:`OPS` (replacing an op of the same name)."""
+    OPS[op.name] = op
+    return op
+
+
+def _rows(shape):
+    return math.prod(shape[:-1])
+
+
+def _elementwise_bytes(shape, itemsize):
+    # read the input, write an output of the same size
+    return 2 * math.prod(shape) * itemsize
+
+
+def _reduction_bytes(shape, itemsize):
+    # read the input, write one value per row
+    return (math.prod(shape) + _rows(shape)) * itemsize
+
+
+def _loss_bytes(shape, itemsize):
+    # read the logits and the int64 labels; the scalar result is negligible
+    return math.prod(shape) * itemsize + _rows(shape) * 8
+
+
+def _loss_and_grad_bytes(shape, itemsize):
+    # ... plus the gradient, the size of the logits
+    return _loss_bytes(shape, itemsize) + math.prod(shape) * itemsize
+
+
+def _torch_rows(x, y):
+    """(N, C) logits and (N,) labels: the layout F.cross_entropy expects."""
+    return x.reshape(-1, x.shape[-1]), y.reshape(-1)
+
+
+def _torch_cross_entropy(torch):
+    F = torch.nn.functional
+
+    def cross_entropy(x, y):
+        return F.cross_entropy(*_torch_rows(x, y))
+    return cross_entropy
+
+
+def _torch_cross_entropy_and_grad(torch):
+    F = torch.nn.functional
+
+    def cross_entropy_and_grad(x, y):
+        # a fresh leaf per call: no gradient accumulates between calls
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(*_torch_rows(x, y))
+        loss.backward()
+        return loss.detach(), x.grad
+    return cross_entropy_and_grad
+
+
+def _reference_cross_entropy_and_grad(x, y):
+    return (_reference.cross_entropy(x, y, dtype=x.dtype),
+            _reference.cross_entropy_grad(x, y, dtype=x.dtype))
+
+
+register(Op(
+    "softmax", fastsoftmax.softmax,
+    lambda x: _reference.softmax(x, dtype=x.dtype), _elementwise_bytes,
+    torch=lambda torch: functools.partial(torch.softmax, dim=-1),
+    scipy=lambda special: functools.partial(special.softmax, axis=-1),
+))
+register(Op(
+    "log_softmax", fastsoftmax.log_softmax,
+    lambda x: _reference.log_softmax(x, dtype=x.dtype), _elementwise_bytes,
+    torch=lambda torch: functools.partial(torch.log_softmax, dim=-1),
+    scipy=lambda special: functools.partial(special.log_softmax, axis=-1),
+))
+register(Op(
+    "logsumexp", fastsoftmax.logsumexp,
+    lambda x: _reference.logsumexp(x, dtype=x.dtype), _reduction_bytes,
+    torch=lambda torch: functools.partial(torch.logsumexp, dim=-1),
+    scipy=lambda special: functools.partial(special.logsumexp, axis=-1),
+))
+# The losses are registered once the library has them; SciPy has no equivalent.
+if hasattr(fastsoftmax, "cross_entropy"):
+    register(Op(
+        "cross_entropy", fastsoftmax.cross_entropy,
+        lambda x, y: _reference.cross_entropy(x, y, dtype=x.dtype), _loss_bytes,
+        make_inputs=make_logits_and_labels, torch=_torch_cross_entropy,
+    ))
+if hasattr(fastsoftmax, "cross_entropy_and_grad"):
+    register(Op(
+        "cross_entropy_and_grad", fastsoftmax.cross_entropy_and_grad,
+        _reference_cross_entropy_and_grad, _loss_and_grad_bytes,
+        make_inputs=make_logits_and_labels, torch=_torch_cross_entropy_and_grad,
+    ))
+
+
+# --------------------------------------------------------------------------
+# binding implementations to inputs
+
+
+@functools.lru_cache(maxsize=None)
+def backend_available(impl: str) -> bool:
+    """Whether an implementation's library can be imported."""
+    if impl not in _BACKEND_MODULES:
+        return True
+    try:
+        importlib.import_module(_BACKEND_MODULES[impl])
+    except ImportError:
+        return False
+    return True
+
+
+def bind(op: Op, impl: str, args: tuple, threads: int | None = None) -> Callable[[], Any] | None:
+    """A zero-argument callable running ``impl``'s version of ``op`` on ``args``.
+
+    Parameters
+    ----------
+    op : Op
+        The op.
+    impl : str
+        One of :data:`IMPLEMENTATIONS`.
+    args : tuple
+        NumPy arguments from ``op.make_inputs``; converted to tensors here for
+        torch (zero-copy), so the conversion is not timed.
+    threads : int, optional
+        ``num_threads`` for fastsoftmax.  Torch's thread count is process-wide:
+        set it with :func:`torch_threads`.
+
+    Returns
+    -------
+    callable or None
+        None when the op has no such implementation or its library is missing.
+    """
+    if impl == "fastsoftmax":
+        ours = op.ours
+        return lambda: ours(*args, num_threads=threads)
+    if impl == "numpy":
+        ref = op.reference
+        return lambda: ref(*args)
+    factory = {"torch": op.torch, "scipy": op.scipy}[impl]
+    if factory is None or not backend_available(impl):
+        return None
+    module = importlib.import_module(_BACKEND_MODULES[impl])
+    fn = factory(module)
+    if impl == "torch":
+        args = tuple(module.from_numpy(a) for a in args)
+    return lambda: fn(*args)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run torch with ``n`` intra-op threads (None: leave as is), then restore."""
+    if n is None or not backend_available("torch"):
+        yield
+        return
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+# --------------------------------------------------------------------------
+# timing
+
+
+@dataclass
+class Timing:
+    """Per-call times of one implementation on one input.
+
+    Attributes
+    ----------
+    samples : list of float
+        Seconds per call, one entry per sample (a sample averages ``number``
+        back-to-back calls).
+    number : int
+        Calls per sample.
+    """
+
+    samples: list[float]
+    number: int
+
+    @property
+    def median(self) -> float:
+        """Median seconds per call (robust against the noise of a busy machine)."""
+        return float(np.median(self.samples))
+
+    @property
+    def best(self) -> float:
+        """Fastest sample, seconds per call."""
+        return min(self.samples)
+
+    @property
+    def runs(self) -> int:
+        """Number of samples."""
+        return len(self.samples)
+
+
+def time_callable(fn: Callable[[], Any], repeat: int | None = None, *,
+                  budget: float = TIME_BUDGET_S, min_runs: int = MIN_RUNS,
+                  max_runs: int = MAX_RUNS) -> tuple[Timing, Any]:
+    """Warm up ``fn`` once, then time it.
+
+    Parameters
+    ----------
+    fn : callable
+        Zero-argument callable.
+    repeat : int, optional
+        Exact number of samples.  Default: adaptive, samples until ``budget``
+        seconds are spent, at least ``min_runs`` and at most ``max_runs``.
+    budget, min_runs, max_runs
+        The adaptive policy.
+
+    Returns
+    -------
+    timing : Timing
+    result
+        What the warm-up call returned (for a correctness check).
+    """
+    t0 = time.perf_counter()
+    result = fn()
+    estimate = time.perf_counter() - t0
+    if estimate < MIN_SAMPLE_S * 10:
+        # the first call pays for lazy initialisation; time a warm one
+        t0 = time.perf_counter()
+        fn()
+        estimate = time.perf_counter() - t0
+    number = max(1, min(10_000, math.ceil(MIN_SAMPLE_S / max(estimate, 1e-9))))
+    samples: list[float] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as timeit does: a collection inside a sample is noise
+    try:
+        start = time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            t1 = time.perf_counter()
+            samples.append((t1 - t0) / number)
+            if repeat is not None:
+                if len(samples) >= repeat:
+                    break
+            elif len(samples) >= max_runs or (
+                    len(samples) >= min_runs and t1 - start >= budget):
+                break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return Timing(samples, number), result
+
+
+def suggested_rounds(shape: Sequence[int], *, lo: int = 3, hi: int = 1000) -> int:
+    """pytest-benchmark rounds for a shape: about 1e8 elements' worth, clipped.
+
+    Keeps the suite to a few minutes: 3 rounds at 2048x32000, 1000 at 8x10.
+    """
+    return int(min(hi, max(lo, 100_000_000 // max(1, math.prod(shape)))))
+
+
+# --------------------------------------------------------------------------
+# running the matrix
+
+
+@dataclass
+class Result:
+    """Timings of all implementations of one op on one shape.
+
+    Attributes
+    ----------
+    op, shape, dtype, threads, nbytes
+        What was measured; ``nbytes`` is ``op.bytes_moved(shape, itemsize)``.
+    timings : dict
+        Implementation name -> :class:`Timing`, for those that ran.
+    agrees : bool or None
+        Whether fastsoftmax's result matched the NumPy reference (a loose,
+        gross-error check; None if not compared).
+    """
+
+    op: str
+    shape: tuple[int, ...]
+    dtype: str
+    threads: int
+    nbytes: int
+    timings: dict[str, Timing] = field(default_factory=dict)
+    agrees: bool | None = None
+
+    def gbps(self, impl: str) -> float | None:
+        """Bytes moved per second of ``impl``'s median time, in GB/s."""
+        t = self.timings.get(impl)
+        return None if t is None else self.nbytes / t.median / 1e9
+
+    def speedup(self, impl: str) -> float | None:
+        """``impl``'s median time over fastsoftmax's (> 1: we are faster)."""
+        t, ours = self.timings.get(impl), self.timings.get("fastsoftmax")
+        return None if t is None or ours is None else t.median / ours.median
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        impls = {}
+        for name, t in self.timings.items():
+            impls[name] = {
+                "median_s": t.median, "best_s": t.best, "runs": t.runs,
+                "calls_per_run": t.number, "gbps": self.gbps(name),
+                "speedup_vs_this": self.speedup(name), "samples_s": t.samples,
+            }
+        return {"op": self.op, "shape": list(self.shape), "dtype": self.dtype,
+                "threads": self.threads, "bytes_moved": self.nbytes,
+                "agrees_with_reference": self.agrees, "implementations": impls}
+
+
+def _as_arrays(result) -> list[np.ndarray]:
+    parts = result if isinstance(result, tuple) else (result,)
+    return [np.asarray(p, dtype=np.float64) for p in parts]
+
+
+def _agrees(ours, ref, dtype) -> bool:
+    """Loose comparison: catches a broken kernel, not ulp-level differences."""
+    rtol = 1e-3 if np.dtype(dtype) == np.float32 else 1e-9
+    a, b = _as_arrays(ours), _as_arrays(ref)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x.shape != y.shape:
+            return False
+        finite = np.abs(y[np.isfinite(y)])
+        scale = float(finite.max()) if finite.size else 0.0
+        if not np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True):
+            return False
+    return True
+
+
+def run(ops: Iterable[str], shapes: Iterable[Sequence[int]], *, dtype: str = "float32",
+        threads: int | None = None, repeat: int | None = None,
+        impls: Sequence[str] = IMPLEMENTATIONS, seed: int = 0,
+        progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Time every op on every shape for every available implementation.
+
+    Parameters
+    ----------
+    ops : iterable of str
+        Keys of :data:`OPS`.
+    shapes : iterable of tuple of int
+        Input shapes; the class axis is the last.
+    dtype : str, optional
+        Input dtype, ``"float32"`` or ``"float64"``.
+    threads : int, optional
+        Threads for fastsoftmax and torch; default :func:`fastsoftmax.get_num_threads`.
+    repeat : int, optional
+        Fixed number of samples; default adaptive (see :func:`time_callable`).
+    impls : sequence of str, optional
+        Implementations to run; unavailable ones are skipped.
+    seed : int, optional
+        Input seed.
+    progress : callable, optional
+        Called with one line of text after each (shape, op).
+
+    Returns
+    -------
+    list of Result
+        Shape-major order (all ops of a shape share one generated input).
+    """
+    threads = fastsoftmax.get_num_threads() if threads is None else threads
+    ops = [OPS[name] for name in ops]
+    shapes = [tuple(int(n) for n in s) for s in shapes]
+    itemsize = np.dtype(dtype).itemsize
+    results = []
+    total, start = len(ops) * len(shapes), time.perf_counter()
+    with torch_threads(threads if "torch" in impls else None):
+        for shape in shapes:
+            for op in ops:
+                args = op.make_inputs(shape, dtype, seed)
+                res = Result(op.name, shape, dtype, threads, op.bytes_moved(shape, itemsize))
+                outputs = {}
+                for impl in impls:
+                    fn = bind(op, impl, args, threads)
+                    if fn is None:
+                        continue
+                    res.timings[impl], out = time_callable(fn, repeat)
+                    if impl in ("fastsoftmax", "numpy"):
+                        outputs[impl] = out
+                    del fn, out  # free the outputs of large shapes early
+                if len(outputs) == 2:
+                    res.agrees = _agrees(outputs["fastsoftmax"], outputs["numpy"], dtype)
+                del outputs, args
+                results.append(res)
+                if progress is not None:
+                    progress(_progress_line(res, len(results), total,
+                                            time.perf_counter() - start))
+    make_logits.cache_clear()
+    return results
+
+
+def _progress_line(res: Result, i: int, total: int, elapsed: float) -> str:
+    parts = [f"{name} {format_time(t.median)} ({t.runs}x{t.number})"
+             for name, t in res.timings.items()]
+    warn = "  MISMATCH vs reference!" if res.agrees is False else ""
+    return (f"[{i}/{total}] {res.op} {format_shape(res.shape)}: "
+            f"{', '.join(parts)}  [{elapsed:.1f} s]{warn}")
+
+
+# --------------------------------------------------------------------------
+# machine facts
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _version(module_name: str) -> str | None:
+    try:
+        return importlib.import_module(module_name).__version__
+    except ImportError:
+        return None
+
+
+def machine_info(threads: int, impls: Sequence[str] = IMPLEMENTATIONS) -> dict:
+    """CPU, core count, ISA, threads and library versions, as a dict.
+
+    Versions are listed for the libraries of ``impls`` only, so that an
+    excluded optional library is not imported.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    versions = {"fastsoftmax": fastsoftmax.__version__, "numpy": np.__version__}
+    for impl in ("torch", "scipy"):
+        if impl in impls and backend_available(impl):
+            versions[impl] = _version(impl)
+    return {
+        "cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
+        "isa_selected": _kernels.isa_selected(), "isa_compiled": _kernels.isa_compiled(),
+        "openmp": fastsoftmax.openmp_enabled(), "threads": threads,
+        "python": platform.python_version(), "versions": versions,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def copy_bandwidth(mib: int = 256, repeats: int = 5) -> float:
+    """Memory bandwidth in GB/s: best ``np.copyto`` of ``mib`` MiB of float32.
+
+    Counted as read + write bytes over time (STREAM's convention), the same
+    way the ops' GB/s are, so it is the roofline for the elementwise ops.
+    """
+    src = np.ones(mib * (1 << 20) // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)  # fault the pages in before timing
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+# --------------------------------------------------------------------------
+# output
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """``(2048, 32000)`` -> ``"2048x32000"``."""
+    return "x".join(str(n) for n in shape)
+
+
+def format_time(seconds: float) -> str:
+    """Three significant digits with a unit: ``"40.1 ms"``, ``"812 us"``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale or unit == "us":
+            v = seconds / scale
+            digits = 0 if v >= 100 else 1 if v >= 10 else 2
+            return f"{v:.{digits}f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def format_speedup(ratio: float | None) -> str:
+    """``x12.3``: the other implementation's time over ours."""
+    if ratio is None:
+        return "-"
+    digits = 0 if ratio >= 100 else 1 if ratio >= 10 else 2
+    return f"x{ratio:.{digits}f}"
+
+
+def format_header(info: dict, bandwidth: float | None) -> str:
+    """The machine-facts line and the copy-bandwidth line."""
+    versions = " ".join(f"{k} {v}" for k, v in info["versions"].items())
+    cpus = f"{info['logical_cpus']} CPUs"
+    if info["usable_cpus"] != info["logical_cpus"]:
+        cpus += f" ({info['usable_cpus']} usable)"
+    omp = "" if info["openmp"] else " (no OpenMP)"
+    lines = [f"{info['cpu']} | {cpus} | {info['isa_selected']} | "
+             f"threads {info['threads']}{omp} | {versions} | {info['date']}"]
+    if bandwidth is not None:
+        lines.append(f"memory bandwidth (np.copyto 256 MiB float32, read+write): "
+                     f"{bandwidth:.1f} GB/s")
+    return "\n".join(lines)
+
+
+def format_table(results: Sequence[Result]) -> str:
+    """Aligned table: our time and GB/s, then each other implementation's
+    time and our speedup over it.  Columns of implementations that never ran
+    are dropped; "-" marks an op an implementation does not provide."""
+    others = [i for i in IMPLEMENTATIONS[1:] if any(i in r.timings for r in results)]
+    op_w = max([len("op")] + [len(r.op) for r in results])
+    shape_w = max([len("shape")] + [len(format_shape(r.shape)) for r in results])
+    head = f"{'op':<{op_w}}  {'shape':<{shape_w}}  {'fastsoftmax':>11}  {'GB/s':>6}"
+    for name in others:
+        head += f"  {name:>8}  {'vs ' + name:>8}"
+    lines = [head]
+    for r in results:
+        ours = r.timings.get("fastsoftmax")
+        gbps = r.gbps("fastsoftmax")
+        line = (f"{r.op:<{op_w}}  {format_shape(r.shape):<{shape_w}}  "
+                f"{format_time(ours.median) if ours else '-':>11}  "
+                f"{f'{gbps:.1f}' if gbps is not None else '-':>6}")
+        for name in others:
+            t = r.timings.get(name)
+            line += (f"  {format_time(t.median) if t else '-':>8}"
+                     f"  {format_speedup(r.speedup(name)):>8}")
+        if r.agrees is False:
+            line += "  MISMATCH"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def write_json(path: str, results: Sequence[Result], info: dict,
+               bandwidth: float | None, settings: dict) -> None:
+    """Write machine facts, settings and every result (with raw samples)."""
+    doc = {"machine": info, "copy_bandwidth_gbps": bandwidth, "settings": settings,
+           "results": [r.to_dict() for r in results]}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
+def plot(path: str, results: Sequence[Result], bandwidth: float | None) -> None:
+    """Grouped bars of GB/s per shape (fastsoftmax, numpy, torch), one
+    subplot per op, with the copy bandwidth as a horizontal line.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    """
+    import matplotlib
+    matplotlib.use("Agg")  # file output only; works without a display
+    import matplotlib.pyplot as plt
+
+    ops = list(dict.fromkeys(r.op for r in results))
+    impls = [i for i in ("fastsoftmax", "numpy", "torch")
+             if any(i in r.timings for r in results)]
+    fig, axes = plt.subplots(len(ops), 1, figsize=(10, 3.2 * len(ops)), squeeze=False)
+    width = 0.8 / len(impls)
+    for ax, op in zip(axes[:, 0], ops):
+        rows = [r for r in results if r.op == op]
+        x = np.arange(len(rows))
+        for k, impl in enumerate(impls):
+            vals = [r.gbps(impl) or 0.0 for r in rows]  # 0: not available
+            ax.bar(x + (k - (len(impls) - 1) / 2) * width, vals, width, label=impl)
+        if bandwidth is not None:
+            ax.axhline(bandwidth, color="k", linestyle="--", linewidth=1,
+                       label=f"np.copyto {bandwidth:.0f} GB/s")
+        ax.set_xticks(x, [format_shape(r.shape) for r in rows])
+        ax.set_yscale("log")  # spans tiny-shape overhead to near-roofline
+        ax.set_ylabel("GB/s")
+        ax.set_title(f"{op} ({rows[0].dtype}, {rows[0].threads} threads)")
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small", ncol=len(impls) + 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
