@@ -78,6 +78,8 @@ FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, p
             loss = (1.0 - eps) * wy * (lse - (double)xi[y]);
             if (eps != 0.0)
                 loss += eps_c * (lse * wsum - FN(row_wdot)(xi, weight, ncols));
+            /* a NaN, a +inf or only -inf in the row: no distribution (torch: NaN) */
+            if (!isfinite(m)) loss = NAN;
             if (grad) {
                 T *gi = grad + i * ldg;
                 if (isfinite(m)) {
@@ -132,7 +134,7 @@ FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, pt
             FN(fsm_dacc_add)(&qa, wt);
             FN(fsm_dacc_add)(&la, FN(fsm_sel)(tp == zero, zero, wt * (lv - xv)));
         }
-        const double loss = FN(fsm_dacc_sum)(&la);
+        const double loss = isfinite(m) ? FN(fsm_dacc_sum)(&la) : NAN;
         if (grad) {
             T *gi = grad + i * ldg;
             if (isfinite(m)) {

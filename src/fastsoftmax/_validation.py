@@ -125,9 +125,12 @@ def check_int(value, name: str) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        return operator.index(value)
+        v = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if not -2**63 <= v < 2**63:
+        raise ValueError(f"{name} must fit in a 64-bit integer, got {v}")
+    return v
 
 
 def check_fraction(value, name: str) -> float:

@@ -167,10 +167,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> import numpy as np
     >>> from fastsoftmax import cross_entropy
     >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
-    >>> round(float(cross_entropy(logits, np.array([0, 1]))), 6)
-    0.32064
-    >>> cross_entropy(logits, np.array([0, -100]), reduction="none")
-    array([0.41702, 0.     ])
+    >>> round(float(cross_entropy(logits, np.array([0, 1]))), 5)
+    0.31854
+    >>> cross_entropy(logits, np.array([0, -100]), reduction="none").round(5)
+    array([0.41703, 0.     ])
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
                           reduction, num_threads, False, None)
@@ -233,8 +233,8 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> import numpy as np
     >>> from fastsoftmax import nll_loss, log_softmax
     >>> lp = log_softmax(np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]))
-    >>> round(float(nll_loss(lp, np.array([0, 1]))), 6)
-    0.32064
+    >>> round(float(nll_loss(lp, np.array([0, 1]))), 5)
+    0.31854
     """
     arr, axis, compute, result = _logit_rows(log_probs, axis)
     reduction = check_reduction(reduction)
@@ -303,6 +303,17 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     return _reduce(loss, loss.size, reduction, result)
 
 
+def _check_broadcasts_to(shape, target_shape, name, to_name):
+    # broadcasting must not enlarge the loss beyond the input's shape
+    try:
+        ok = np.broadcast_shapes(shape, target_shape) == target_shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} of shape {shape} does not broadcast to {to_name}'s "
+                         f"shape {target_shape}")
+
+
 def _binary_inputs(input, target, weight, name):
     arr = as_array(input, name)
     compute, result = float_dtypes(arr, name)
@@ -317,11 +328,7 @@ def _binary_inputs(input, target, weight, name):
     w = None
     if weight is not None:
         w = as_array(weight, "weight").astype(compute, copy=False)
-        try:
-            np.broadcast_shapes(w.shape, arr.shape)
-        except ValueError:
-            raise ValueError(f"weight of shape {w.shape} does not broadcast to "
-                             f"{name}'s shape {arr.shape}") from None
+        _check_broadcasts_to(w.shape, arr.shape, "weight", name)
     return x, t, w, result
 
 
@@ -380,11 +387,7 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
         pw = as_array(pos_weight, "pos_weight").astype(x.dtype, copy=False)
-        try:
-            np.broadcast_shapes(pw.shape, x.shape)
-        except ValueError:
-            raise ValueError(f"pos_weight of shape {pw.shape} does not broadcast to "
-                             f"logits' shape {x.shape} (it runs along the last axis)") from None
+        _check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits")
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None

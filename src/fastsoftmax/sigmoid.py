@@ -59,5 +59,6 @@ def log_sigmoid(x, *, out=None):
     """
     xc, result = _prepare(x, out)
     with np.errstate(invalid="ignore"):
-        value = np.minimum(xc, 0) - np.log1p(np.exp(-np.abs(xc)))
+        # written as -(a - b) so that large x gives -0.0, as SciPy's log_expit
+        value = -(np.log1p(np.exp(-np.abs(xc))) - np.minimum(xc, 0))
     return _finish(value, result, out)

@@ -35,10 +35,10 @@ def _elementwise(kernel, x, axis, out, num_threads):
         res = np.empty(arr.shape, dtype=result)
     else:
         res = check_out(out, arr.shape, result)
+    nt = resolve(num_threads, arr.size)  # validates num_threads even with no work
     if arr.size == 0:
         return res
     xr = _rows(arr, axis, compute)
-    nt = resolve(num_threads, xr.size)
     if axis is None or arr.ndim <= 1:
         target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
                                          and res.dtype.isnative) else None
@@ -170,6 +170,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
         shape = arr.shape[:axis] + ((1,) if keepdims else ()) + arr.shape[axis + 1:]
     if out is not None:
         check_out(out, shape, result)
+    nt = resolve(num_threads, arr.size)
     xr = _rows(arr, axis, compute)
     flat = None
     if (out is not None and out.dtype == compute and out.dtype.isnative
@@ -178,7 +179,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if flat is None:
         flat = np.empty(xr.shape[0], dtype=compute)
     if xr.shape[0]:
-        _kernels.logsumexp(xr, flat, resolve(num_threads, xr.size))
+        _kernels.logsumexp(xr, flat, nt)
     if out is not None:
         if not np.shares_memory(flat, out):
             out[...] = flat.reshape(shape)
