@@ -49,16 +49,18 @@ def _cgroup_cpu_limit() -> int | None:
     return None
 
 
+# The cgroup quota is fixed for the life of a container: read it once.  The
+# affinity mask can change at any time (os.sched_setaffinity, taskset): it is
+# asked for at each call (a ~1 us system call).
+_CGROUP_LIMIT = _cgroup_cpu_limit()
+
+
 def _available_cpus() -> int:
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         n = os.cpu_count() or 1
-    limit = _cgroup_cpu_limit()
-    return max(1, min(n, limit) if limit else n)
-
-
-_AVAILABLE_CPUS = _available_cpus()
+    return max(1, min(n, _CGROUP_LIMIT) if _CGROUP_LIMIT else n)
 
 
 def _check_count(n, name="num_threads") -> int:
@@ -104,7 +106,7 @@ def get_num_threads() -> int:
         return 1
     if _user_threads is not None:
         return _user_threads
-    return max(1, min(_kernels.omp_max_threads(), _AVAILABLE_CPUS))
+    return max(1, min(_kernels.omp_max_threads(), _available_cpus()))
 
 
 def resolve(num_threads, work: int) -> int:

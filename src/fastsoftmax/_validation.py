@@ -52,6 +52,8 @@ def float_dtypes(arr: np.ndarray, name: str = "x") -> tuple[np.dtype, np.dtype]:
 def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
     """An int axis in range(ndim); negative values count from the end."""
     try:
+        if isinstance(axis, (bool, np.bool_)):
+            raise TypeError
         ax = operator.index(axis)
     except TypeError:
         raise TypeError(f"{name} must be an integer or None, got {axis!r}") from None
