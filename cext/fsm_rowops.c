@@ -31,22 +31,30 @@
 #define T float
 #define SFX f32
 #define VT fsm_vf
+#define IVT fsm_vi
+#define SHIFT 31
 #include "fsm_rowcore_impl.h"
 #include "fsm_rowops_impl.h"
 #include "fsm_losses_impl.h"
 #undef T
 #undef SFX
 #undef VT
+#undef IVT
+#undef SHIFT
 
 #define T double
 #define SFX f64
 #define VT fsm_vd
+#define IVT fsm_vl
+#define SHIFT 63
 #include "fsm_rowcore_impl.h"
 #include "fsm_rowops_impl.h"
 #include "fsm_losses_impl.h"
 #undef T
 #undef SFX
 #undef VT
+#undef IVT
+#undef SHIFT
 
 const char *fsm_isa_compiled(void)
 {
