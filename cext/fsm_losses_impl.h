@@ -16,20 +16,21 @@
  * s is the reduction's scale (1/denominator for "mean", else 1).
  */
 
-/* sum_c w[c] x[c] (w == NULL: plain sum), accumulated in double */
-FSM_INLINE double FN(row_wdot)(const T *x, const T *w, ptrdiff_t n)
+/* sum_c w[c] (m - x[c]) (w == NULL: plain sum), accumulated in double */
+FSM_INLINE double FN(row_wdot)(const T *x, const T *w, ptrdiff_t n, T m)
 {
+    const VT mv = FN(fsm_splat)(m);
     DACC a;
     FN(fsm_dacc_zero)(&a);
     const VT one = FN(fsm_splat)(1);
     ptrdiff_t j = 0;
     for (; j + LANES <= n; j += LANES) {
         VT wv = w ? FN(fsm_loadu)(w + j) : one;
-        FN(fsm_dacc_add)(&a, wv * FN(fsm_loadu)(x + j));
+        FN(fsm_dacc_add)(&a, wv * (mv - FN(fsm_loadu)(x + j)));
     }
     if (j < n) {
         VT wv = w ? FN(fsm_load_tail)(w + j, n - j, 0) : one;
-        FN(fsm_dacc_add)(&a, wv * FN(fsm_load_tail)(x + j, n - j, 0));
+        FN(fsm_dacc_add)(&a, wv * (mv - FN(fsm_load_tail)(x + j, n - j, m)));
     }
     return FN(fsm_dacc_sum)(&a);
 }
@@ -42,11 +43,11 @@ FSM_INLINE void FN(row_grad_base)(const T *x, ptrdiff_t n, T m, T coef,
     ptrdiff_t j = 0;
     for (; j + LANES <= n; j += LANES) {
         VT sub = w ? FN(fsm_loadu)(w + j) * wc : wc;
-        FN(fsm_storeu)(g + j, FN(fsm_vexp_diff)(FN(fsm_loadu)(x + j), mv) * cv - sub);
+        FN(fsm_storeu)(g + j, FN(fsm_vexp_le)(FN(fsm_loadu)(x + j), mv) * cv - sub);
     }
     if (j < n) {
         VT sub = w ? FN(fsm_load_tail)(w + j, n - j, 0) * wc : wc;
-        VT e = FN(fsm_vexp_diff)(FN(fsm_load_tail)(x + j, n - j, 0), mv);
+        VT e = FN(fsm_vexp_le)(FN(fsm_load_tail)(x + j, n - j, 0), mv);
         FN(fsm_store_tail)(g + j, e * cv - sub, n - j);
     }
 }
@@ -56,10 +57,86 @@ FSM_INLINE void FN(row_fill)(T *g, ptrdiff_t n, T v)
     for (ptrdiff_t j = 0; j < n; j++) g[j] = v;
 }
 
-FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
-                                   const int64_t *target, int64_t ignore_index,
-                                   const T *weight, double wsum, double eps,
-                                   double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
+/* Index-target cross-entropy of a chunk of short contiguous rows (n <= LANES):
+ * lse_small_chunk gives every row's max and log1p(others) with full-width
+ * exponentials over the whole chunk, then the gradient is one full-width pass
+ * against per-element buffers of the row coefficients.  Returns 0 (nothing
+ * written) if the chunk holds an inf or a NaN: the caller then goes row by
+ * row through the general path, which implements the special values. */
+FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
+                                  IVT lanes, const int64_t *target, int64_t ignore_index,
+                                  const T *weight, double wsum, double eps,
+                                  double *loss_rows, T *grad, double scale, double *total)
+{
+    T mbuf[FSM_SMALL_CHUNK + LANES], ebuf[FSM_SMALL_CHUNK + LANES];
+    double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
+    if (!FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
+    const double eps_c = eps / (double)n;
+    double coef[FSM_SMALL_CHUNK + FSM_LANES_f64];   /* per row: scale * Q, then / sum */
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const T *xi = x + i * n;
+        const int64_t y = target[i];
+        double loss = 0.0;
+        coef[i] = 0.0;
+        if (y != ignore_index) {
+            const double m = (double)mbuf[i * n], L = lse[i];
+            const double wy = weight ? (double)weight[y] : 1.0;
+            loss = (1.0 - eps) * wy * ((m - (double)xi[y]) + L);
+            if (eps != 0.0) {
+                double wd = 0.0;
+                for (ptrdiff_t c = 0; c < n; c++)
+                    wd += (weight ? (double)weight[c] : 1.0) * (m - (double)xi[c]);
+                loss += eps_c * (wsum * L + wd);
+            }
+            coef[i] = scale * ((1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0));
+        }
+        if (loss_rows) loss_rows[i] = loss;
+        sum += loss;
+    }
+    *total += sum;
+    if (!grad) return 1;
+    /* coef[i] / sum_i with sum_i = exp(L_i), 8 rows at a time */
+    for (ptrdiff_t i = 0; i < rows; i += FSM_LANES_f64) {
+        if (i + FSM_LANES_f64 > rows)
+            for (ptrdiff_t k = rows; k < i + FSM_LANES_f64; k++) { lse[k] = 0.0; coef[k] = 0.0; }
+        fsm_storeu_f64(coef + i, fsm_loadu_f64(coef + i) * fsm_vexp_f64(-fsm_loadu_f64(lse + i)));
+    }
+    /* per-element coefficient and smoothing term, row by row (overlapping
+     * full-vector stores, each row overwriting the previous one's spill) */
+    T cbuf[FSM_SMALL_CHUNK + LANES], dbuf[FSM_SMALL_CHUNK + LANES];
+    const VT zero = FN(fsm_splat)(0);
+    VT wterm = zero;
+    if (eps != 0.0)
+        wterm = (weight ? FN(fsm_load_tail)(weight, n, 0) : FN(fsm_splat)(1))
+                * FN(fsm_splat)((T)(scale * eps_c));
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        FN(fsm_storeu)(cbuf + i * n, FN(fsm_splat)((T)coef[i]));
+        FN(fsm_storeu)(dbuf + i * n, target[i] != ignore_index ? wterm : zero);
+    }
+    const ptrdiff_t tot = rows * n;
+    ptrdiff_t j = 0;
+    for (; j + LANES <= tot; j += LANES) {
+        VT e = FN(fsm_vexp_le)(FN(fsm_loadu)(x + j), FN(fsm_loadu)(mbuf + j));
+        FN(fsm_storeu)(grad + j, e * FN(fsm_loadu)(cbuf + j) - FN(fsm_loadu)(dbuf + j));
+    }
+    if (j < tot) {
+        VT e = FN(fsm_vexp_le)(FN(fsm_load_tail)(x + j, tot - j, 0), FN(fsm_loadu)(mbuf + j));
+        FN(fsm_store_tail)(grad + j, e * FN(fsm_loadu)(cbuf + j) - FN(fsm_loadu)(dbuf + j), tot - j);
+    }
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        const int64_t y = target[i];
+        if (y == ignore_index) continue;
+        const double wy = weight ? (double)weight[y] : 1.0;
+        grad[i * n + y] = (T)((double)grad[i * n + y] - scale * (1.0 - eps) * wy);
+    }
+    return 1;
+}
+
+FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
+                                     const int64_t *target, int64_t ignore_index,
+                                     const T *weight, double wsum, double eps,
+                                     double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
 {
     double total = 0.0;
     const double eps_c = ncols > 0 ? eps / (double)ncols : 0.0;
@@ -73,19 +150,23 @@ FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, p
             T m;
             double acc, cnt;
             FN(row_state)(xi, ncols, &m, &acc, &cnt);
-            const double lse = isfinite(m) ? (double)m + log1p(acc + (cnt - 1.0)) : (double)m;
+            /* lse - x = (m - x) + L: exact where m is huge (four tied logits
+             * of 1e20 still give log 4) */
+            const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;
             const double wy = weight ? (double)weight[y] : 1.0;
-            loss = (1.0 - eps) * wy * (lse - (double)xi[y]);
+            loss = (1.0 - eps) * wy * (((double)m - (double)xi[y]) + L);
             if (eps != 0.0)
-                loss += eps_c * (lse * wsum - FN(row_wdot)(xi, weight, ncols));
+                loss += eps_c * (wsum * L + FN(row_wdot)(xi, weight, ncols, m));
             /* a NaN, a +inf or only -inf in the row: no distribution (torch: NaN) */
             if (!isfinite(m)) loss = NAN;
             if (grad) {
                 T *gi = grad + i * ldg;
                 if (isfinite(m)) {
-                    const double q_total = (1.0 - eps) * wy + eps_c * wsum;
+                    /* without smoothing the class weights other than w[y] play no
+                     * part: an inf or NaN weight elsewhere must not leak in */
+                    const double q_total = (1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0);
                     FN(row_grad_base)(xi, ncols, m, (T)(scale * q_total / (acc + cnt)),
-                                      weight, (T)(scale * eps_c), gi);
+                                      eps != 0.0 ? weight : NULL, (T)(scale * eps_c), gi);
                     gi[y] = (T)((double)gi[y] - scale * (1.0 - eps) * wy);
                 } else {
                     FN(row_fill)(gi, ncols, (T)NAN);
@@ -96,6 +177,33 @@ FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, p
         total += loss;
     }
     return total;
+}
+
+FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
+                                   const int64_t *target, int64_t ignore_index,
+                                   const T *weight, double wsum, double eps,
+                                   double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
+{
+    double total = 0.0;
+    if (ncols >= 1 && ncols <= LANES && ldx == ncols && (!grad || ldg == ncols)) {
+        const IVT lanes = (IVT)(FN(fsm_iota)() < (IVT){0} + (int)ncols);
+        const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+            const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+            if (FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
+                                   target + i0, ignore_index, weight, wsum, eps,
+                                   loss_rows ? loss_rows + i0 : NULL,
+                                   grad ? grad + i0 * ncols : NULL, scale, &total))
+                continue;
+            /* an inf or a NaN in the chunk: these rows through the general path */
+            total += FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, ignore_index,
+                                       weight, wsum, eps, loss_rows ? loss_rows + i0 : NULL,
+                                       grad ? grad + i0 * ncols : NULL, ldg, scale);
+        }
+        return total;
+    }
+    return FN(ce_index_rows)(x, ldx, nrows, ncols, target, ignore_index, weight, wsum, eps,
+                             loss_rows, grad, ldg, scale);
 }
 
 FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
@@ -111,10 +219,10 @@ FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, pt
         T m;
         double acc, cnt;
         FN(row_state)(xi, ncols, &m, &acc, &cnt);
-        const double lse = isfinite(m) ? (double)m + log1p(acc + (cnt - 1.0)) : (double)m;
-        const VT lv = FN(fsm_splat)((T)lse);
-        /* sum_c w t' (lse - x) and Q = sum_c w t'; lse - x in T: for float32
-         * the loss is then accurate to ~1e-7 relative per term */
+        const VT mv0 = FN(fsm_splat)(m);
+        const VT lv = FN(fsm_splat)((T)(isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0));
+        /* sum_c w t' ((m - x) + L) and Q = sum_c w t', in T per term (float32:
+         * ~1e-7 relative), summed in double */
         DACC la, qa;
         FN(fsm_dacc_zero)(&la);
         FN(fsm_dacc_zero)(&qa);
@@ -132,9 +240,10 @@ FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, pt
             }
             VT wt = wv * tp;
             FN(fsm_dacc_add)(&qa, wt);
-            FN(fsm_dacc_add)(&la, FN(fsm_sel)(tp == zero, zero, wt * (lv - xv)));
+            FN(fsm_dacc_add)(&la, FN(fsm_sel)(tp == zero, zero, wt * ((mv0 - xv) + lv)));
         }
-        const double loss = isfinite(m) ? FN(fsm_dacc_sum)(&la) : NAN;
+        /* no class at all: 0 (torch); a row without a distribution: NaN */
+        const double loss = isfinite(m) || ncols == 0 ? FN(fsm_dacc_sum)(&la) : NAN;
         if (grad) {
             T *gi = grad + i * ldg;
             if (isfinite(m)) {
@@ -148,7 +257,7 @@ FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, pt
                     VT tv = r >= LANES ? FN(fsm_loadu)(ti + j) : FN(fsm_load_tail)(ti + j, r, 0);
                     VT wv = weight ? (r >= LANES ? FN(fsm_loadu)(weight + j)
                                                  : FN(fsm_load_tail)(weight + j, r, 0)) : one;
-                    VT gv = FN(fsm_vexp_diff)(xv, mv) * cv - sv * (wv * (tv * keepv + addv));
+                    VT gv = FN(fsm_vexp_le)(xv, mv) * cv - sv * (wv * (tv * keepv + addv));
                     if (r >= LANES) FN(fsm_storeu)(gi + j, gv);
                     else FN(fsm_store_tail)(gi + j, gv, r);
                 }

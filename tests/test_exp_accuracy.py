@@ -32,8 +32,9 @@ def _f32_special_args():
     # every float32 around the subnormal and overflow thresholds
     lo = np.float32(-104.0).view(np.int32)
     sub = np.arange(lo - 2000, lo + 1, dtype=np.int32).view(np.float32)      # -104.0 .. -103.97
+    # the normal/subnormal edge
     sub2 = np.arange(np.float32(-87.4).view(np.int32), np.float32(-87.3).view(np.int32),
-                     dtype=np.int32).view(np.float32)                            # normal/subnormal edge
+                     dtype=np.int32).view(np.float32)
     hi = np.float32(F32_OVERFLOW).view(np.int32)
     top = np.arange(hi - 2000, hi + 2000, dtype=np.int32).view(np.float32)
     return np.concatenate([x, sub, sub2, top])

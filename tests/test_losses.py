@@ -308,17 +308,19 @@ THREAD_CASES = [
 ]
 
 
+# 64 classes: the general row path; 10 and 16: the short-row chunk path
+@pytest.mark.parametrize("n_classes", [64, 10, 16])
 @pytest.mark.parametrize("case", THREAD_CASES, ids=lambda c: "-".join(map(str, c.values())))
-def test_cross_entropy_bitwise_identical_across_threads(case):
-    rng = _rng("threads", tuple(case.items()))
-    shape = (5000, 64)
+def test_cross_entropy_bitwise_identical_across_threads(case, n_classes):
+    rng = _rng("threads", tuple(case.items()), n_classes)
+    shape = (7000, n_classes)
     dtype = case["dtype"]
     x = make_logits(rng, shape, dtype)
     if case["kind"] == "index":
         y = make_index_target(rng, shape, -1, n_ignore=-100)
     else:
         y = make_prob_target(rng, shape, -1, dtype)
-    w = make_weight(rng, 64, dtype) if case["weight"] else None
+    w = make_weight(rng, n_classes, dtype) if case["weight"] else None
     kw = dict(weight=w, label_smoothing=case["label_smoothing"], reduction=case["reduction"])
     results = [fs.cross_entropy_and_grad(x, y, num_threads=nt, **kw) for nt in (1, 2, 3, 8)]
     plain = [fs.cross_entropy(x, y, num_threads=nt, **kw) for nt in (1, 2, 3, 8)]

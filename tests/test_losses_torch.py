@@ -3,7 +3,6 @@ gradient).  torch is computed in float64 from the very same inputs; float32
 inputs are also compared (loosely) with torch in float32."""
 from __future__ import annotations
 
-import itertools
 import zlib
 
 import numpy as np
@@ -13,9 +12,18 @@ import fastsoftmax as fs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-# small problems: torch's intra-op thread pool only adds overhead (and contention
-# with our OpenMP pool on a loaded 2-core machine)
-torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    # Small problems: torch's intra-op thread pool only adds overhead here.
+    # torch.set_num_threads calls omp_set_num_threads, which our kernels see
+    # too (same libgomp): restore it so no other module runs single-threaded.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 REDUCTIONS = ["none", "mean", "sum"]
 

@@ -3,19 +3,28 @@
 The default follows the rest of the OpenMP stack: ``omp_get_max_threads()``
 at call time, so ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(
 user_api="openmp")`` apply, capped by the CPUs this process may run on
-(affinity mask and cgroup CPU quota).  ``set_num_threads`` overrides it.
+(affinity mask and cgroup CPU quota).  ``set_num_threads`` overrides it
+for the whole process, the ``num_threads`` context manager for the calling
+thread (or asyncio task) only.  Inside a thread pool (``concurrent.futures``,
+Dask's threaded scheduler, a ``distributed`` worker) the default is the
+calling thread's share of the CPUs, so that a pool of k threads does not
+start k times as many OpenMP threads as there are cores.
 Small arrays always run on one thread: starting a parallel region costs
 microseconds, more than the work itself.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import threading
+import weakref
+from concurrent.futures import Executor
 
 from . import _kernels
 
-__all__ = ["get_num_threads", "set_num_threads", "openmp_enabled"]
+__all__ = ["get_num_threads", "set_num_threads", "num_threads", "openmp_enabled"]
 
 # Below this many elements a call runs single-threaded (measured: a parallel
 # region costs ~5-20 us here, about the time of 64K exponentials).
@@ -24,6 +33,15 @@ PARALLEL_MIN_ELEMENTS = 1 << 16
 _lock = threading.Lock()
 _user_threads: int | None = None
 _forked_child = False
+# num_threads() overrides, innermost last.  A ContextVar rather than a
+# threading.local: it is per thread too, and also per asyncio task, so two
+# tasks interleaving their ``with num_threads(...)`` blocks on one event-loop
+# thread cannot restore each other's values.
+_override: contextvars.ContextVar[tuple] = contextvars.ContextVar(
+    "fastsoftmax_num_threads", default=())
+# Per-thread cache of the size of the thread pool the thread works for
+# (0: not a pool thread); a thread never changes pools.
+_pool_cache = threading.local()
 
 
 def openmp_enabled() -> bool:
@@ -93,8 +111,60 @@ def set_num_threads(n: int | None) -> None:
         _user_threads = None if n is None else _check_count(n, "n")
 
 
+def _find_pool_size(thread) -> int:
+    # A concurrent.futures worker thread runs _worker(executor_ref, ...): the
+    # standard library passes a weak reference to its ThreadPoolExecutor
+    # (Dask's threaded scheduler uses a subclass), distributed's workers the
+    # executor itself (distributed vendors its own copy of the class, not a
+    # subclass: hence the duck typing).
+    if thread is threading.main_thread():
+        return 0
+    for arg in getattr(thread, "_args", None) or ():
+        if isinstance(arg, weakref.ReferenceType):
+            arg = arg()
+        if (isinstance(arg, Executor) and hasattr(arg, "_max_workers")
+                and hasattr(arg, "_threads")):
+            try:
+                return max(1, int(arg._max_workers))
+            except (AttributeError, TypeError, ValueError):  # pragma: no cover
+                return 0
+    return 0
+
+
+def _pool_size() -> int:
+    """Threads in the pool the calling thread belongs to; 0 if none (cached)."""
+    try:
+        return _pool_cache.size
+    except AttributeError:
+        size = _pool_cache.size = _find_pool_size(threading.current_thread())
+        return size
+
+
 def get_num_threads() -> int:
     """The number of threads a large call will use.
+
+    In order of precedence:
+
+    1. the innermost :class:`num_threads` block active in the calling thread
+       (or asyncio task);
+    2. the process-wide :func:`set_num_threads` setting;
+    3. the default: ``omp_get_max_threads()`` at call time (so
+       ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(n,
+       user_api="openmp")`` apply), capped by the CPUs this process may use
+       (affinity mask, cgroup quota), and, when called from a worker thread of
+       a ``concurrent.futures.ThreadPoolExecutor`` (which includes Dask's
+       threaded scheduler and ``distributed`` workers), capped again by that
+       thread's share of the CPUs: ``max(1, cpus // pool size)``.  A pool of
+       k threads then runs k calls at once on ``cpus // k`` threads each
+       instead of oversubscribing the machine k times.
+
+    A process forked from one that used OpenMP, and a build without OpenMP,
+    always use one thread.
+
+    Note that with GNU OpenMP, ``omp_set_num_threads`` (which is what
+    threadpoolctl calls) changes the setting *of the calling thread only*:
+    ``threadpool_limits`` in the main thread does not limit calls made from
+    other threads.  ``set_num_threads`` does.
 
     Examples
     --------
@@ -104,9 +174,69 @@ def get_num_threads() -> int:
     """
     if _forked_child or not _kernels.openmp_enabled():
         return 1
+    stack = _override.get()
+    if stack and stack[-1] is not None:
+        return stack[-1]
     if _user_threads is not None:
         return _user_threads
-    return max(1, min(_kernels.omp_max_threads(), _available_cpus()))
+    cpus = _available_cpus()
+    n = min(_kernels.omp_max_threads(), cpus)
+    pool = _pool_size()
+    if pool > 1:
+        n = min(n, cpus // pool)
+    return max(1, n)
+
+
+class num_threads(contextlib.ContextDecorator):
+    """Context manager (or decorator) setting the kernels' thread count for
+    the calling thread only, restoring the previous setting on exit.
+
+    The setting is *thread-local* (more exactly, local to the
+    ``contextvars`` context: each thread and each asyncio task has its own),
+    so concurrent requests in a server can each choose their own count
+    without affecting the others.  It takes precedence over the process-wide
+    :func:`set_num_threads`; ``num_threads(None)`` removes any enclosing
+    override inside its block.  Blocks nest, and one instance may be
+    entered by several threads at once.  Threads started inside the block
+    (thread pools included) do not inherit it: they follow the process-wide
+    setting or the default (unless Python copies the context into new
+    threads, as free-threaded CPython 3.14 does by default).
+
+    Parameters
+    ----------
+    n : int or None
+        A positive thread count, or None for the default.
+
+    Examples
+    --------
+    >>> import fastsoftmax
+    >>> with fastsoftmax.num_threads(1):
+    ...     fastsoftmax.get_num_threads()
+    1
+    """
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int | None):
+        self.n = None if n is None else _check_count(n, "n")
+
+    def __enter__(self):
+        _override.set(_override.get() + (self.n,))
+        return self
+
+    def __exit__(self, *exc_info):
+        _override.set(_override.get()[:-1])
+        return False
+
+    def __repr__(self):
+        return f"fastsoftmax.num_threads({self.n!r})"
+
+
+def _thread_cap() -> int:
+    # More threads than this never helps and a huge request (10**6) would make
+    # libgomp try to start them all; results do not depend on the count, so
+    # capping is safe.  Mild oversubscription (e.g. 8 on 2 cores) stays allowed.
+    return max(8, 4 * _available_cpus())
 
 
 def resolve(num_threads, work: int) -> int:
@@ -119,7 +249,7 @@ def resolve(num_threads, work: int) -> int:
             n = 1
     if work < PARALLEL_MIN_ELEMENTS:
         return 1
-    return n
+    return min(n, _thread_cap())
 
 
 def _after_fork_in_child() -> None:

@@ -99,7 +99,10 @@ def writable_rows(out: np.ndarray, axis: int, compute: np.dtype):
     moved = np.moveaxis(out, axis, -1) if out.ndim else out.reshape(1)
     if not moved.flags.c_contiguous:
         return None
-    return moved.reshape(-1, moved.shape[-1]) if moved.ndim else moved
+    if not moved.ndim:
+        return moved
+    rows = int(np.prod(moved.shape[:-1], dtype=np.int64))  # -1 fails for 0 columns
+    return moved.reshape(rows, moved.shape[-1])
 
 
 def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
