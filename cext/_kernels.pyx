@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: initializedcheck=False, cdivision=True
 """Compiled drivers: split rows between OpenMP threads, call the C row kernels.
 
 Private module.  The Python layer (fastsoftmax.softmax, ...) validates every

@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: initializedcheck=False, cdivision=True
 """Compiled drivers of the fused cross-entropy kernels (private).
 
 Rows are split into chunks whose size depends only on the shape; each chunk's
