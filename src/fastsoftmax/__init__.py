@@ -5,12 +5,14 @@ Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from ._threads import get_num_threads, openmp_enabled, set_num_threads
+from ._config import show_config
+from ._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
                      binary_cross_entropy_with_logits,
                      binary_cross_entropy_with_logits_and_grad,
                      categorical_cross_entropy, cross_entropy,
                      cross_entropy_and_grad, nll_loss)
+from .linear import linear_cross_entropy, linear_cross_entropy_and_grad
 from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
 
@@ -25,6 +27,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_and_grad",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
     "sigmoid", "log_sigmoid",
-    "get_num_threads", "set_num_threads", "openmp_enabled",
-    "__version__",
+    "linear_cross_entropy", "linear_cross_entropy_and_grad",
+    "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
+    "show_config", "__version__",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _losses
+from . import _kernels, _losses
 from ._threads import resolve
 from ._validation import (as_array, check_class_weight, check_fraction,
                           check_index_target, check_int, check_out,
@@ -23,23 +23,149 @@ __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "binary_cross_entropy_with_logits_and_grad"]
 
 
-def _logit_rows(logits, axis):
-    arr = as_array(logits, "logits")
-    compute, result = float_dtypes(arr, "logits")
+def _logit_rows(logits, axis, name="logits"):
+    arr = as_array(logits, name)
+    compute, result = float_dtypes(arr, name)
     if arr.ndim == 0:
-        raise ValueError("logits must have at least one dimension (the class axis)")
+        raise ValueError(f"{name} must have at least one dimension (the class axis)")
+    if axis is None:
+        raise TypeError("axis must be an integer, got None (the losses need one class axis)")
     axis = normalize_axis(axis, arr.ndim)
     return arr, axis, compute, result
+
+
+def _real_array(value, name, dtype):
+    """A broadcastable per-element weight as a real array of ``dtype``."""
+    arr = as_array(value, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return arr.astype(dtype, copy=False)
 
 
 def _batch_shape(shape, axis):
     return shape[:axis] + shape[axis + 1:]
 
 
+# Rows the softcap / z-loss path transforms at a time: about this many bytes
+# of logits, so its temporaries are O(chunk), never N x C.
+_EXTRA_CHUNK_BYTES = 16 << 20
+
+
+def _check_z_loss(value) -> float:
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"z_loss must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"z_loss must be a real number, got {value!r}") from None
+    if not (v >= 0.0 and np.isfinite(v)):
+        raise ValueError(f"z_loss must be finite and >= 0, got {v}")
+    return v
+
+
+def _check_softcap(value):
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"softcap must be None or a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"softcap must be None or a real number, got {value!r}") from None
+    if not (v > 0.0 and np.isfinite(v)):
+        raise ValueError(f"softcap must be finite and > 0, got {v}")
+    return v
+
+
+def _ce_rows(x, t, index_target, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
+             scale, nt, z_loss=0.0, softcap=None, scratch=False):
+    """The fused kernel on (rows, C) logits ``x``, with softcap and z-loss.
+
+    Without softcap and z-loss this is one kernel call.  Otherwise the rows
+    are processed in chunks of about _EXTRA_CHUNK_BYTES (a multiple of the
+    kernel's partial-sum granularity, so ``partial`` is filled exactly as by
+    one call): the chunk is soft-capped (``c * tanh(x / c)``) into a chunk
+    buffer (into ``x`` itself when ``scratch``), the kernel runs on it, then
+    the z-loss terms ``z * lse**2`` (per-row lse from the logsumexp kernel)
+    are added to ``loss_rows`` and ``2 z lse softmax`` (times ``scale``) to the
+    gradient, and the gradient is multiplied by the softcap's derivative
+    ``1 - tanh**2``.  Ignored rows keep zero loss and gradient.
+
+    Returns the sum of the z-loss terms, accumulated chunk by chunk in row
+    order (0.0 without z-loss), so it does not depend on the thread count.
+    """
+    if z_loss == 0.0 and softcap is None:
+        if index_target:
+            _losses.ce_index(x, t, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
+                             scale, nt)
+        else:
+            _losses.ce_prob(x, t, w, eps, partial, loss_rows, gbuf, scale, nt)
+        return 0.0
+    nrows, ncols = x.shape
+    rpc = _losses.rows_per_chunk(ncols)
+    rows = max(rpc, _EXTRA_CHUNK_BYTES // max(1, ncols * x.itemsize) // rpc * rpc)
+    rows = min(rows, max(nrows, 1))
+    xs_buf = (np.empty((rows, ncols), dtype=x.dtype)
+              if softcap is not None and not scratch else None)
+    p_buf = (np.empty((rows, ncols), dtype=x.dtype)
+             if z_loss != 0.0 and gbuf is not None else None)
+    lse_buf = np.empty(rows, dtype=x.dtype) if z_loss != 0.0 else None
+    zsum = 0.0
+    for r0 in range(0, nrows, rows):
+        r1 = min(r0 + rows, nrows)
+        n = r1 - r0
+        xs = x[r0:r1]
+        if softcap is not None:
+            out = xs if scratch else xs_buf[:n]
+            np.divide(xs, softcap, out=out)
+            np.tanh(out, out=out)
+            out *= softcap
+            xs = out
+        tc = t[r0:r1]
+        lr = None if loss_rows is None else loss_rows[r0:r1]
+        gc = None if gbuf is None else gbuf[r0:r1]
+        pc = partial[r0 // rpc:-(-r1 // rpc)]
+        if index_target:
+            _losses.ce_index(xs, tc, ignore_index, w, wsum, eps, pc, lr, gc, scale, nt)
+            ignored = np.flatnonzero(tc == ignore_index)
+        else:
+            _losses.ce_prob(xs, tc, w, eps, pc, lr, gc, scale, nt)
+            ignored = np.empty(0, dtype=np.intp)
+        if z_loss != 0.0:
+            lse = lse_buf[:n]
+            _kernels.logsumexp(xs, lse, nt)
+            lse64 = lse.astype(np.float64)
+            zr = z_loss * lse64 * lse64
+            zr[ignored] = 0.0
+            zsum += float(zr.sum())
+            if lr is not None:
+                lr += zr
+            if gc is not None:
+                p = p_buf[:n]
+                with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows
+                    np.subtract(xs, lse[:, None], out=p)
+                    np.exp(p, out=p)
+                p[ignored] = 0
+                coef = (2.0 * z_loss * scale) * lse64
+                coef[ignored] = 0.0
+                p *= coef.astype(x.dtype)[:, None]
+                gc += p
+        if gc is not None and softcap is not None:
+            # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
+            np.divide(xs, softcap, out=xs)
+            np.square(xs, out=xs)
+            np.subtract(1, xs, out=xs)
+            gc *= xs
+            gc[ignored] = 0  # 0 * (NaN or inf) in an ignored row stays 0
+    return zsum
+
+
 def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                   reduction, num_threads, want_grad, grad_out):
+                   reduction, num_threads, want_grad, grad_out, z_loss=0.0, softcap=None):
     arr, axis, compute, result = _logit_rows(logits, axis)
     reduction = check_reduction(reduction)
+    z_loss = _check_z_loss(z_loss)
+    softcap = _check_softcap(softcap)
     ignore_index = check_int(ignore_index, "ignore_index")
     eps = check_fraction(label_smoothing, "label_smoothing")
     n_classes = arr.shape[axis]
@@ -48,6 +174,12 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
     tarr = as_array(target, "target")
 
     if tarr.dtype.kind in "iu":
+        if tarr.shape == arr.shape and tarr.shape != batch_shape:
+            raise TypeError(
+                f"target has an integer dtype ({tarr.dtype}) and the input's shape "
+                f"{arr.shape}: class probabilities must be floating (use "
+                "target.astype(float)); class indices must have shape "
+                f"{batch_shape}")
         check_index_target(tarr, batch_shape, n_classes, ignore_index)
         index_target = True
     elif tarr.dtype.kind == "f":
@@ -98,11 +230,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
             gbuf = np.empty_like(x)
 
     nt = resolve(num_threads, x.size)
-    if index_target:
-        _losses.ce_index(x, t, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
-                         scale, nt)
-    else:
-        _losses.ce_prob(x, t, w, eps, partial, loss_rows, gbuf, scale, nt)
+    zsum = _ce_rows(x, t, index_target, ignore_index, w, wsum if index_target else 0.0,
+                    eps, partial, loss_rows, gbuf, scale, nt, z_loss, softcap)
 
     if grad is not None and not np.shares_memory(gbuf, grad):
         dst = np.moveaxis(grad, axis, -1)
@@ -112,6 +241,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
         loss = loss_rows.reshape(batch_shape).astype(result)
     else:
         total = partial.sum()
+        if z_loss != 0.0:  # the z-loss terms, summed in a fixed order
+            total = total + zsum
         if reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = np.float64(total) / np.float64(denom)
@@ -120,7 +251,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", num_threads=None):
+                  label_smoothing=0.0, reduction="mean", num_threads=None,
+                  z_loss=0.0, softcap=None):
     """Cross-entropy between logits and targets, fused in one pass.
 
     Same definition, defaults and results as
@@ -149,6 +281,17 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         (index targets) or by the number of samples (probability targets).
     num_threads : int, optional
         Threads for this call; default :func:`get_num_threads`.
+    z_loss : float, optional
+        Weight of the PaLM z-loss: ``z_loss * lse**2`` (``lse`` the sample's
+        logsumexp of the logits, after the softcap) is added to the loss of
+        every non-ignored sample.  "mean" divides it by the same denominator
+        as the cross-entropy (the summed target weights of the non-ignored
+        samples; the number of samples for probability targets), i.e. the
+        per-sample loss is ``CE_i + z_loss * lse_i**2`` before reduction.
+        Default 0 (off).
+    softcap : float, optional
+        Logit soft-capping as in Gemma: the loss is computed on
+        ``softcap * tanh(logits / softcap)``.  Default None (off).
 
     Returns
     -------
@@ -162,6 +305,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     contributes 0 even where its log-probability is -inf (``xlogy``); torch
     gives NaN there.  An empty batch gives NaN for "mean", as torch does.
 
+    With the defaults ``z_loss=0`` and ``softcap=None`` the computation is a
+    single fused pass.  Otherwise the rows are processed in chunks of about
+    16 MB (capped, then the fused pass, then the z-loss terms), so there is
+    still no N x C temporary, and the result still does not depend on the
+    number of threads.
+
     Examples
     --------
     >>> import numpy as np
@@ -171,20 +320,27 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     0.31854
     >>> cross_entropy(logits, np.array([0, -100]), reduction="none").round(5)
     array([0.41703, 0.     ])
+
+    With a z-loss and soft-capped logits:
+
+    >>> round(float(cross_entropy(logits, np.array([0, 1]), z_loss=1e-4, softcap=2.0)), 5)
+    0.5095
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, False, None)
+                          reduction, num_threads, False, None, z_loss, softcap)
 
 
 def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                            label_smoothing=0.0, reduction="mean", num_threads=None,
-                           grad_out=None):
+                           grad_out=None, z_loss=0.0, softcap=None):
     """Cross-entropy and its gradient w.r.t. the logits, in one fused pass.
 
     Arguments as :func:`cross_entropy`; the gradient is that of the reduced
     loss (for ``reduction="none"``, of the sum of the per-sample losses):
     ``softmax(logits) * sum(q) - q`` with ``q`` the weighted, smoothed target,
-    times the reduction's scale.
+    times the reduction's scale.  A z-loss adds ``2 z_loss lse softmax``
+    (times the scale) for each non-ignored sample; a softcap multiplies the
+    gradient by its derivative ``1 - tanh(logits / softcap)**2``.
 
     Parameters
     ----------
@@ -205,9 +361,12 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
     >>> loss, grad = cross_entropy_and_grad(np.array([[0.0, 0.0]]), np.array([1]))
     >>> round(float(loss), 6), grad
     (0.693147, array([[ 0.5, -0.5]]))
+    >>> loss, grad = cross_entropy_and_grad(np.array([[0.0, 0.0]]), np.array([1]), z_loss=0.5)
+    >>> round(float(loss), 6), grad.round(6)
+    (0.933374, array([[ 0.846574, -0.153426]]))
     """
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, True, grad_out)
+                          reduction, num_threads, True, grad_out, z_loss, softcap)
 
 
 def _reduce(loss, denom, reduction, dtype):
@@ -236,7 +395,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(nll_loss(lp, np.array([0, 1]))), 5)
     0.31854
     """
-    arr, axis, compute, result = _logit_rows(log_probs, axis)
+    arr, axis, compute, result = _logit_rows(log_probs, axis, "log_probs")
     reduction = check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     n_classes = arr.shape[axis]
@@ -248,7 +407,10 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     check_index_target(tarr, batch_shape, n_classes, ignore_index)
     keep = tarr != ignore_index
     y = np.where(keep, tarr, 0).astype(np.intp)
-    picked = np.take_along_axis(np.moveaxis(arr, axis, -1), y[..., None], axis=-1)[..., 0]
+    if n_classes:
+        picked = np.take_along_axis(np.moveaxis(arr, axis, -1), y[..., None], axis=-1)[..., 0]
+    else:  # no class: every target is ignore_index (checked above)
+        picked = np.zeros(batch_shape)
     wy = keep.astype(np.float64) if w is None else w[y] * keep
     loss = np.where(keep, -wy * picked.astype(np.float64), 0.0)
     return _reduce(loss, wy.sum(), reduction, result)
@@ -270,7 +432,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     >>> bool(np.isclose(categorical_cross_entropy(y_hat, y), -np.log(0.7)))
     True
     """
-    arr, axis, compute, result = _logit_rows(probs, axis)
+    arr, axis, compute, result = _logit_rows(probs, axis, "probs")
     reduction = check_reduction(reduction)
     try:
         eps = float(eps)
@@ -327,7 +489,7 @@ def _binary_inputs(input, target, weight, name):
     t = tarr.astype(compute, copy=False)
     w = None
     if weight is not None:
-        w = as_array(weight, "weight").astype(compute, copy=False)
+        w = _real_array(weight, "weight", compute)
         _check_broadcasts_to(w.shape, arr.shape, "weight", name)
     return x, t, w, result
 
@@ -386,13 +548,14 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
     reduction = check_reduction(reduction)
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
-        pw = as_array(pos_weight, "pos_weight").astype(x.dtype, copy=False)
+        pw = _real_array(pos_weight, "pos_weight", x.dtype)
         _check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits")
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None
     # stable: softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
-    softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    with np.errstate(under="ignore"):
+        softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
     loss = (1 - t) * x + (softplus_neg if lw is None else lw * softplus_neg)
     grad = None
     if want_grad:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _threads
 from ._threads import resolve
 from ._validation import (as_array, check_out, float_dtypes, normalize_axis,
                           overlaps_partially, rows_view, writable_rows)
@@ -29,7 +29,19 @@ def _rows(arr, axis, compute):
     return rows_view(arr, axis, compute)
 
 
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _elementwise(kernel, x, axis, out, num_threads):
+    # Fast path, small C-contiguous native float32/64 along the last axis:
+    # the general checks below cost ~9 us, far more than the kernel.
+    if (out is None and num_threads is None and type(x) is np.ndarray
+            and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
+            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):
+        res = np.empty_like(x)
+        kernel(x.reshape(-1, x.shape[-1]), res.reshape(-1, x.shape[-1]), 1)
+        return res
     arr, axis, compute, result = _prepare(x, axis)
     if out is None:
         res = np.empty(arr.shape, dtype=result)
@@ -59,7 +71,100 @@ def _elementwise(kernel, x, axis, out, num_threads):
     return res
 
 
-def softmax(x, axis=-1, *, out=None, num_threads=None):
+# Rows the where= / temperature= path prepares at a time (about this many
+# bytes), so its temporaries are chunk-sized.
+_PREP_CHUNK_BYTES = 16 << 20
+
+
+def _check_temperature(value):
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"temperature must be a positive real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"temperature must be a positive real number, got {value!r}") from None
+    if not (v > 0.0 and np.isfinite(v)):
+        raise ValueError(f"temperature must be finite and > 0, got {v}")
+    return v
+
+
+def _mask_rows(where, shape, axis, nrows, ncols):
+    """``f(r0, r1)`` -> the (r1 - r0, ncols) boolean rows of ``where``
+    broadcast to ``shape``, in the row order of :func:`_rows`."""
+    m = as_array(where, "where")
+    if m.dtype.kind != "b":
+        raise TypeError(f"where must be a boolean array, got dtype {m.dtype}")
+    try:
+        m = np.broadcast_to(m, shape)
+    except ValueError:
+        raise ValueError(f"where of shape {m.shape} does not broadcast to the input's "
+                         f"shape {shape}") from None
+    if axis is None or len(shape) <= 1:
+        flat = m.reshape(1, -1)
+        return lambda r0, r1: flat[r0:r1]
+    moved = np.moveaxis(m, axis, -1)
+    try:  # a view when the broadcast strides allow it (the usual cases)
+        flat = np.reshape(moved, (nrows, ncols), copy=False)
+        return lambda r0, r1: flat[r0:r1]
+    except (TypeError, ValueError):
+        lead = moved.shape[:-1]
+        return lambda r0, r1: moved[np.unravel_index(np.arange(r0, r1), lead)]
+
+
+def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperature):
+    """softmax / log_softmax of ``x / temperature`` with the entries where
+    ``where`` is False set to -inf, row chunk by row chunk; rows with no True
+    entry become ``fill``."""
+    arr, axis, compute, result = _prepare(x, axis)
+    temperature = _check_temperature(temperature)
+    res = np.empty(arr.shape, dtype=result) if out is None else check_out(out, arr.shape,
+                                                                           result)
+    nt = resolve(num_threads, arr.size)
+    xr = _rows(arr, axis, compute)
+    nrows, ncols = xr.shape
+    mask_rows = (None if where is None
+                 else _mask_rows(where, arr.shape, axis, nrows, ncols))
+    if arr.size == 0:
+        return res
+    if axis is None or arr.ndim <= 1:
+        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
+                                         and res.dtype.isnative) else None
+    else:
+        target = writable_rows(res, axis, compute)
+    direct = target is not None and not overlaps_partially(target, xr)
+    buf = target if direct else np.empty_like(xr)
+    step = max(1, _PREP_CHUNK_BYTES // (ncols * xr.itemsize))
+    for r0 in range(0, nrows, step):
+        r1 = min(r0 + step, nrows)
+        src, dst = xr[r0:r1], buf[r0:r1]
+        # the prepared chunk is staged in the output, then normalised in place
+        if temperature is not None:
+            np.divide(src, temperature, out=dst)
+        elif not np.shares_memory(src, dst):
+            np.copyto(dst, src)
+        if mask_rows is not None:
+            keep = mask_rows(r0, r1)
+            np.copyto(dst, -np.inf, where=~keep)
+        kernel(dst, dst, nt)
+        if mask_rows is not None:
+            empty = ~keep.any(axis=1)
+            if empty.any():
+                dst[empty] = fill
+    if not direct:
+        if axis is None or arr.ndim <= 1:
+            res[...] = buf.reshape(arr.shape)
+        else:
+            dst = np.moveaxis(res, axis, -1)
+            dst[...] = buf.reshape(dst.shape)
+    if out is None and res.ndim == 0:
+        return res[()]
+    return res
+
+
+def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
     """Softmax along an axis: ``exp(x - max) / sum(exp(x - max))``.
 
     Numerically stable for any finite input.  Special values follow
@@ -78,11 +183,24 @@ def softmax(x, axis=-1, *, out=None, num_threads=None):
         ``out=x`` computes in place.
     num_threads : int, optional
         Threads for this call; default :func:`get_num_threads`.
+    where : array_like of bool, optional
+        Mask broadcastable to ``x``: only the entries where it is True take
+        part; the others get probability 0 (even if they hold NaN or inf).
+        A slice with no True entry gives all zeros, not NaN.
+    temperature : float, optional
+        Positive: computes ``softmax(x / temperature)``.
 
     Returns
     -------
     ndarray
         Same shape as ``x``; dtype of ``x`` for floating input, else float64.
+
+    Notes
+    -----
+    ``where`` and ``temperature`` are applied to chunks of about 16 MB of
+    rows staged in the output, so they add no input-sized temporary (except
+    where the plain function also needs one: ``axis=None``, float16, or an
+    output of another layout).
 
     Examples
     --------
@@ -93,11 +211,20 @@ def softmax(x, axis=-1, *, out=None, num_threads=None):
     >>> softmax(np.array([[1000.0, 1000.0], [0.0, -np.inf]]), axis=1)
     array([[0.5, 0.5],
            [1. , 0. ]])
+    >>> softmax(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+    ...         where=np.array([[True, True, False], [False, False, False]]))
+    array([[0.26894142, 0.73105858, 0.        ],
+           [0.        , 0.        , 0.        ]])
+    >>> softmax(np.array([1.0, 2.0, 3.0]), temperature=2.0)
+    array([0.18632372, 0.30719589, 0.50648039])
     """
-    return _elementwise(_kernels.softmax, x, axis, out, num_threads)
+    if where is None and temperature is None:
+        return _elementwise(_kernels.softmax, x, axis, out, num_threads)
+    return _masked_elementwise(_kernels.softmax, 0.0, x, axis, out, num_threads, where,
+                               temperature)
 
 
-def log_softmax(x, axis=-1, *, out=None, num_threads=None):
+def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
     """Logarithm of softmax along an axis: ``x - logsumexp(x)``.
 
     Accurate where ``log(softmax(x))`` underflows.  Special values follow
@@ -113,6 +240,12 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None):
         Where to write the result; ``out=x`` computes in place.
     num_threads : int, optional
         Threads for this call; default :func:`get_num_threads`.
+    where : array_like of bool, optional
+        Mask broadcastable to ``x``: only the entries where it is True take
+        part; the others get -inf.  A slice with no True entry is all -inf
+        (the log of the all-zero row :func:`softmax` gives), not NaN.
+    temperature : float, optional
+        Positive: computes ``log_softmax(x / temperature)``.
 
     Returns
     -------
@@ -125,8 +258,13 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None):
     >>> from fastsoftmax import log_softmax
     >>> log_softmax(np.array([1000.0, 1.0]))
     array([   0., -999.])
+    >>> log_softmax(np.array([1.0, 1.0, 5.0]), where=np.array([True, True, False]))
+    array([-0.69314718, -0.69314718,        -inf])
     """
-    return _elementwise(_kernels.log_softmax, x, axis, out, num_threads)
+    if where is None and temperature is None:
+        return _elementwise(_kernels.log_softmax, x, axis, out, num_threads)
+    return _masked_elementwise(_kernels.log_softmax, -np.inf, x, axis, out, num_threads,
+                               where, temperature)
 
 
 def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
@@ -163,6 +301,13 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     >>> logsumexp(np.array([[1e4, 1e4], [0.0, -40.0]]), axis=1)
     array([1.00006931e+04, 4.24835426e-18])
     """
+    if (out is None and num_threads is None and not keepdims and type(x) is np.ndarray
+            and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
+            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
+        res = np.empty(x.shape[:-1], dtype=x.dtype)
+        _kernels.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
+        return res[()] if res.ndim == 0 else res
     arr, axis, compute, result = _prepare(x, axis)
     if axis is None or arr.ndim == 0:
         shape = (1,) * arr.ndim if keepdims else ()

@@ -1,0 +1,610 @@
+"""fastsoftmax on Dask arrays: when one machine is not enough.
+
+``softmax``, ``log_softmax``, ``logsumexp``, ``cross_entropy`` and
+``cross_entropy_and_grad`` take Dask arrays (anything else is wrapped with
+``dask.array.from_array``) and return lazy Dask arrays: nothing runs until
+``.compute()`` (or ``dask.compute``), which gives NumPy results equal to those
+of the in-memory functions of the same name, up to the order in which partial
+sums are added.
+
+How the work is split:
+
+* Every block runs the compiled kernels on whole rows, so the class axis
+  (``axis``) must be in one chunk.  When it is not, it is rechunked and a
+  :class:`RechunkWarning` says so; rechunk it yourself
+  (``x.rechunk({axis: -1})``, or choose the chunks when creating the array)
+  to avoid the warning.  ``logsumexp`` needs no rechunking: it reduces each
+  chunk and then combines the partial results with ``logsumexp`` again.
+* Reductions are combined exactly as the in-memory functions define them: a
+  mean is (sum of the per-block loss sums) / (global denominator), the
+  denominator being the summed target-class weights of the non-ignored
+  samples for class-index targets and the number of samples for probability
+  targets.  Each block is computed with ``reduction="sum"`` (or "none"),
+  never a per-block mean.
+* ``cross_entropy_and_grad`` with ``reduction="mean"`` first computes the
+  global denominator (from the targets and weights only: cheap, no logits
+  read), then each block's gradient scaled by ``1 / denominator``; loss and
+  gradient of a block come from one fused kernel call.
+* ``num_threads`` (default: :func:`fastsoftmax.get_num_threads`, evaluated
+  in the worker) applies to each block.  Inside a Dask worker the default is
+  that worker thread's share of the CPUs, and ``distributed``'s nanny sets
+  ``OMP_NUM_THREADS=1`` in the worker processes it starts, so blocks running
+  side by side do not oversubscribe the machine.
+
+Data larger than memory: ``da.from_array(np.memmap(...), chunks=...)`` reads
+the blocks lazily from disk with the local schedulers, but a ``distributed``
+client pickles the whole array into the task graph (a memmap pickles as its
+data).  On a cluster let the workers read their own blocks:
+``da.from_zarr``, ``da.from_npy_stack`` (memory-mapped ``.npy`` blocks), or a
+``map_blocks``/``from_delayed`` function that opens the file itself.
+
+Errors in the arguments (dtype, shapes, reduction, ...) are raised at call
+time; errors that depend on the values (a class index out of range) are
+raised by ``compute()``, naming the element's position in the whole array.
+
+Requires the ``dask`` extra: ``pip install fastsoftmax[dask]``.
+
+Examples
+--------
+>>> import numpy as np
+>>> import dask.array as da
+>>> from fastsoftmax import dask as fsd
+>>> logits = da.from_array(np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]), chunks=(1, 3))
+>>> loss = fsd.cross_entropy(logits, np.array([0, 1]))     # lazy
+>>> round(float(loss.compute()), 5)
+0.31854
+>>> fsd.softmax(logits).compute().round(4)
+array([[0.659 , 0.2424, 0.0986],
+       [0.1086, 0.8025, 0.0889]])
+
+On a cluster, with logits too large for one machine's memory:
+
+>>> from distributed import Client                           # doctest: +SKIP
+>>> client = Client("tcp://scheduler:8786")                  # doctest: +SKIP
+>>> x = da.from_zarr("logits.zarr")           # (N, C), chunks (100_000, C)  # doctest: +SKIP
+>>> y = da.from_zarr("labels.zarr")           # (N,) int64                 # doctest: +SKIP
+>>> loss, grad = fsd.cross_entropy_and_grad(x, y, label_smoothing=0.1)  # doctest: +SKIP
+>>> grad.to_zarr("grad.zarr")                                # doctest: +SKIP
+>>> float(loss.compute())                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import warnings
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+    from dask.utils import parse_bytes
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "fastsoftmax.dask needs Dask arrays: pip install 'fastsoftmax[dask]' "
+        f"(or dask[array]); the import failed with: {exc}") from exc
+
+from ._threads import _check_count
+from ._validation import (as_array, check_class_weight, check_fraction, check_int,
+                          check_reduction, float_dtypes, normalize_axis)
+from .losses import cross_entropy as _cross_entropy
+from .losses import cross_entropy_and_grad as _cross_entropy_and_grad
+from .softmax import log_softmax as _log_softmax
+from .softmax import logsumexp as _logsumexp
+from .softmax import softmax as _softmax
+
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
+           "cross_entropy_and_grad", "RechunkWarning"]
+
+
+class RechunkWarning(UserWarning):
+    """The class axis of a Dask array was split over several chunks and had
+    to be rechunked into one (each block must hold whole rows)."""
+
+
+# --------------------------------------------------------------- helpers
+
+def _check_threads(num_threads):
+    # validate now, at call time, rather than in every block at compute time
+    return None if num_threads is None else _check_count(num_threads)
+
+
+def _as_dask(x, name, class_axis=-1):
+    """A Dask array of a supported NumPy dtype.
+
+    Non-Dask input is wrapped in one chunk along ``class_axis`` (None: all
+    axes) and dask's automatic chunks along the others."""
+    if isinstance(x, da.Array):
+        meta = getattr(x, "_meta", None)
+        if isinstance(meta, np.ma.MaskedArray):
+            raise TypeError(f"{name}: masked arrays are not supported (the mask would be "
+                            "ignored); fill them first (x.map_blocks(np.ma.filled))")
+        if meta is not None and not isinstance(meta, np.ndarray):
+            raise TypeError(f"{name}: blocks of type {type(meta).__module__}."
+                            f"{type(meta).__name__} are not supported; the kernels need "
+                            "NumPy blocks")
+        return x
+    arr = as_array(x, name)
+    if arr.ndim == 0:
+        return da.from_array(arr)
+    try:
+        ax = normalize_axis(class_axis, arr.ndim)
+    except (TypeError, ValueError, IndexError):   # None or invalid (reported later)
+        return da.from_array(arr, chunks=-1)
+    return da.from_array(arr, chunks={i: (-1 if i == ax else "auto")
+                                      for i in range(arr.ndim)})
+
+
+def _require_known(x, name, axes=None):
+    axes = range(x.ndim) if axes is None else axes
+    for ax in axes:
+        if math.isnan(x.shape[ax]):
+            raise ValueError(
+                f"{name} has unknown chunk sizes along axis {ax} (shape {x.shape}); call "
+                f"{name}.compute_chunk_sizes() first")
+
+
+def _block_nbytes(x, chunks):
+    n = x.dtype.itemsize
+    for c in chunks:
+        n *= max(c) if c else 0
+    return n
+
+
+def _one_chunk_along(x, axes, fname, what, stacklevel):
+    """``x`` with each of ``axes`` in a single chunk (warns if it rechunks)."""
+    split = [ax for ax in axes if len(x.chunks[ax]) > 1]
+    if not split:
+        return x
+    _require_known(x, "x", split)
+    where = ", ".join(f"axis {ax} (length {x.shape[ax]}, {len(x.chunks[ax])} chunks)"
+                      for ax in split)
+    spec = {ax: -1 for ax in axes}
+    # merging chunks along the class axis multiplies the block size; if that
+    # would exceed dask's array.chunk-size, let dask shrink the other axes
+    merged = [(x.shape[i],) if i in spec else x.chunks[i] for i in range(x.ndim)]
+    limit = parse_bytes(dask.config.get("array.chunk-size"))
+    if _block_nbytes(x, merged) > max(limit, _block_nbytes(x, x.chunks)):
+        spec.update({i: "auto" for i in range(x.ndim) if i not in spec})
+    out = x.rechunk(spec)
+    warnings.warn(RechunkWarning(
+        f"fastsoftmax.dask.{fname}: {what} is split over several chunks along {where}, "
+        f"but each block must hold whole rows: rechunking into chunks {out.chunksize}. "
+        f"Rechunk it yourself (x.rechunk({{{', '.join(f'{a}: -1' for a in axes)}}})) "
+        "to choose the chunks and avoid this warning."), stacklevel=stacklevel)
+    return out
+
+
+def _meta(ndim, dtype):
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+# --------------------------------------------------------------- softmax family
+
+def _elementwise(func, fname, x, axis, num_threads):
+    num_threads = _check_threads(num_threads)
+    x = _as_dask(x, "x", axis)
+    _, result = float_dtypes(np.empty(0, x.dtype))
+    if axis is None or x.ndim <= 1:
+        if axis is not None:
+            normalize_axis(axis, max(x.ndim, 1))   # validate
+        kernel_axis = axis if x.ndim else None
+        x = _one_chunk_along(x, tuple(range(x.ndim)), fname,
+                             "the input (axis=None: all its elements)", 4)
+    else:
+        kernel_axis = normalize_axis(axis, x.ndim)
+        x = _one_chunk_along(x, (kernel_axis,), fname, "the input", 4)
+    if x.ndim == 0:
+        return da.map_blocks(_block_0d, x, fn=func, num_threads=num_threads,
+                             dtype=result, meta=np.empty((), result))
+    return da.map_blocks(func, x, axis=kernel_axis, num_threads=num_threads,
+                         dtype=result, meta=_meta(x.ndim, result))
+
+
+def _block_0d(b, fn, num_threads):
+    return fn(b, axis=None, num_threads=num_threads)    # a NumPy scalar
+
+
+def softmax(x, axis=-1, *, num_threads=None):
+    """Softmax along an axis of a Dask array (lazy); see :func:`fastsoftmax.softmax`.
+
+    ``axis`` is rechunked into one chunk if needed (with a
+    :class:`RechunkWarning`); ``axis=None`` normalises over all elements and
+    therefore needs the whole array in one chunk.
+
+    Returns
+    -------
+    dask.array.Array
+        Same shape and chunks as ``x`` (after any rechunking).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from fastsoftmax.dask import softmax
+    >>> x = da.from_array(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), chunks=(1, 3))
+    >>> softmax(x).compute().round(5)
+    array([[0.09003, 0.24473, 0.66524],
+           [0.33333, 0.33333, 0.33333]])
+    """
+    return _elementwise(_softmax, "softmax", x, axis, num_threads)
+
+
+def log_softmax(x, axis=-1, *, num_threads=None):
+    """Log-softmax along an axis of a Dask array (lazy); see
+    :func:`fastsoftmax.log_softmax` and :func:`softmax` for the chunking.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from fastsoftmax.dask import log_softmax
+    >>> log_softmax(da.from_array(np.array([[1000.0, 1.0]]))).compute()
+    array([[   0., -999.]])
+    """
+    return _elementwise(_log_softmax, "log_softmax", x, axis, num_threads)
+
+
+def _lse_block(b, axis, keepdims, compute, num_threads):
+    """logsumexp of block ``b`` over the tuple of axes ``axis`` in the compute
+    dtype (keepdims as dask's reductions ask)."""
+    b = np.asarray(b)
+    axes = tuple(a % b.ndim for a in axis) if b.ndim else ()
+    rest = [a for a in range(b.ndim) if a not in axes]
+    moved = np.transpose(b, rest + list(axes)) if b.ndim else b
+    lead = moved.shape[:len(rest)]
+    k = math.prod(moved.shape[len(rest):])
+    flat = moved.reshape(lead + (k,)).astype(compute, copy=False)
+    r = np.asarray(_logsumexp(flat, axis=-1, num_threads=num_threads))
+    if keepdims:
+        shape = tuple(1 if a in axes else b.shape[a] for a in range(b.ndim))
+        return r.reshape(shape)
+    return r.reshape(lead)[()]     # a NumPy scalar when 0-d
+
+
+def _lse_aggregate(b, axis, keepdims, compute, result, num_threads):
+    return _lse_block(b, axis, keepdims, compute, num_threads).astype(result, copy=False)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, num_threads=None):
+    """``log(sum(exp(x)))`` along an axis of a Dask array (lazy).
+
+    See :func:`fastsoftmax.logsumexp`.  No rechunking is needed: each chunk
+    is reduced with the compiled kernel (in float32 for float16 input, float64
+    for integers) and the partial results are combined with ``logsumexp``
+    again (a tree reduction), which keeps SciPy's special values (NaN,
+    +-inf) and, to rounding, its precision.  ``axis=None`` reduces over all
+    elements.
+
+    Returns
+    -------
+    dask.array.Array
+        The reduction; a 0-d array (which computes to a NumPy scalar) for
+        ``axis=None`` or 1-d input.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from fastsoftmax.dask import logsumexp
+    >>> x = da.from_array(np.array([[1e4, 1e4], [0.0, -40.0]]), chunks=1)
+    >>> logsumexp(x, axis=1).compute()
+    array([1.00006931e+04, 4.24835426e-18])
+    >>> round(float(logsumexp(x, axis=None).compute()), 6)
+    10000.693147
+    """
+    num_threads = _check_threads(num_threads)
+    x = _as_dask(x, "x", None)
+    compute, result = float_dtypes(np.empty(0, x.dtype))
+    if x.ndim == 0:
+        if axis is not None:
+            normalize_axis(axis, 1)
+        return da.map_blocks(_block_0d, x, fn=_logsumexp, num_threads=num_threads,
+                             dtype=result, meta=np.empty((), result))
+    axes = tuple(range(x.ndim)) if axis is None else (normalize_axis(axis, x.ndim),)
+    keepdims = bool(keepdims)
+    chunk = functools.partial(_lse_block, compute=compute, num_threads=num_threads)
+    aggregate = functools.partial(_lse_aggregate, compute=compute, result=result,
+                                  num_threads=num_threads)
+    return da.reduction(
+        x, chunk, aggregate, axis=axes, keepdims=keepdims, dtype=result, combine=chunk,
+        concatenate=True, meta=_meta(x.ndim - (0 if keepdims else len(axes)), result),
+        name="fastsoftmax-logsumexp")
+
+
+# --------------------------------------------------------------- cross-entropy
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class _CE:
+    """Checked and aligned arguments of a cross-entropy call."""
+
+    def __init__(self, fname, logits, target, axis, weight, ignore_index,
+                 label_smoothing, reduction, num_threads):
+        num_threads = _check_threads(num_threads)
+        x = _as_dask(logits, "logits", axis)
+        compute, result = float_dtypes(np.empty(0, x.dtype), "logits")
+        if x.ndim == 0:
+            raise ValueError("logits must have at least one dimension (the class axis)")
+        axis = normalize_axis(axis, x.ndim)
+        self.reduction = check_reduction(reduction)
+        self.ignore_index = check_int(ignore_index, "ignore_index")
+        self.eps = check_fraction(label_smoothing, "label_smoothing")
+        _require_known(x, "logits")
+        n_classes = x.shape[axis]
+        batch_shape = x.shape[:axis] + x.shape[axis + 1:]
+        self.weight = check_class_weight(weight, n_classes, compute)
+
+        if isinstance(target, da.Array):
+            t = target
+            _require_known(t, "target")
+        else:
+            t = as_array(target, "target")
+        if t.dtype.kind in "iu":
+            if t.shape != batch_shape:
+                raise ValueError(
+                    f"target has shape {t.shape}, expected {batch_shape} (the input's "
+                    "shape without the class axis) for class indices, or the input's own "
+                    "shape for class probabilities")
+            self.index_target = True
+        elif t.dtype.kind == "f":
+            if t.shape != x.shape:
+                if t.shape == batch_shape:
+                    raise TypeError(
+                        f"target has a floating dtype ({t.dtype}) and the shape of class "
+                        "indices; class indices must be integers (class probabilities "
+                        f"must have the input's shape {x.shape})")
+                raise ValueError(
+                    f"target has shape {t.shape}; expected {x.shape} for class "
+                    f"probabilities or {batch_shape} for class indices")
+            self.index_target = False
+        else:
+            raise TypeError(
+                "target must hold integer class indices or floating class probabilities, "
+                f"got dtype {t.dtype}")
+        if isinstance(t, da.Array):
+            _as_dask(t, "target")   # block type checks
+
+        x = _one_chunk_along(x, (axis,), fname, "logits", 4)
+        batch_chunks = x.chunks[:axis] + x.chunks[axis + 1:]
+        want = batch_chunks if self.index_target else x.chunks
+        if isinstance(t, da.Array):
+            t = t.rechunk(want) if t.chunks != want else t
+        else:
+            t = da.from_array(t, chunks=want)
+
+        if x.dtype.kind == "f" and x.dtype != compute and self.reduction != "none":
+            # float16: the kernels compute in float32 anyway; doing the cast
+            # here keeps the per-block sums in float32 (a float16 block sum
+            # would lose digits, or overflow past 65504), and only the final
+            # results are rounded to float16, as in memory.  ("none" keeps
+            # float16 blocks: per-sample losses are then rounded once, from
+            # float64, exactly as in memory.)
+            x = x.astype(compute)
+        # dtype of the per-block results (``result``: of the final ones)
+        self.block = np.dtype(np.float64) if x.dtype.kind in "iub" else x.dtype
+        self.x, self.t, self.axis = x, t, axis
+        self.n_classes, self.batch_shape = n_classes, batch_shape
+        self.compute, self.result = compute, result
+        self.num_threads = num_threads
+        self.x_ind = _LETTERS[:x.ndim]
+        self.batch_ind = self.x_ind[:axis] + self.x_ind[axis + 1:]
+        self.t_ind = self.batch_ind if self.index_target else self.x_ind
+
+    def kernel_kwargs(self):
+        return dict(axis=self.axis, weight=self.weight, ignore_index=self.ignore_index,
+                    label_smoothing=self.eps, num_threads=self.num_threads)
+
+    def denominator(self):
+        """The mean's denominator: a 0-d float64 Dask array (index targets)
+        or a Python float (probability targets: the number of samples)."""
+        if not self.index_target:
+            return float(math.prod(self.batch_shape))
+        t = self.t
+        parts = da.map_blocks(
+            _denominator_block, t, chunks=tuple((1,) * len(c) for c in t.chunks),
+            dtype=np.float64, meta=_meta(t.ndim, np.float64), weight=self.weight,
+            n_classes=self.n_classes, ignore_index=self.ignore_index,
+            token="fastsoftmax-ce-denominator")
+        return parts.sum(dtype=np.float64)
+
+
+def _denominator_block(t, weight, n_classes, ignore_index, block_info=None):
+    """Sum of the target-class weights of the non-ignored samples of a block
+    of class-index targets (their count without weights); checks the indices."""
+    t = np.asarray(t)
+    if t.size:
+        bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
+        if bad.any():
+            pos = np.unravel_index(int(np.argmax(bad)), t.shape)
+            value = t[pos]
+            if block_info and 0 in block_info:
+                starts = [lo for lo, _ in block_info[0]["array-location"]]
+                pos = tuple(p + s for p, s in zip(pos, starts))
+            raise IndexError(
+                f"target[{', '.join(map(str, pos))}] = {value} is not a class index in "
+                f"[0, {n_classes}) and not ignore_index ({ignore_index})")
+    keep = t != ignore_index
+    if weight is None:
+        d = float(np.count_nonzero(keep))
+    else:
+        d = float(weight.astype(np.float64)[t[keep].astype(np.intp)].sum())
+    return np.full((1,) * t.ndim, d)
+
+
+# The per-block functions take the denominator of class-index targets as an
+# (otherwise unused) argument so that they run only once every target has
+# been checked: an out-of-range index is then reported by _denominator_block
+# with its position in the whole array, not by a block with its position in
+# the block.
+
+def _ce_sum_block(x, t, checked=None, *, ndim, **kwargs):
+    s = _cross_entropy(x, t, reduction="sum", **kwargs)
+    return np.full((1,) * ndim, np.float64(s))
+
+
+def _ce_none_block(x, t, checked=None, **kwargs):
+    return np.asarray(_cross_entropy(x, t, reduction="none", **kwargs))
+
+
+def _finish(total, denom=None, *, reduction, result):
+    """The reduced loss from the summed block losses (and the denominator)."""
+    total = np.float64(total)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = total / np.float64(denom)
+    return result.type(total)
+
+
+def _reduced(ce, total, denom):
+    """0-d Dask array: the final loss from 0-d ``total`` and ``denom``."""
+    args = [total, ""]
+    if ce.reduction == "mean":
+        if isinstance(denom, da.Array):
+            args += [denom, ""]
+        else:
+            args += [denom, None]
+    return da.blockwise(_finish, "", *args, reduction=ce.reduction, result=ce.result,
+                        dtype=ce.result, meta=np.empty((), ce.result),
+                        token="fastsoftmax-ce-finish")
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", num_threads=None):
+    """Cross-entropy of Dask arrays (lazy); see :func:`fastsoftmax.cross_entropy`.
+
+    Each block of ``logits`` (with the class axis in one chunk, rechunked
+    with a :class:`RechunkWarning` if needed) and the matching block of
+    ``target`` (rechunked to match silently; a NumPy target is wrapped) goes
+    through one fused kernel call with ``reduction="sum"`` or ``"none"``.
+    The "mean" is the sum of all block sums divided by the global
+    denominator, so it equals the in-memory mean, not a mean of means.
+
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like
+    target : dask.array.Array or array_like
+        Integer class indices (shape of ``logits`` without ``axis``) or
+        floating class probabilities (shape of ``logits``).
+    axis, weight, ignore_index, label_smoothing, reduction, num_threads
+        As for :func:`fastsoftmax.cross_entropy`; ``weight`` is a small
+        (C,) array sent to every block.
+
+    Returns
+    -------
+    dask.array.Array
+        0-d (computes to a NumPy scalar of the logits' float dtype) for "mean"
+        and "sum"; the per-sample losses for "none".
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from fastsoftmax.dask import cross_entropy
+    >>> logits = da.from_array(np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]), chunks=(1, 3))
+    >>> round(float(cross_entropy(logits, np.array([0, 1])).compute()), 5)
+    0.31854
+    >>> cross_entropy(logits, np.array([0, -100]), reduction="none").compute().round(5)
+    array([0.41703, 0.     ])
+    """
+    ce = _CE("cross_entropy", logits, target, axis, weight, ignore_index,
+             label_smoothing, reduction, num_threads)
+    kw = ce.kernel_kwargs()
+    denom = ce.denominator()
+    args = [ce.x, ce.x_ind, ce.t, ce.t_ind]
+    if ce.index_target:
+        # (for "sum" / "none" the denominator only orders the index check first)
+        args += [denom, ""]
+    if ce.reduction == "none":
+        out = da.blockwise(_ce_none_block, ce.batch_ind, *args, dtype=ce.block,
+                           meta=_meta(len(ce.batch_ind), ce.block), concatenate=True,
+                           token="fastsoftmax-ce-none", **kw)
+        return out.astype(ce.result, copy=False)
+    parts = da.blockwise(_ce_sum_block, ce.x_ind, *args, ndim=ce.x.ndim, dtype=np.float64,
+                         meta=_meta(ce.x.ndim, np.float64),
+                         adjust_chunks={c: 1 for c in ce.x_ind}, concatenate=True,
+                         token="fastsoftmax-ce-sum", **kw)
+    return _reduced(ce, parts.sum(dtype=np.float64), denom)
+
+
+def _ce_grad_block(x, t, denom=None, *, reduction, **kwargs):
+    """(loss, grad) of one block from one fused call: the loss summed
+    (float64, shape (1,)*ndim) or per sample, the gradient of the global
+    reduction (scaled by 1/denominator for "mean")."""
+    loss, grad = _cross_entropy_and_grad(
+        x, t, reduction="none" if reduction == "none" else "sum", **kwargs)
+    if reduction == "mean":
+        d = float(denom)
+        scale = 1.0 / d if d != 0 else 0.0   # all ignored: gradient 0, as in memory
+        if scale != 1.0:
+            np.multiply(grad, scale, out=grad, casting="unsafe")
+    else:
+        loss = np.asarray(loss)
+    if reduction != "none":
+        loss = np.full((1,) * x.ndim, np.float64(loss))
+    return loss, grad
+
+
+def _pick_loss_none(blocks):
+    # blockwise hands over the blocks along the dropped class axis as a list
+    # (one: the class axis is one chunk)
+    (pair,) = blocks
+    return pair[0]
+
+
+def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                           label_smoothing=0.0, reduction="mean", num_threads=None):
+    """Cross-entropy of Dask arrays and its gradient w.r.t. the logits (lazy).
+
+    See :func:`fastsoftmax.cross_entropy_and_grad` and :func:`cross_entropy`.
+    The gradient is that of the *global* reduction: for "mean", every
+    block's gradient is scaled by ``1 / (global denominator)``, which is
+    computed first from the targets and weights alone.  Loss and gradient of
+    a block come from the same kernel call; compute them together
+    (``dask.compute(loss, grad)``) so that it runs once.
+
+    Returns
+    -------
+    loss : dask.array.Array
+        As returned by :func:`cross_entropy`.
+    grad : dask.array.Array
+        Shape and chunks of ``logits`` (after any rechunking of the class axis).
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> from fastsoftmax.dask import cross_entropy_and_grad
+    >>> x = da.from_array(np.zeros((2, 2)), chunks=(1, 2))
+    >>> loss, grad = dask.compute(*cross_entropy_and_grad(x, np.array([1, 0])))
+    >>> round(float(loss), 6), grad
+    (0.693147, array([[ 0.25, -0.25],
+           [-0.25,  0.25]]))
+    """
+    ce = _CE("cross_entropy_and_grad", logits, target, axis, weight, ignore_index,
+             label_smoothing, reduction, num_threads)
+    kw = ce.kernel_kwargs()
+    denom = ce.denominator()
+    args = [ce.x, ce.x_ind, ce.t, ce.t_ind]
+    if ce.reduction == "mean" or ce.index_target:
+        # (for "sum" / "none" the denominator only orders the index check first)
+        args += [denom, ""] if isinstance(denom, da.Array) else [denom, None]
+    nd = ce.x.ndim
+    # Blocks of ``pairs`` are (loss, grad) tuples, never concatenated: only
+    # the two arrays taken from them below are ever computed.
+    pairs = da.blockwise(_ce_grad_block, ce.x_ind, *args, reduction=ce.reduction,
+                         dtype=ce.block, meta=_meta(nd, ce.block), concatenate=True,
+                         token="fastsoftmax-ce-grad", **kw)
+    grad = da.map_blocks(operator.getitem, pairs, 1, dtype=ce.block,
+                         meta=_meta(nd, ce.block), token="fastsoftmax-ce-grad-pick")
+    grad = grad.astype(ce.result, copy=False)
+    if ce.reduction == "none":
+        # (concatenate=False: the class axis, dropped here, is one block)
+        loss = da.blockwise(_pick_loss_none, ce.batch_ind, pairs, ce.x_ind,
+                            concatenate=False, dtype=ce.block,
+                            meta=_meta(nd - 1, ce.block), token="fastsoftmax-ce-loss-pick")
+        loss = loss.astype(ce.result, copy=False)
+        return loss, grad
+    parts = da.map_blocks(operator.getitem, pairs, 0, chunks=tuple((1,) * len(c)
+                                                                   for c in pairs.chunks),
+                          dtype=np.float64, meta=_meta(nd, np.float64),
+                          token="fastsoftmax-ce-loss-pick")
+    total = parts.sum(dtype=np.float64)
+    return _reduced(ce, total, denom), grad
