@@ -6,6 +6,9 @@ Environment variables:
   FASTSOFTMAX_NATIVE=1          add -march=native (never the default: a wheel
                                 must run on any x86-64; the kernels choose
                                 AVX-512 / AVX2 / baseline at run time anyway).
+  CFLAGS=-DFASTSOFTMAX_NO_CLONES  build the baseline kernels only (no AVX2 /
+                                AVX-512 copies; automatic on non-GCC compilers
+                                and non-x86-64 targets).
 """
 import os
 import shutil
@@ -85,17 +88,20 @@ def _extensions():
     common = dict(
         include_dirs=["cext"],
         depends=["cext/fsm_simd.h", "cext/fsm_rowops.h", "cext/fsm_rowops_impl.h",
-                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h", "cext/fsm_omp.h"],
+                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h", "cext/fsm_omp.h",
+                 "cext/fsm_isa.h", "cext/fsm_kernels.h"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
     # The C kernels are compiled into each extension module (static symbols
-    # per module would need a shared library; two copies cost ~100 KB).
+    # per module would need a shared library; two copies cost ~100 KB), once
+    # per ISA level (fsm_rowops_v4.c, _v3.c, _v1.c; see cext/fsm_isa.h) with
+    # the run-time dispatch in fsm_rowops.c.
+    kernels = ["cext/fsm_rowops.c", "cext/fsm_rowops_v4.c", "cext/fsm_rowops_v3.c",
+               "cext/fsm_rowops_v1.c"]
     exts = [
-        Extension("fastsoftmax._kernels", sources=["cext/_kernels.pyx", "cext/fsm_rowops.c"],
-                  **common),
-        Extension("fastsoftmax._losses", sources=["cext/_losses.pyx", "cext/fsm_rowops.c"],
-                  **common),
+        Extension("fastsoftmax._kernels", sources=["cext/_kernels.pyx"] + kernels, **common),
+        Extension("fastsoftmax._losses", sources=["cext/_losses.pyx"] + kernels, **common),
     ]
     return cythonize(
         exts,

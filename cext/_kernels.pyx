@@ -28,10 +28,26 @@ cdef extern from "fsm_rowops.h" nogil:
     void fsm_exp_f64(const double *x, double *out, Py_ssize_t n)
     const char *fsm_isa_selected()
     const char *fsm_isa_compiled()
+    int fsm_isa_init(const char *request)
 
 cdef extern from "fsm_omp.h" nogil:
     int fsm_openmp_enabled()
     int fsm_omp_max_threads()
+
+
+def _init_isa():
+    # FASTSOFTMAX_ISA=avx512|avx2|baseline caps the instruction set the
+    # kernels use (default: the best this CPU supports).  Read once, here.
+    import os
+    import warnings
+    req = os.environ.get("FASTSOFTMAX_ISA", "").strip().lower()
+    status = fsm_isa_init(req.encode())
+    if status == 1:
+        warnings.warn(f"FASTSOFTMAX_ISA={req!r} is not one of avx512, avx2, baseline: "
+                      f"ignored (using {isa_selected()})", RuntimeWarning, stacklevel=2)
+    elif status == 2:
+        warnings.warn(f"FASTSOFTMAX_ISA={req!r} is not available on this CPU or in this "
+                      f"build: using {isa_selected()}", RuntimeWarning, stacklevel=2)
 
 
 def openmp_enabled():
@@ -48,6 +64,9 @@ def isa_selected():
 
 def isa_compiled():
     return fsm_isa_compiled().decode()
+
+
+_init_isa()
 
 
 # Rows are handed out in chunks of about this many elements: large enough that

@@ -27,6 +27,23 @@ cdef extern from "fsm_rowops.h" nogil:
                            const double *t, Py_ssize_t ldt, const double *weight, double eps,
                            double *loss_rows, double *grad, Py_ssize_t ldg, double scale)
 
+    int fsm_isa_init(const char *request)
+    const char *fsm_isa_selected()
+
+
+def _init_isa():
+    # the same choice as fastsoftmax._kernels (which warns about bad values)
+    import os
+    fsm_isa_init(os.environ.get("FASTSOFTMAX_ISA", "").strip().lower().encode())
+
+
+def isa_selected():
+    return fsm_isa_selected().decode()
+
+
+_init_isa()
+
+
 cdef enum:
     CHUNK_ELEMS = 16384
 

@@ -57,18 +57,18 @@ FSM_INLINE void FN(row_fill)(T *g, ptrdiff_t n, T v)
     for (ptrdiff_t j = 0; j < n; j++) g[j] = v;
 }
 
-/* Index-target cross-entropy of a chunk of short contiguous rows (n <= LANES):
+/* Index-target cross-entropy of a chunk of short contiguous rows (n <= SLANES):
  * lse_small_chunk gives every row's max and log1p(others) with full-width
  * exponentials over the whole chunk, then the gradient is one full-width pass
  * against per-element buffers of the row coefficients.  Returns 0 (nothing
  * written) if the chunk holds an inf or a NaN: the caller then goes row by
  * row through the general path, which implements the special values. */
 FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
-                                  IVT lanes, const int64_t *target, int64_t ignore_index,
+                                  const IVT *lanes, const int64_t *target, int64_t ignore_index,
                                   const T *weight, double wsum, double eps,
                                   double *loss_rows, T *grad, double scale, double *total)
 {
-    T mbuf[FSM_SMALL_CHUNK + LANES], ebuf[FSM_SMALL_CHUNK + LANES];
+    T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(T)];
     double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
     if (!FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
     const double eps_c = eps / (double)n;
@@ -96,7 +96,7 @@ FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdi
     }
     *total += sum;
     if (!grad) return 1;
-    /* coef[i] / sum_i with sum_i = exp(L_i), 8 rows at a time */
+    /* coef[i] / sum_i with sum_i = exp(L_i), LANES_f64 rows at a time */
     for (ptrdiff_t i = 0; i < rows; i += FSM_LANES_f64) {
         if (i + FSM_LANES_f64 > rows)
             for (ptrdiff_t k = rows; k < i + FSM_LANES_f64; k++) { lse[k] = 0.0; coef[k] = 0.0; }
@@ -104,15 +104,20 @@ FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdi
     }
     /* per-element coefficient and smoothing term, row by row (overlapping
      * full-vector stores, each row overwriting the previous one's spill) */
-    T cbuf[FSM_SMALL_CHUNK + LANES], dbuf[FSM_SMALL_CHUNK + LANES];
+    T cbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)], dbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)];
     const VT zero = FN(fsm_splat)(0);
-    VT wterm = zero;
-    if (eps != 0.0)
-        wterm = (weight ? FN(fsm_load_tail)(weight, n, 0) : FN(fsm_splat)(1))
-                * FN(fsm_splat)((T)(scale * eps_c));
+    VT wterm[SK];
+    for (int k = 0; k < SK; k++) {
+        wterm[k] = zero;
+        if (eps != 0.0 && k * LANES < n)
+            wterm[k] = (weight ? FN(load_lim)(weight + k * LANES, n - k * LANES, 0) : FN(fsm_splat)(1))
+                       * FN(fsm_splat)((T)(scale * eps_c));
+    }
     for (ptrdiff_t i = 0; i < rows; i++) {
-        FN(fsm_storeu)(cbuf + i * n, FN(fsm_splat)((T)coef[i]));
-        FN(fsm_storeu)(dbuf + i * n, target[i] != ignore_index ? wterm : zero);
+        FN(short_row_splat)(cbuf + i * n, n, FN(fsm_splat)((T)coef[i]));
+        const int keep = target[i] != ignore_index;
+        for (int k = 0; k < SK; k++)
+            if (k * LANES < n) FN(fsm_storeu)(dbuf + i * n + k * LANES, keep ? wterm[k] : zero);
     }
     const ptrdiff_t tot = rows * n;
     ptrdiff_t j = 0;
@@ -179,14 +184,15 @@ FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, 
     return total;
 }
 
-FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
+FSM_TARGET double FSM_API(FN(fsm_ce_index))(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
                                    const int64_t *target, int64_t ignore_index,
                                    const T *weight, double wsum, double eps,
                                    double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
 {
     double total = 0.0;
-    if (ncols >= 1 && ncols <= LANES && ldx == ncols && (!grad || ldg == ncols)) {
-        const IVT lanes = (IVT)(FN(fsm_iota)() < (IVT){0} + (int)ncols);
+    if (ncols >= 1 && ncols <= SLANES && ldx == ncols && (!grad || ldg == ncols)) {
+        IVT lanes[SK];
+        FN(short_lanes)(ncols, lanes);
         const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
@@ -206,7 +212,7 @@ FSM_CLONES double FN(fsm_ce_index)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, p
                              loss_rows, grad, ldg, scale);
 }
 
-FSM_CLONES double FN(fsm_ce_prob)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
+FSM_TARGET double FSM_API(FN(fsm_ce_prob))(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
                                   const T *t, ptrdiff_t ldt, const T *weight, double eps,
                                   double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
 {

@@ -87,7 +87,7 @@ FSM_INLINE void FN(block_sumexp_impl)(const T *x, ptrdiff_t n, T m,
     ptrdiff_t j = 0;
     for (; j + 8 * LANES <= n; j += 8 * LANES) {
         VT s0 = zero, s1 = zero;
-        for (int g = 0; g < 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(T)) * (ptrdiff_t)sizeof(T));
+        for (int g = 0; g < FSM_W / 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(T)) * (ptrdiff_t)sizeof(T));
         for (int g = 0; g < 8; g += 2) {
             VT v0 = FN(fsm_loadu)(x + j + g * LANES);
             VT v1 = FN(fsm_loadu)(x + j + (g + 1) * LANES);

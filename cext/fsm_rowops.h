@@ -35,7 +35,14 @@ FSM_DECLARE(double, f64)
 
 #undef FSM_DECLARE
 
-/* Name of the instruction set the kernels dispatch to on this CPU. */
+/* Chooses the ISA level the functions above run (call once, at load time,
+ * before any kernel runs): the best the CPU supports, or at most the one
+ * named by request ("avx512", "avx2", "baseline"; NULL or "" for automatic).
+ * Returns 0, 1 if request is not a known name (automatic choice made), or 2
+ * if the requested level is not available (not compiled in or not supported
+ * by this CPU: the best available one below it is used). */
+int fsm_isa_init(const char *request);
+/* Name of the instruction set the kernels dispatch to. */
 const char *fsm_isa_selected(void);
 /* Comma-separated list of the instruction sets compiled in. */
 const char *fsm_isa_compiled(void);

@@ -7,29 +7,83 @@
 /* Elements per chunk of the short-row path (stack buffer of this size). */
 #define FSM_SMALL_CHUNK 1024
 
-/* Softmax of rows [0, nrows) of contiguous rows of n <= LANES elements:
- * per-row max (one masked vector + butterfly), then ONE full-width exp pass
+/* Short rows: up to SLANES = 64 bytes of elements (16 floats, 8 doubles) at
+ * every ISA, i.e. SK native vectors per row (1 for AVX-512, 2 for AVX2, 4 for
+ * SSE2).  Piece k of a row is lanes [k * LANES, (k + 1) * LANES). */
+#define SLANES ((ptrdiff_t)(64 / sizeof(T)))
+#define SK (64 / FSM_W)
+
+/* p[0:LANES], of which only the first lim >= 1 are readable; pad elsewhere */
+FSM_INLINE VT FN(load_lim)(const T *p, ptrdiff_t lim, T pad)
+{
+    return lim >= LANES ? FN(fsm_loadu)(p) : FN(fsm_load_tail)(p, lim, pad);
+}
+
+/* lanes[k]: all ones where lane k * LANES + l < n */
+FSM_INLINE void FN(short_lanes)(ptrdiff_t n, IVT *lanes)
+{
+    for (int k = 0; k < SK; k++)
+        lanes[k] = (IVT)(FN(fsm_iota)() + (int)(k * LANES) < (IVT){0} + (int)n);
+}
+
+/* Max of each short row of x (n <= SLANES, rows * n elements, avail of them
+ * readable), broadcast to mbuf[i * n : i * n + n]; vs receives the last
+ * row's pieces with the lanes past n set to -inf.  Returns in *z a vector
+ * that is NaN in some lane iff the rows hold an inf or a NaN. */
+FSM_INLINE VT FN(short_row_max)(const T *x, ptrdiff_t i, ptrdiff_t n, ptrdiff_t avail,
+                                const IVT *lanes, T *mbuf, VT *vs, VT z)
+{
+    const VT vninf = FN(fsm_splat)(-(T)INFINITY);
+    VT mx = vninf;
+    for (int k = 0; k < SK; k++) {
+        if (k * LANES >= n) { vs[k] = vninf; continue; }
+        const ptrdiff_t off = i * n + k * LANES;
+        VT vm = (VT)((IVT)FN(load_lim)(x + off, avail - off, 0) & lanes[k]);
+        z = vm * 0 + z;                       /* NaN if an inf or a NaN */
+        vs[k] = (VT)((IVT)vm | ((IVT)vninf & ~lanes[k]));
+        mx = k == 0 ? vs[0] : FN(fsm_vmax_nonan)(mx, vs[k]);
+    }
+    mx = FN(fsm_allmax_nonan)(mx);
+    for (int k = 0; k < SK; k++)
+        if (k * LANES < n) FN(fsm_storeu)(mbuf + i * n + k * LANES, mx);
+    return z;
+}
+
+/* sum of p[0:n] (n <= SLANES; lim >= n elements readable), as a broadcast */
+FSM_INLINE VT FN(short_row_sum)(const T *p, ptrdiff_t n, ptrdiff_t lim, const IVT *lanes)
+{
+    VT s = FN(fsm_splat)(0);
+    for (int k = 0; k < SK; k++) {
+        if (k * LANES >= n) break;
+        VT e = (VT)((IVT)FN(load_lim)(p + k * LANES, lim - k * LANES, 0) & lanes[k]);
+        s = k == 0 ? e : s + e;   /* not 0 + e: one add less on the chain */
+    }
+    return FN(fsm_allsum)(s);
+}
+
+/* p[0:SLANES] = v (rows overlap: each row's store is overwritten by the next) */
+FSM_INLINE void FN(short_row_splat)(T *p, ptrdiff_t n, VT v)
+{
+    for (int k = 0; k < SK; k++)
+        if (k * LANES < n) FN(fsm_storeu)(p + k * LANES, v);
+}
+
+/* Softmax of rows [0, nrows) of contiguous rows of n <= SLANES elements:
+ * per-row max (masked vectors + butterfly), then ONE full-width exp pass
  * over the whole chunk against a per-element buffer of row maxima, per-row
  * sums (butterfly, a fixed pairwise order), and a full-width scaling pass.
  * Returns 0 if the chunk holds an infinity or a NaN (the caller then uses the
  * general path for it, which implements SciPy's special values). */
 FSM_INLINE int FN(softmax_small_chunk)(const T *x, T *out, ptrdiff_t rows, ptrdiff_t n,
-                                       ptrdiff_t avail, IVT lanes)
+                                       ptrdiff_t avail, const IVT *lanes)
 {
-    T mbuf[FSM_SMALL_CHUNK + LANES];
+    T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)];
     const T ninf = -(T)INFINITY;
-    const VT vninf = FN(fsm_splat)(ninf), zero = FN(fsm_splat)(0);
+    const VT zero = FN(fsm_splat)(0);
     const ptrdiff_t tot = rows * n;
-    VT z = zero;
-    for (ptrdiff_t i = 0; i < rows; i++) {
-        /* avail: elements readable from x (rest of the array) */
-        VT v = i * n + LANES <= avail ? FN(fsm_loadu)(x + i * n)
-                                      : FN(fsm_load_tail)(x + i * n, n, 0);
-        VT vm = (VT)((IVT)v & lanes);
-        z = vm * 0 + z;                       /* NaN if an inf or a NaN */
-        v = (VT)((IVT)vm | ((IVT)vninf & ~lanes));
-        FN(fsm_storeu)(mbuf + i * n, FN(fsm_allmax_nonan)(v));
-    }
+    VT z = zero, vs[SK];
+    /* avail: elements readable from x (rest of the array) */
+    for (ptrdiff_t i = 0; i < rows; i++) z = FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z);
     if (FN(fsm_allsum)(z)[0] != 0) return 0;
     ptrdiff_t j = 0;
     for (; j + LANES <= tot; j += LANES)
@@ -38,10 +92,8 @@ FSM_INLINE int FN(softmax_small_chunk)(const T *x, T *out, ptrdiff_t rows, ptrdi
         FN(fsm_store_tail)(out + j, FN(fsm_vexp_le)(FN(fsm_load_tail)(x + j, tot - j, ninf),
                                                     FN(fsm_loadu)(mbuf + j)), tot - j);
     for (ptrdiff_t i = 0; i < rows; i++) {
-        VT e = i * n + LANES <= tot ? FN(fsm_loadu)(out + i * n)
-                                    : FN(fsm_load_tail)(out + i * n, n, 0);
-        VT s = FN(fsm_allsum)((VT)((IVT)e & lanes));
-        FN(fsm_storeu)(mbuf + i * n, FN(fsm_splat)((T)(1.0 / (double)s[0])));
+        VT s = FN(short_row_sum)(out + i * n, n, tot - i * n, lanes);
+        FN(short_row_splat)(mbuf + i * n, n, FN(fsm_splat)((T)(1.0 / (double)s[0])));
     }
     for (j = 0; j + LANES <= tot; j += LANES)
         FN(fsm_storeu)(out + j, FN(fsm_loadu)(out + j) * FN(fsm_loadu)(mbuf + j));
@@ -72,7 +124,7 @@ FSM_INLINE double FN(block_expstore)(const T *x, T *out, ptrdiff_t n, T m)
     VT vt = n >= LANES ? FN(fsm_loadu)(x + n - LANES) : zero;
     for (; j + 8 * LANES <= n; j += 8 * LANES) {
         VT s0 = zero, s1 = zero;
-        for (int g = 0; g < 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(T)) * (ptrdiff_t)sizeof(T));
+        for (int g = 0; g < FSM_W / 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(T)) * (ptrdiff_t)sizeof(T));
         for (int g = 0; g < 8; g += 2) {
             VT e0 = FN(fsm_vexp_le)(FN(fsm_loadu)(x + j + g * LANES), mv);
             VT e1 = FN(fsm_vexp_le)(FN(fsm_loadu)(x + j + (g + 1) * LANES), mv);
@@ -204,11 +256,12 @@ FSM_INLINE void FN(softmax_rows)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ld
 }
 
 
-FSM_CLONES void FN(fsm_softmax)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,
-                                ptrdiff_t nrows, ptrdiff_t ncols)
+FSM_TARGET void FSM_API(FN(fsm_softmax))(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,
+                              ptrdiff_t nrows, ptrdiff_t ncols)
 {
-    if (ncols >= 1 && ncols <= LANES && ldx == ncols && ldo == ncols) {
-        IVT lanes = (IVT)(FN(fsm_iota)() < (IVT){0} + (int)ncols);   /* lanes < n: all ones */
+    if (ncols >= 1 && ncols <= SLANES && ldx == ncols && ldo == ncols) {
+        IVT lanes[SK];
+        FN(short_lanes)(ncols, lanes);
         ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
@@ -228,28 +281,28 @@ FSM_CLONES void FN(fsm_softmax)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo
     FN(softmax_rows)(x, ldx, out, ldo, nrows, ncols);
 }
 
-/* Short rows (n <= LANES, contiguous) for logsumexp and log_softmax: per-row
+/* Short rows (n <= SLANES, contiguous) for logsumexp and log_softmax: per-row
  * max and count of max-equal elements (butterflies), one full-width exp pass
  * over the chunk with the max-equal terms left out, per-row butterfly sums,
  * lse[i] = log1p(others) as in row_lse.  Returns 0 if the chunk holds an inf
  * or a NaN (the caller goes row by row, see fsm_softmax). */
 FSM_INLINE int FN(lse_small_chunk)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
-                                   IVT lanes, T *mbuf, T *ebuf, double *lse)
+                                   const IVT *lanes, T *mbuf, T *ebuf, double *lse)
 {
     const T ninf = -(T)INFINITY;
-    const VT vninf = FN(fsm_splat)(ninf), zero = FN(fsm_splat)(0), one = FN(fsm_splat)(1);
+    const VT zero = FN(fsm_splat)(0), one = FN(fsm_splat)(1);
     const ptrdiff_t tot = rows * n;
-    VT z = zero;
+    VT z = zero, vs[SK];
     for (ptrdiff_t i = 0; i < rows; i++) {
-        VT v = i * n + LANES <= avail ? FN(fsm_loadu)(x + i * n)
-                                      : FN(fsm_load_tail)(x + i * n, n, 0);
-        VT vm = (VT)((IVT)v & lanes);
-        z = vm * 0 + z;
-        v = (VT)((IVT)vm | ((IVT)vninf & ~lanes));
-        VT mv = FN(fsm_allmax_nonan)(v);
-        FN(fsm_storeu)(mbuf + i * n, mv);
-        IVT below = (IVT)((v - mv) + 0) >> SHIFT;    /* pad lanes: -inf, below */
-        lse[i] = (double)FN(fsm_allsum)((VT)((IVT)one & ~below))[0];   /* count */
+        z = FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z);
+        VT mv = FN(fsm_loadu)(mbuf + i * n);
+        VT c = zero;
+        for (int k = 0; k < SK; k++) {
+            if (k * LANES >= n) break;
+            IVT below = (IVT)((vs[k] - mv) + 0) >> SHIFT;    /* pad lanes: -inf, below */
+            c = k == 0 ? (VT)((IVT)one & ~below) : c + (VT)((IVT)one & ~below);
+        }
+        lse[i] = (double)FN(fsm_allsum)(c)[0];   /* count */
     }
     if (FN(fsm_allsum)(z)[0] != 0) return 0;
     ptrdiff_t j = 0;
@@ -260,10 +313,11 @@ FSM_INLINE int FN(lse_small_chunk)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrd
         FN(fsm_storeu)(ebuf + j, (VT)((IVT)e & ((IVT)((v - mb) + 0) >> SHIFT)));
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
-        T acc = FN(fsm_allsum)((VT)((IVT)FN(fsm_loadu)(ebuf + i * n) & lanes))[0];
+        /* ebuf holds whole vectors up to the end of the last row */
+        T acc = FN(short_row_sum)(ebuf + i * n, n, SLANES, lanes)[0];
         lse[i] = (double)acc + (lse[i] - 1.0);
     }
-    /* log1p, 8 rows at a time (lse has room for a padded last vector) */
+    /* log1p, LANES_f64 rows at a time (lse has room for a padded last vector) */
     for (ptrdiff_t i = 0; i < rows; i += FSM_LANES_f64) {
         if (i + FSM_LANES_f64 > rows)
             for (ptrdiff_t k = rows; k < i + FSM_LANES_f64; k++) lse[k] = 0.0;
@@ -277,7 +331,11 @@ FSM_INLINE void FN(log_softmax_small_out)(const T *x, T *out, ptrdiff_t rows, pt
                                           T *mbuf, double *lse, double *lbuf)
 {
     const ptrdiff_t tot = rows * n;
-    for (ptrdiff_t i = 0; i < rows; i++) FN(fsm_store_dsplat)(lbuf + i * n, lse[i]);
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        /* lbuf[i * n : i * n + n] = lse[i], by whole double vectors */
+        const fsm_vd l = fsm_splat_f64(lse[i]);
+        for (ptrdiff_t k = 0; k < n; k += FSM_LANES_f64) fsm_storeu_f64(lbuf + i * n + k, l);
+    }
     ptrdiff_t j = 0;
     for (; j + LANES <= tot; j += LANES)
         FN(fsm_storeu)(out + j, FN(fsm_sub2v_double)(FN(fsm_loadu)(x + j), FN(fsm_loadu)(mbuf + j), lbuf + j));
@@ -311,7 +369,7 @@ FSM_INLINE void FN(log_softmax_rows)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_
      * formula, more accurate near 0 than x - logsumexp.  A non-finite max
      * is replaced by 0, as SciPy does, which yields its special values:
      * -inf / NaN with a +inf in the row, NaN for an all -inf row.
-     * Rows of up to 4096 elements go 8 at a time (still in L1/L2 for the
+     * Rows of up to 4096 elements go LANES_f64 at a time (still in L1/L2 for the
      * write pass), so that log1p runs vectorized. */
     const ptrdiff_t g = ncols <= 4096 ? FSM_LANES_f64 : 1;
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += g) {
@@ -333,13 +391,14 @@ FSM_INLINE void FN(log_softmax_rows)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_
     }
 }
 
-FSM_CLONES void FN(fsm_log_softmax)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,
-                                    ptrdiff_t nrows, ptrdiff_t ncols)
+FSM_TARGET void FSM_API(FN(fsm_log_softmax))(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,
+                                  ptrdiff_t nrows, ptrdiff_t ncols)
 {
-    if (ncols >= 1 && ncols <= LANES && ldx == ncols && ldo == ncols) {
-        T mbuf[FSM_SMALL_CHUNK + LANES], ebuf[FSM_SMALL_CHUNK + LANES];
+    if (ncols >= 1 && ncols <= SLANES && ldx == ncols && ldo == ncols) {
+        T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(T)];
         double lse[FSM_SMALL_CHUNK + FSM_LANES_f64], lbuf[FSM_SMALL_CHUNK + 16];
-        IVT lanes = (IVT)(FN(fsm_iota)() < (IVT){0} + (int)ncols);
+        IVT lanes[SK];
+        FN(short_lanes)(ncols, lanes);
         ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
@@ -362,13 +421,14 @@ FSM_CLONES void FN(fsm_log_softmax)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t
     FN(log_softmax_rows)(x, ldx, out, ldo, nrows, ncols);
 }
 
-FSM_CLONES void FN(fsm_logsumexp)(const T *x, ptrdiff_t ldx, T *out,
-                                  ptrdiff_t nrows, ptrdiff_t ncols)
+FSM_TARGET void FSM_API(FN(fsm_logsumexp))(const T *x, ptrdiff_t ldx, T *out,
+                                ptrdiff_t nrows, ptrdiff_t ncols)
 {
-    if (ncols >= 1 && ncols <= LANES && ldx == ncols) {
-        T mbuf[FSM_SMALL_CHUNK + LANES], ebuf[FSM_SMALL_CHUNK + LANES];
+    if (ncols >= 1 && ncols <= SLANES && ldx == ncols) {
+        T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(T)];
         double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
-        IVT lanes = (IVT)(FN(fsm_iota)() < (IVT){0} + (int)ncols);
+        IVT lanes[SK];
+        FN(short_lanes)(ncols, lanes);
         ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
@@ -387,7 +447,7 @@ FSM_CLONES void FN(fsm_logsumexp)(const T *x, ptrdiff_t ldx, T *out,
         }
         return;
     }
-    /* 8 rows at a time, so that log1p runs vectorized (as row_lse otherwise) */
+    /* LANES_f64 rows at a time, so that log1p runs vectorized (as row_lse otherwise) */
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += FSM_LANES_f64) {
         double s[FSM_LANES_f64], mm[FSM_LANES_f64];
         ptrdiff_t r = nrows - i0 < FSM_LANES_f64 ? nrows - i0 : FSM_LANES_f64;
@@ -407,7 +467,7 @@ FSM_CLONES void FN(fsm_logsumexp)(const T *x, ptrdiff_t ldx, T *out,
 
 /* Elementwise exp: not part of the API, exposed so the tests can check the
  * vectorized exp against float64 numpy over the whole range. */
-FSM_CLONES void FN(fsm_exp)(const T *x, T *out, ptrdiff_t n)
+FSM_TARGET void FSM_API(FN(fsm_exp))(const T *x, T *out, ptrdiff_t n)
 {
     ptrdiff_t j = 0;
     for (; j + LANES <= n; j += LANES) FN(fsm_storeu)(out + j, FN(fsm_vexp)(FN(fsm_loadu)(x + j)));

@@ -1,10 +1,13 @@
 /*
  * fsm_simd.h -- portable SIMD primitives on GCC/Clang vector extensions.
  *
- * Vectors are 64 bytes (16 floats or 8 doubles).  The compiler lowers each
- * operation to one AVX-512 instruction, two AVX2 ones or four SSE2 ones,
- * depending on the ISA the enclosing function is compiled for (the kernels
- * are built once per ISA with target_clones, see fsm_rowops.c).  Explicit
+ * Vectors are FSM_W bytes, the native width of the instruction set the
+ * including translation unit is compiled for: 64 (AVX-512: 16 floats or 8
+ * doubles), 32 (AVX2) or 16 (SSE2 / NEON).  The kernels are compiled once per
+ * ISA at its width (fsm_rowops_v4.c, _v3.c, _v1.c) and fsm_rowops.c picks one
+ * set when the module is loaded.  (Wider-than-native vectors are not an
+ * option: GCC keeps them in memory and scalarizes their compares and
+ * shuffles, which made the AVX2 build of the 64-byte kernels ~3x slower.)  Explicit
  * vectors instead of auto-vectorization: GCC will not vectorize the exp
  * selects or NaN-propagating max reductions without -ffast-math, which we
  * refuse (it breaks NaN/inf and flushes denormals process-wide).
@@ -24,21 +27,44 @@
 #include <math.h>
 #include <stddef.h>
 
-/* Forced inlining: each helper must be compiled inside every ISA clone of its
- * caller.  An out-of-line copy would be built for baseline x86-64 and pass
- * 64-byte vectors by a different ABI than an AVX-512 caller expects. */
+/* Forced inlining: each helper is compiled inside its caller, for the caller's
+ * ISA (an out-of-line copy would pass vectors by a different ABI). */
 #define FSM_INLINE static inline __attribute__((always_inline))
 
-typedef float fsm_vf __attribute__((vector_size(64)));
-typedef float fsm_vf8 __attribute__((vector_size(32)));
-typedef int32_t fsm_vi __attribute__((vector_size(64)));
-typedef uint32_t fsm_vu __attribute__((vector_size(64)));
-typedef double fsm_vd __attribute__((vector_size(64)));
-typedef int64_t fsm_vl __attribute__((vector_size(64)));
-typedef uint64_t fsm_vul __attribute__((vector_size(64)));
+#ifndef FSM_W
+#error "FSM_W (vector bytes: 64, 32 or 16) must be defined by the includer"
+#endif
+#if FSM_W != 64 && FSM_W != 32 && FSM_W != 16
+#error "FSM_W must be 64, 32 or 16"
+#endif
 
-#define FSM_LANES_f32 16
-#define FSM_LANES_f64 8
+typedef float fsm_vf __attribute__((vector_size(FSM_W)));
+typedef float fsm_vfh __attribute__((vector_size(FSM_W / 2)));    /* half a vector */
+typedef int32_t fsm_vi __attribute__((vector_size(FSM_W)));
+typedef uint32_t fsm_vu __attribute__((vector_size(FSM_W)));
+typedef double fsm_vd __attribute__((vector_size(FSM_W)));
+typedef double fsm_vd2 __attribute__((vector_size(2 * FSM_W)));  /* LANES_f32 doubles */
+typedef int64_t fsm_vl __attribute__((vector_size(FSM_W)));
+typedef uint64_t fsm_vul __attribute__((vector_size(FSM_W)));
+
+#define FSM_LANES_f32 (FSM_W / 4)
+#define FSM_LANES_f64 (FSM_W / 8)
+
+/* Lane permutations of the butterflies: swap halves, quarters, ... */
+#if FSM_W == 64
+#define FSM_SWAP16_8 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
+#define FSM_SWAP16_4 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11
+#define FSM_SWAP16_2 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13
+#define FSM_SWAP16_1 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14
+#endif
+#if FSM_W >= 32
+#define FSM_SWAP8_4 4, 5, 6, 7, 0, 1, 2, 3
+#define FSM_SWAP8_2 2, 3, 0, 1, 6, 7, 4, 5
+#define FSM_SWAP8_1 1, 0, 3, 2, 5, 4, 7, 6
+#endif
+#define FSM_SWAP4_2 2, 3, 0, 1
+#define FSM_SWAP4_1 1, 0, 3, 2
+#define FSM_SWAP2_1 1, 0
 
 /* ---------------------------------------------------------------- float32 */
 
@@ -54,10 +80,10 @@ FSM_INLINE fsm_vf fsm_loadu_f32(const float *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* the first n < 16 elements of p, the other lanes set to pad */
+/* the first n <= LANES elements of p, the other lanes set to pad */
 FSM_INLINE fsm_vf fsm_load_tail_f32(const float *p, ptrdiff_t n, float pad)
 {
-    float buf[16];
+    float buf[FSM_LANES_f32];
     fsm_vf v = fsm_splat_f32(pad);
     memcpy(buf, &v, sizeof v);
     memcpy(buf, p, (size_t)n * sizeof(float));
@@ -67,7 +93,7 @@ FSM_INLINE fsm_vf fsm_load_tail_f32(const float *p, ptrdiff_t n, float pad)
 FSM_INLINE void fsm_storeu_f32(float *p, fsm_vf v) { memcpy(p, &v, sizeof v); }
 FSM_INLINE void fsm_store_tail_f32(float *p, fsm_vf v, ptrdiff_t n)
 {
-    float buf[16];
+    float buf[FSM_LANES_f32];
     memcpy(buf, &v, sizeof v);
     memcpy(p, buf, (size_t)n * sizeof(float));
 }
@@ -121,7 +147,7 @@ FSM_INLINE fsm_vf fsm_vmax_f32(fsm_vf acc, fsm_vf v)
 FSM_INLINE float fsm_hmax_f32(fsm_vf v)
 {
     float m = v[0];
-    for (int k = 1; k < 16; k++) m = ((v[k] > m) | (v[k] != v[k])) ? v[k] : m;
+    for (int k = 1; k < FSM_LANES_f32; k++) m = ((v[k] > m) | (v[k] != v[k])) ? v[k] : m;
     return m;
 }
 
@@ -174,78 +200,118 @@ FSM_INLINE fsm_vf fsm_vmax_fast_f32(fsm_vf acc, fsm_vf v)
 /* max of all lanes ignoring NaN, broadcast to every lane (fixed butterfly) */
 FSM_INLINE fsm_vf fsm_allmax_nonan_f32(fsm_vf v)
 {
-    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
-    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
-    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
+#if FSM_W == 64
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP16_8));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP16_4));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP16_2));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP16_1));
+#elif FSM_W == 32
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP8_4));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP8_2));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP8_1));
+#else
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP4_2));
+    v = fsm_vmax_nonan_f32(v, __builtin_shufflevector(v, v, FSM_SWAP4_1));
+#endif
     return v;
 }
 /* sum of all lanes in a fixed pairwise order, broadcast to every lane */
 FSM_INLINE fsm_vf fsm_allsum_f32(fsm_vf v)
 {
-    v = v + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-    v = v + __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
-    v = v + __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-    v = v + __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+#if FSM_W == 64
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP16_8);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP16_4);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP16_2);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP16_1);
+#elif FSM_W == 32
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_4);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_2);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_1);
+#else
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP4_2);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP4_1);
+#endif
     return v;
 }
 /* lane index vector */
 FSM_INLINE fsm_vi fsm_iota_f32(void)
 {
+#if FSM_W == 64
     return (fsm_vi){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#elif FSM_W == 32
+    return (fsm_vi){0, 1, 2, 3, 4, 5, 6, 7};
+#else
+    return (fsm_vi){0, 1, 2, 3};
+#endif
 }
 
-/* float32 sums are accumulated in double */
+/* the low and high halves of a float vector (LANES_f32 / 2 lanes each) */
+#if FSM_W == 64
+#define FSM_LO_f32(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FSM_HI_f32(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#define FSM_JOIN_f32(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#define FSM_LO_d2(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FSM_HI_d2(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#elif FSM_W == 32
+#define FSM_LO_f32(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define FSM_HI_f32(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+#define FSM_JOIN_f32(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FSM_LO_d2(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define FSM_HI_d2(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+#else
+#define FSM_LO_f32(v) __builtin_shufflevector(v, v, 0, 1)
+#define FSM_HI_f32(v) __builtin_shufflevector(v, v, 2, 3)
+#define FSM_JOIN_f32(a, b) __builtin_shufflevector(a, b, 0, 1, 2, 3)
+#define FSM_LO_d2(v) __builtin_shufflevector(v, v, 0, 1)
+#define FSM_HI_d2(v) __builtin_shufflevector(v, v, 2, 3)
+#endif
+
+/* float32 sums are accumulated in double: two double vectors per float one */
 typedef struct { fsm_vd lo, hi; } fsm_dacc_f32;
 FSM_INLINE void fsm_dacc_zero_f32(fsm_dacc_f32 *a) { a->lo = (fsm_vd){0}; a->hi = (fsm_vd){0}; }
-typedef double fsm_vd16 __attribute__((vector_size(128)));
 FSM_INLINE void fsm_dacc_add_f32(fsm_dacc_f32 *a, fsm_vf v)
 {
-    /* one 16-wide conversion: vcvtps2pd zmm <- ymm twice on AVX-512 (the
+    /* one double-width conversion: vcvtps2pd zmm <- ymm twice on AVX-512 (the
      * shuffle-to-halves form was lowered through xmm pieces) */
-    fsm_vd16 d = __builtin_convertvector(v, fsm_vd16);
-    a->lo += __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7);
-    a->hi += __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15);
+    fsm_vd2 d = __builtin_convertvector(v, fsm_vd2);
+    a->lo += FSM_LO_d2(d);
+    a->hi += FSM_HI_d2(d);
 }
 FSM_INLINE double fsm_hsum_vd(fsm_vd v)
 {
     /* fixed pairwise order */
+#if FSM_W == 64
     return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+#elif FSM_W == 32
+    return (v[0] + v[2]) + (v[1] + v[3]);
+#else
+    return v[0] + v[1];
+#endif
 }
 FSM_INLINE double fsm_dacc_sum_f32(const fsm_dacc_f32 *a) { return fsm_hsum_vd(a->lo + a->hi); }
 
 /* (T)(((double)x - a) - b) for each lane: one rounding to float32 */
 FSM_INLINE fsm_vf fsm_sub2_double_f32(fsm_vf x, double a, double b)
 {
-    fsm_vf8 l = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7);
-    fsm_vf8 h = __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
-    fsm_vd dl = (__builtin_convertvector(l, fsm_vd) - a) - b;
-    fsm_vd dh = (__builtin_convertvector(h, fsm_vd) - a) - b;
-    fsm_vf8 rl = __builtin_convertvector(dl, fsm_vf8);
-    fsm_vf8 rh = __builtin_convertvector(dh, fsm_vf8);
-    return __builtin_shufflevector(rl, rh, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    fsm_vd2 d = __builtin_convertvector(x, fsm_vd2);
+    fsm_vd dl = (FSM_LO_d2(d) - a) - b;
+    fsm_vd dh = (FSM_HI_d2(d) - a) - b;
+    fsm_vfh rl = __builtin_convertvector(dl, fsm_vfh);
+    fsm_vfh rh = __builtin_convertvector(dh, fsm_vfh);
+    return FSM_JOIN_f32(rl, rh);
 }
 
 /* per lane (float)(((double)x - (double)m) - l[k]): one rounding to float32 */
 FSM_INLINE fsm_vf fsm_sub2v_double_f32(fsm_vf x, fsm_vf m, const double *l)
 {
-    fsm_vd16 dx = __builtin_convertvector(x, fsm_vd16), dm = __builtin_convertvector(m, fsm_vd16);
+    fsm_vd2 dx = __builtin_convertvector(x, fsm_vd2), dm = __builtin_convertvector(m, fsm_vd2);
     fsm_vd lo, hi;
     memcpy(&lo, l, sizeof lo);
-    memcpy(&hi, l + 8, sizeof hi);
-    fsm_vd rl = (__builtin_shufflevector(dx, dx, 0, 1, 2, 3, 4, 5, 6, 7) -
-                 __builtin_shufflevector(dm, dm, 0, 1, 2, 3, 4, 5, 6, 7)) - lo;
-    fsm_vd rh = (__builtin_shufflevector(dx, dx, 8, 9, 10, 11, 12, 13, 14, 15) -
-                 __builtin_shufflevector(dm, dm, 8, 9, 10, 11, 12, 13, 14, 15)) - hi;
-    fsm_vf8 fl = __builtin_convertvector(rl, fsm_vf8), fh = __builtin_convertvector(rh, fsm_vf8);
-    return __builtin_shufflevector(fl, fh, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-/* l[0:16] = a */
-FSM_INLINE void fsm_store_dsplat_f32(double *l, double a)
-{
-    fsm_vd v = (fsm_vd){0} + a;
-    memcpy(l, &v, sizeof v);
-    memcpy(l + 8, &v, sizeof v);
+    memcpy(&hi, l + FSM_LANES_f64, sizeof hi);
+    fsm_vd rl = (FSM_LO_d2(dx) - FSM_LO_d2(dm)) - lo;
+    fsm_vd rh = (FSM_HI_d2(dx) - FSM_HI_d2(dm)) - hi;
+    fsm_vfh fl = __builtin_convertvector(rl, fsm_vfh), fh = __builtin_convertvector(rh, fsm_vfh);
+    return FSM_JOIN_f32(fl, fh);
 }
 
 /* ---------------------------------------------------------------- float64 */
@@ -261,10 +327,10 @@ FSM_INLINE fsm_vd fsm_loadu_f64(const double *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* the first n < 8 elements of p, the other lanes set to pad */
+/* the first n <= LANES elements of p, the other lanes set to pad */
 FSM_INLINE fsm_vd fsm_load_tail_f64(const double *p, ptrdiff_t n, double pad)
 {
-    double buf[8];
+    double buf[FSM_LANES_f64];
     fsm_vd v = fsm_splat_f64(pad);
     memcpy(buf, &v, sizeof v);
     memcpy(buf, p, (size_t)n * sizeof(double));
@@ -274,7 +340,7 @@ FSM_INLINE fsm_vd fsm_load_tail_f64(const double *p, ptrdiff_t n, double pad)
 FSM_INLINE void fsm_storeu_f64(double *p, fsm_vd v) { memcpy(p, &v, sizeof v); }
 FSM_INLINE void fsm_store_tail_f64(double *p, fsm_vd v, ptrdiff_t n)
 {
-    double buf[8];
+    double buf[FSM_LANES_f64];
     memcpy(buf, &v, sizeof v);
     memcpy(p, buf, (size_t)n * sizeof(double));
 }
@@ -333,7 +399,7 @@ FSM_INLINE fsm_vd fsm_vmax_f64(fsm_vd acc, fsm_vd v)
 FSM_INLINE double fsm_hmax_f64(fsm_vd v)
 {
     double m = v[0];
-    for (int k = 1; k < 8; k++) m = ((v[k] > m) | (v[k] != v[k])) ? v[k] : m;
+    for (int k = 1; k < FSM_LANES_f64; k++) m = ((v[k] > m) | (v[k] != v[k])) ? v[k] : m;
     return m;
 }
 
@@ -400,19 +466,42 @@ FSM_INLINE fsm_vd fsm_vmax_fast_f64(fsm_vd acc, fsm_vd v)
 }
 FSM_INLINE fsm_vd fsm_allmax_nonan_f64(fsm_vd v)
 {
-    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3));
-    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5));
-    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6));
+#if FSM_W == 64
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP8_4));
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP8_2));
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP8_1));
+#elif FSM_W == 32
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP4_2));
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP4_1));
+#else
+    v = fsm_vmax_nonan_f64(v, __builtin_shufflevector(v, v, FSM_SWAP2_1));
+#endif
     return v;
 }
 FSM_INLINE fsm_vd fsm_allsum_f64(fsm_vd v)
 {
-    v = v + __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3);
-    v = v + __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5);
-    v = v + __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6);
+#if FSM_W == 64
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_4);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_2);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP8_1);
+#elif FSM_W == 32
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP4_2);
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP4_1);
+#else
+    v = v + __builtin_shufflevector(v, v, FSM_SWAP2_1);
+#endif
     return v;
 }
-FSM_INLINE fsm_vl fsm_iota_f64(void) { return (fsm_vl){0, 1, 2, 3, 4, 5, 6, 7}; }
+FSM_INLINE fsm_vl fsm_iota_f64(void)
+{
+#if FSM_W == 64
+    return (fsm_vl){0, 1, 2, 3, 4, 5, 6, 7};
+#elif FSM_W == 32
+    return (fsm_vl){0, 1, 2, 3};
+#else
+    return (fsm_vl){0, 1};
+#endif
+}
 
 typedef struct { fsm_vd v; } fsm_dacc_f64;
 FSM_INLINE void fsm_dacc_zero_f64(fsm_dacc_f64 *a) { a->v = (fsm_vd){0}; }
@@ -424,6 +513,5 @@ FSM_INLINE fsm_vd fsm_sub2v_double_f64(fsm_vd x, fsm_vd m, const double *l)
 {
     return (x - m) - fsm_loadu_f64(l);
 }
-FSM_INLINE void fsm_store_dsplat_f64(double *l, double a) { fsm_storeu_f64(l, fsm_splat_f64(a)); }
 
 #endif /* FSM_SIMD_H */
