@@ -130,19 +130,30 @@ def test_default_tiling_with_small_tiles(monkeypatch, tile_bytes, dtype):
                          ref.linear_cross_entropy(h, w, y, b, **kw), rtol)
 
 
-def test_tiling_choice(monkeypatch):
-    item = 4
-    # whole vocabulary while a block of >= 64 rows (or all rows) fits
-    p = linear_mod._Problem(np.zeros((4096, 8), np.float32), np.zeros((32000, 8), np.float32),
-                            np.zeros(4096, np.int64), None, -100, 0.0, "mean", 0.0, None, None)
-    assert p.full and p.vt == 32000 and p.nb == linear_mod.TILE_BYTES // (32000 * item)
-    p = linear_mod._Problem(np.zeros((4096, 8), np.float32), np.zeros((1 << 20, 8), np.float32),
-                            np.zeros(4096, np.int64), None, -100, 0.0, "mean", 0.0, None, None)
-    assert not p.full and p.nb * p.vt * item <= linear_mod.TILE_BYTES
+def _problem(n, v, dtype=np.float32, chunk_size=None, want_grad=True):
+    return linear_mod._Problem(np.zeros((n, 8), dtype), np.zeros((v, 8), dtype),
+                               np.zeros(n, np.int64), None, -100, 0.0, "mean", 0.0, None,
+                               chunk_size, want_grad)
+
+
+def test_tiling_choice():
+    item, tile = 4, linear_mod.TILE_BYTES
+    # gradients: whole vocabulary while a block of >= 64 rows (or all rows) fits
+    p = _problem(4096, 32000)
+    assert p.full and p.vt == 32000 and p.nb == tile // (32000 * item)
+    p = _problem(4096, 1 << 20)
+    assert not p.full and p.nb == 1024 and p.nb * p.vt * item <= tile
+    # the loss alone: blocks of 1024 rows by vocabulary tiles
+    p = _problem(4096, 32000, want_grad=False)
+    assert not p.full and p.nb == 1024 and p.vt == tile // (1024 * item)
+    # ... unless the whole vocabulary fits
+    p = _problem(500, 1000, want_grad=False)
+    assert p.full and p.nb == 500
     # chunk_size is the vocabulary tile width
-    p = linear_mod._Problem(np.zeros((10, 8)), np.zeros((100, 8)), np.zeros(10, np.int64),
-                            None, -100, 0.0, "mean", 0.0, None, 30)
+    p = _problem(10, 100, np.float64, chunk_size=30)
     assert not p.full and p.vt == 30 and p.nb == 10
+    p = _problem(10, 100, np.float64, chunk_size=100, want_grad=False)
+    assert p.full
 
 
 def test_batch_dims_and_reduction_none():

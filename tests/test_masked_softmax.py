@@ -186,6 +186,18 @@ def test_many_chunks(name, monkeypatch):
         assert_close(got, reference(x, axis=axis, where=m, temperature=1.5), np.float64)
 
 
+@pytest.mark.parametrize("name", FUNCS)
+def test_long_rows_in_column_blocks(name, monkeypatch):
+    monkeypatch.setattr(softmax_mod, "_PREP_CHUNK_BYTES", 7 * 8)
+    f, reference, _ = FUNCS[name]
+    x, m = make((3, 50))
+    for axis in (-1, None):
+        assert_close(f(x, axis=axis, where=m, temperature=1.5),
+                     reference(x, axis=axis, where=m, temperature=1.5), np.float64)
+    x1, m1 = x[0].astype(np.float32), m[0]
+    assert_close(f(x1, where=m1), reference(x1, where=m1), np.float32)
+
+
 def test_threads_bitwise():
     x, m = make((400, 300), dtype=np.float32)
     for f in (fs.softmax, fs.log_softmax):

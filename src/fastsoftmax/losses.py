@@ -48,7 +48,7 @@ def _batch_shape(shape, axis):
 
 # Rows the softcap / z-loss path transforms at a time: about this many bytes
 # of logits, so its temporaries are O(chunk), never N x C.
-_EXTRA_CHUNK_BYTES = 16 << 20
+_EXTRA_CHUNK_BYTES = 32 << 20
 
 
 def _check_z_loss(value) -> float:
@@ -307,7 +307,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
 
     With the defaults ``z_loss=0`` and ``softcap=None`` the computation is a
     single fused pass.  Otherwise the rows are processed in chunks of about
-    16 MB (capped, then the fused pass, then the z-loss terms), so there is
+    32 MB (capped, then the fused pass, then the z-loss terms), so there is
     still no N x C temporary, and the result still does not depend on the
     number of threads.
 

@@ -75,6 +75,26 @@ def _elementwise(kernel, x, axis, out, num_threads):
 # bytes), so its temporaries are chunk-sized.
 _PREP_CHUNK_BYTES = 16 << 20
 
+_NEG_INF_BITS = {np.dtype(np.float32): np.array(-np.inf, np.float32).view(np.int32),
+                 np.dtype(np.float64): np.array(-np.inf, np.float64).view(np.int64)}
+
+
+def _fill_masked(dst, keep):
+    """``dst[~keep] = -inf`` for a float32/64 ``dst`` (rows, n), with bit
+    operations: about 4x faster than ``np.copyto(..., where=)``, which has no
+    SIMD loop.  Whatever the masked entries held (NaN, inf) is overwritten.
+    Column blocks keep the integer temporary chunk-sized for long rows."""
+    ibits = _NEG_INF_BITS[dst.dtype]
+    step = max(1, _PREP_CHUNK_BYTES // max(1, dst.shape[0] * dst.itemsize))
+    for c0 in range(0, dst.shape[1], step):
+        bits = dst[:, c0:c0 + step].view(ibits.dtype)
+        m = keep[:, c0:c0 + step].astype(ibits.dtype)  # 1 keep / 0 masked
+        np.negative(m, out=m)                 # all ones / zero
+        np.bitwise_and(bits, m, out=bits)     # masked entries -> +0.0
+        np.invert(m, out=m)                   # zero / all ones
+        np.bitwise_and(m, ibits, out=m)       # 0 / bits of -inf
+        np.bitwise_or(bits, m, out=bits)
+
 
 def _check_temperature(value):
     if value is None:
@@ -136,23 +156,25 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
         target = writable_rows(res, axis, compute)
     direct = target is not None and not overlaps_partially(target, xr)
     buf = target if direct else np.empty_like(xr)
+    # the input is prepared chunk by chunk into the output (x / temperature,
+    # masked entries -inf), then normalised in place by one kernel call (one
+    # parallel region: cheap even when the CPUs are oversubscribed)
     step = max(1, _PREP_CHUNK_BYTES // (ncols * xr.itemsize))
+    empty = []
     for r0 in range(0, nrows, step):
         r1 = min(r0 + step, nrows)
         src, dst = xr[r0:r1], buf[r0:r1]
-        # the prepared chunk is staged in the output, then normalised in place
         if temperature is not None:
             np.divide(src, temperature, out=dst)
         elif not np.shares_memory(src, dst):
             np.copyto(dst, src)
         if mask_rows is not None:
             keep = mask_rows(r0, r1)
-            np.copyto(dst, -np.inf, where=~keep)
-        kernel(dst, dst, nt)
-        if mask_rows is not None:
-            empty = ~keep.any(axis=1)
-            if empty.any():
-                dst[empty] = fill
+            _fill_masked(dst, keep)
+            empty.append(r0 + np.flatnonzero(~keep.any(axis=1)))
+    kernel(buf, buf, nt)
+    if empty:
+        buf[np.concatenate(empty)] = fill  # rows with no True entry
     if not direct:
         if axis is None or arr.ndim <= 1:
             res[...] = buf.reshape(arr.shape)
@@ -198,9 +220,10 @@ def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=N
     Notes
     -----
     ``where`` and ``temperature`` are applied to chunks of about 16 MB of
-    rows staged in the output, so they add no input-sized temporary (except
-    where the plain function also needs one: ``axis=None``, float16, or an
-    output of another layout).
+    rows staged in the output, which is then normalised in place, so they add
+    no input-sized temporary (except where the plain function also needs one:
+    float16, or an output of another layout; and with ``axis=None`` a
+    broadcast mask is copied, one byte per element).
 
     Examples
     --------
