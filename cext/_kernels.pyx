@@ -26,6 +26,10 @@ cdef extern from "fsm_rowops.h" nogil:
                            Py_ssize_t nrows, Py_ssize_t ncols)
     void fsm_exp_f32(const float *x, float *out, Py_ssize_t n)
     void fsm_exp_f64(const double *x, double *out, Py_ssize_t n)
+    void fsm_sigmoid_f32(const float *x, float *out, Py_ssize_t n)
+    void fsm_sigmoid_f64(const double *x, double *out, Py_ssize_t n)
+    void fsm_log_sigmoid_f32(const float *x, float *out, Py_ssize_t n)
+    void fsm_log_sigmoid_f64(const double *x, double *out, Py_ssize_t n)
     const char *fsm_isa_selected()
     const char *fsm_isa_compiled()
     int fsm_isa_init(const char *request)
@@ -141,3 +145,33 @@ def exp(const floating[::1] x, floating[::1] out):
             fsm_exp_f32(&x[0], &out[0], x.shape[0])
         else:
             fsm_exp_f64(&x[0], &out[0], x.shape[0])
+
+
+cdef inline void _logistic(const floating *x, floating *out, Py_ssize_t n,
+                           bint log) noexcept nogil:
+    if floating is float:
+        if log:
+            fsm_log_sigmoid_f32(x, out, n)
+        else:
+            fsm_sigmoid_f32(x, out, n)
+    else:
+        if log:
+            fsm_log_sigmoid_f64(x, out, n)
+        else:
+            fsm_sigmoid_f64(x, out, n)
+
+
+def logistic(const floating[::1] x, floating[::1] out, bint log, int n_threads):
+    """Elementwise sigmoid (log=False) or log-sigmoid (log=True) of a 1-D array."""
+    cdef Py_ssize_t n = x.shape[0], nchunks, ch, j0, j1
+    if n == 0:
+        return
+    nchunks = (n + CHUNK_ELEMS - 1) // CHUNK_ELEMS
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            _logistic(&x[0], &out[0], n, log)
+        else:
+            for ch in prange(nchunks, schedule="static", num_threads=n_threads):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                _logistic(&x[j0], &out[j0], j1 - j0, log)

@@ -36,6 +36,8 @@
     void fsm_logsumexp_##SFX##_##ISA(const T *x, ptrdiff_t ldx, T *out,                      \
                                      ptrdiff_t nrows, ptrdiff_t ncols);                       \
     void fsm_exp_##SFX##_##ISA(const T *x, T *out, ptrdiff_t n);                             \
+    void fsm_sigmoid_##SFX##_##ISA(const T *x, T *out, ptrdiff_t n);                         \
+    void fsm_log_sigmoid_##SFX##_##ISA(const T *x, T *out, ptrdiff_t n);                     \
     double fsm_ce_index_##SFX##_##ISA(const T *x, ptrdiff_t ldx, ptrdiff_t nrows,            \
                                       ptrdiff_t ncols, const int64_t *target,                 \
                                       int64_t ignore_index, const T *weight, double wsum,     \

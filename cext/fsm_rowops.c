@@ -19,6 +19,8 @@ typedef struct {
     void (*log_softmax_##SFX)(const T *, ptrdiff_t, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t); \
     void (*logsumexp_##SFX)(const T *, ptrdiff_t, T *, ptrdiff_t, ptrdiff_t);              \
     void (*exp_##SFX)(const T *, T *, ptrdiff_t);                                          \
+    void (*sigmoid_##SFX)(const T *, T *, ptrdiff_t);                                      \
+    void (*log_sigmoid_##SFX)(const T *, T *, ptrdiff_t);                                  \
     double (*ce_index_##SFX)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const int64_t *, \
                              int64_t, const T *, double, double, double *, T *, ptrdiff_t, \
                              double);                                                      \
@@ -30,8 +32,8 @@ typedef struct {
 
 #define FSM_TABLE_INIT(SFX, ISA)                                                    \
     fsm_softmax_##SFX##_##ISA, fsm_log_softmax_##SFX##_##ISA,                       \
-    fsm_logsumexp_##SFX##_##ISA, fsm_exp_##SFX##_##ISA, fsm_ce_index_##SFX##_##ISA, \
-    fsm_ce_prob_##SFX##_##ISA
+    fsm_logsumexp_##SFX##_##ISA, fsm_exp_##SFX##_##ISA, fsm_sigmoid_##SFX##_##ISA,  \
+    fsm_log_sigmoid_##SFX##_##ISA, fsm_ce_index_##SFX##_##ISA, fsm_ce_prob_##SFX##_##ISA
 #define FSM_TABLE(level, name, ISA) {level, name, FSM_TABLE_INIT(f32, ISA), FSM_TABLE_INIT(f64, ISA)}
 
 static const fsm_table fsm_tables[] = {
@@ -86,6 +88,10 @@ int fsm_isa_init(const char *request)
                              ptrdiff_t nrows, ptrdiff_t ncols)                             \
     { fsm_cur->logsumexp_##SFX(x, ldx, out, nrows, ncols); }                               \
     void fsm_exp_##SFX(const T *x, T *out, ptrdiff_t n) { fsm_cur->exp_##SFX(x, out, n); } \
+    void fsm_sigmoid_##SFX(const T *x, T *out, ptrdiff_t n)                               \
+    { fsm_cur->sigmoid_##SFX(x, out, n); }                                                 \
+    void fsm_log_sigmoid_##SFX(const T *x, T *out, ptrdiff_t n)                           \
+    { fsm_cur->log_sigmoid_##SFX(x, out, n); }                                             \
     double fsm_ce_index_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
                               const int64_t *target, int64_t ignore_index,                 \
                               const T *weight, double wsum, double eps,                    \

@@ -22,6 +22,8 @@
     void fsm_logsumexp_##SFX(const T *x, ptrdiff_t ldx, T *out,                   \
                              ptrdiff_t nrows, ptrdiff_t ncols);              \
     void fsm_exp_##SFX(const T *x, T *out, ptrdiff_t n);                          \
+    void fsm_sigmoid_##SFX(const T *x, T *out, ptrdiff_t n);                      \
+    void fsm_log_sigmoid_##SFX(const T *x, T *out, ptrdiff_t n);                  \
     double fsm_ce_index_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
                               const int64_t *target, int64_t ignore_index,         \
                               const T *weight, double wsum, double eps,            \

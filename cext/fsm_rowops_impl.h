@@ -473,3 +473,38 @@ FSM_TARGET void FSM_API(FN(fsm_exp))(const T *x, T *out, ptrdiff_t n)
     for (; j + LANES <= n; j += LANES) FN(fsm_storeu)(out + j, FN(fsm_vexp)(FN(fsm_loadu)(x + j)));
     if (j < n) FN(fsm_store_tail)(out + j, FN(fsm_vexp)(FN(fsm_load_tail)(x + j, n - j, 0)), n - j);
 }
+
+/* Logistic sigmoid (scipy.special.expit): with e = exp(-|x|) in (0, 1],
+ * 1 / (1 + e) for x >= 0 and e / (1 + e) below, so nothing overflows and
+ * tiny results keep their relative precision (subnormals included). */
+FSM_INLINE VT FN(vsigmoid_e)(VT x)
+{
+    return FN(fsm_vexp)(FN(fsm_sel)(x < 0, x, -x));   /* exp(-|x|); NaN stays NaN */
+}
+
+FSM_TARGET void FSM_API(FN(fsm_sigmoid))(const T *x, T *out, ptrdiff_t n)
+{
+    const VT one = FN(fsm_splat)(1);
+    ptrdiff_t j = 0;
+    for (; j < n; j += LANES) {
+        VT v = j + LANES <= n ? FN(fsm_loadu)(x + j) : FN(fsm_load_tail)(x + j, n - j, 0);
+        VT e = FN(vsigmoid_e)(v), d = one + e;
+        VT r = FN(fsm_sel)(v >= 0, one, e) / d;        /* NaN: e / d = NaN */
+        if (j + LANES <= n) FN(fsm_storeu)(out + j, r);
+        else FN(fsm_store_tail)(out + j, r, n - j);
+    }
+}
+
+/* log(sigmoid(x)) = -(log1p(exp(-|x|)) - min(x, 0)) (scipy.special.log_expit):
+ * never -inf for finite x, -0.0 for large x as SciPy. */
+FSM_TARGET void FSM_API(FN(fsm_log_sigmoid))(const T *x, T *out, ptrdiff_t n)
+{
+    ptrdiff_t j = 0;
+    for (; j < n; j += LANES) {
+        VT v = j + LANES <= n ? FN(fsm_loadu)(x + j) : FN(fsm_load_tail)(x + j, n - j, 0);
+        VT r = FN(fsm_vlog_sigmoid)(v, FN(vsigmoid_e)(v));
+        r = FN(fsm_sel)(v != v, v, r);                 /* log1p kernel wants s >= 0 */
+        if (j + LANES <= n) FN(fsm_storeu)(out + j, r);
+        else FN(fsm_store_tail)(out + j, r, n - j);
+    }
+}

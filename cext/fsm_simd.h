@@ -314,6 +314,19 @@ FSM_INLINE fsm_vf fsm_sub2v_double_f32(fsm_vf x, fsm_vf m, const double *l)
     return FSM_JOIN_f32(fl, fh);
 }
 
+/* log(sigmoid(x)) = -(log1p(exp(-|x|)) - min(x, 0)), in double, rounded once */
+FSM_INLINE fsm_vd fsm_vlog1p_f64(fsm_vd s);
+FSM_INLINE fsm_vf fsm_vlog_sigmoid_f32(fsm_vf x, fsm_vf e)
+{
+    fsm_vd2 dx = __builtin_convertvector(x, fsm_vd2), de = __builtin_convertvector(e, fsm_vd2);
+    fsm_vd xl = FSM_LO_d2(dx), xh = FSM_HI_d2(dx);
+    fsm_vd ml = (fsm_vd)((fsm_vl)xl & ((fsm_vl)xl >> 63)), mh = (fsm_vd)((fsm_vl)xh & ((fsm_vl)xh >> 63));
+    fsm_vd rl = -(fsm_vlog1p_f64(FSM_LO_d2(de)) - ml);
+    fsm_vd rh = -(fsm_vlog1p_f64(FSM_HI_d2(de)) - mh);
+    fsm_vfh fl = __builtin_convertvector(rl, fsm_vfh), fh = __builtin_convertvector(rh, fsm_vfh);
+    return FSM_JOIN_f32(fl, fh);
+}
+
 /* ---------------------------------------------------------------- float64 */
 
 FSM_INLINE fsm_vd fsm_splat_f64(double a) { return (fsm_vd){0} - 0.0 + a; }
@@ -512,6 +525,12 @@ FSM_INLINE fsm_vd fsm_sub2_double_f64(fsm_vd x, double a, double b) { return (x 
 FSM_INLINE fsm_vd fsm_sub2v_double_f64(fsm_vd x, fsm_vd m, const double *l)
 {
     return (x - m) - fsm_loadu_f64(l);
+}
+
+FSM_INLINE fsm_vd fsm_vlog_sigmoid_f64(fsm_vd x, fsm_vd e)
+{
+    fsm_vd m = (fsm_vd)((fsm_vl)x & ((fsm_vl)x >> 63));   /* min(x, 0): x if negative */
+    return -(fsm_vlog1p_f64(e) - m);
 }
 
 #endif /* FSM_SIMD_H */

@@ -3,26 +3,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_array, check_out, float_dtypes
+from . import _kernels
+from ._threads import resolve
+from ._validation import as_array, check_out, float_dtypes, overlaps_partially
 
 __all__ = ["sigmoid", "log_sigmoid"]
 
 
-def _prepare(x, out):
+def _logistic(x, out, log):
+    """Run the compiled elementwise kernel over x (any shape and layout)."""
     arr = as_array(x)
     compute, result = float_dtypes(arr)
-    xc = arr.astype(compute, copy=False)
     if out is not None:
         check_out(out, arr.shape, result)
-    return xc, result
-
-
-def _finish(value, result, out):
+    flat = np.ascontiguousarray(arr, dtype=compute).reshape(-1)
+    dst = None
+    if (out is not None and out.dtype == compute and out.flags.c_contiguous
+            and not overlaps_partially(out.reshape(-1), flat)):
+        dst = out.reshape(-1)
+    if dst is None:
+        dst = np.empty_like(flat)
+    _kernels.logistic(flat, dst, log, resolve(None, flat.size))
     if out is not None:
-        out[...] = value
+        if not np.shares_memory(dst, out):
+            out[...] = dst.reshape(arr.shape)
         return out
-    value = value.astype(result, copy=False)
-    return value[()] if value.ndim == 0 else value
+    res = dst.reshape(arr.shape).astype(result, copy=False)
+    return res[()] if res.ndim == 0 else res
 
 
 def sigmoid(x, *, out=None):
@@ -39,14 +46,7 @@ def sigmoid(x, *, out=None):
     >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
     array([0. , 0.5, 1. ])
     """
-    xc, result = _prepare(x, out)
-    # exp(-|x|) underflows for large |x| by design: never a warning (SciPy's
-    # expit is silent too)
-    with np.errstate(invalid="ignore", under="ignore"):
-        e = np.exp(-np.abs(xc))
-        value = np.where(xc >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(xc.dtype, copy=False)
-    value = np.where(np.isnan(xc), xc, value)
-    return _finish(value, result, out)
+    return _logistic(x, out, False)
 
 
 def log_sigmoid(x, *, out=None):
@@ -59,8 +59,4 @@ def log_sigmoid(x, *, out=None):
     >>> log_sigmoid(np.array([-1000.0, 0.0, 50.0]))
     array([-1.00000000e+03, -6.93147181e-01, -1.92874985e-22])
     """
-    xc, result = _prepare(x, out)
-    with np.errstate(invalid="ignore", under="ignore"):
-        # written as -(a - b) so that large x gives -0.0, as SciPy's log_expit
-        value = -(np.log1p(np.exp(-np.abs(xc))) - np.minimum(xc, 0))
-    return _finish(value, result, out)
+    return _logistic(x, out, True)
