@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _kernels, _losses
 from ._threads import resolve
+from .sigmoid import log_sigmoid, sigmoid
 from ._validation import (as_array, check_class_weight, check_fraction,
                           check_index_target, check_int, check_out,
                           check_reduction, float_dtypes, normalize_axis,
@@ -553,13 +554,11 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None
-    # stable: softplus(-x) = max(-x, 0) + log1p(exp(-|x|))
-    with np.errstate(under="ignore"):
-        softplus_neg = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    # stable: softplus(-x) = max(-x, 0) + log1p(exp(-|x|)) = -log_sigmoid(x)
+    softplus_neg = -log_sigmoid(x)
     loss = (1 - t) * x + (softplus_neg if lw is None else lw * softplus_neg)
     grad = None
     if want_grad:
-        from .sigmoid import sigmoid
         s = sigmoid(x)
         grad = s - t if pw is None else lw * s - pw * t
     if w is not None:
