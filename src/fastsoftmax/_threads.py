@@ -81,6 +81,11 @@ def _available_cpus() -> int:
     return max(1, min(n, _CGROUP_LIMIT) if _CGROUP_LIMIT else n)
 
 
+def valid_count(n) -> bool:
+    """Cheap check for the small-input fast paths: a plain positive int."""
+    return type(n) is int and n > 0
+
+
 def _check_count(n, name="num_threads") -> int:
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"{name} must be a positive integer or None, got {n!r}")

@@ -35,7 +35,8 @@ _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def _elementwise(kernel, x, axis, out, num_threads):
     # Fast path, small C-contiguous native float32/64 along the last axis:
     # the general checks below cost ~9 us, far more than the kernel.
-    if (out is None and num_threads is None and type(x) is np.ndarray
+    if (out is None and (num_threads is None or _threads.valid_count(num_threads))
+            and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
             and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):
@@ -324,7 +325,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     >>> logsumexp(np.array([[1e4, 1e4], [0.0, -40.0]]), axis=1)
     array([1.00006931e+04, 4.24835426e-18])
     """
-    if (out is None and num_threads is None and not keepdims and type(x) is np.ndarray
+    if (out is None and (num_threads is None or _threads.valid_count(num_threads))
+            and not keepdims and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
             and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
