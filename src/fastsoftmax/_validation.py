@@ -182,3 +182,41 @@ def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
         raise IndexError(
             f"{name}[{', '.join(map(str, pos))}] = {value} is not a class index in "
             f"[0, {n_classes}){also}")
+
+
+def is_index_target(target, shape: tuple, batch_shape: tuple) -> bool:
+    """Classify a cross-entropy target by dtype and shape (values unchecked).
+
+    True: integer class indices, shape ``batch_shape`` (the input's shape
+    without the class axis).  False: floating class probabilities, the
+    input's own ``shape``.  Anything else raises TypeError / ValueError
+    naming both accepted shapes.  ``target`` needs ``dtype`` and ``shape``
+    only, so a lazy (Dask) array works too.
+    """
+    dt, tshape = target.dtype, tuple(target.shape)
+    if dt.kind in "iu":
+        if tshape == shape and tshape != batch_shape:
+            raise TypeError(
+                f"target has an integer dtype ({dt}) and the input's shape {shape}: "
+                "class probabilities must be floating (use target.astype(float)); "
+                f"class indices must have shape {batch_shape}")
+        if tshape != batch_shape:
+            raise ValueError(
+                f"target has shape {tshape}, expected {batch_shape} (the input's "
+                "shape without the class axis) for class indices, or the input's own "
+                "shape for class probabilities")
+        return True
+    if dt.kind == "f":
+        if tshape != shape:
+            if tshape == batch_shape:
+                raise TypeError(
+                    f"target has a floating dtype ({dt}) and the shape of class "
+                    "indices; class indices must be integers (class probabilities "
+                    f"must have the input's shape {shape})")
+            raise ValueError(
+                f"target has shape {tshape}; expected {shape} for class "
+                f"probabilities or {batch_shape} for class indices")
+        return False
+    raise TypeError(
+        "target must hold integer class indices or floating class probabilities, "
+        f"got dtype {dt}")

@@ -87,7 +87,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from ._threads import _check_count
 from ._validation import (as_array, check_class_weight, check_fraction, check_int,
-                          check_reduction, float_dtypes, normalize_axis)
+                          check_reduction, float_dtypes, is_index_target, normalize_axis)
 from .losses import cross_entropy as _cross_entropy
 from .losses import cross_entropy_and_grad as _cross_entropy_and_grad
 from .softmax import log_softmax as _log_softmax
@@ -339,28 +339,7 @@ class _CE:
             _require_known(t, "target")
         else:
             t = as_array(target, "target")
-        if t.dtype.kind in "iu":
-            if t.shape != batch_shape:
-                raise ValueError(
-                    f"target has shape {t.shape}, expected {batch_shape} (the input's "
-                    "shape without the class axis) for class indices, or the input's own "
-                    "shape for class probabilities")
-            self.index_target = True
-        elif t.dtype.kind == "f":
-            if t.shape != x.shape:
-                if t.shape == batch_shape:
-                    raise TypeError(
-                        f"target has a floating dtype ({t.dtype}) and the shape of class "
-                        "indices; class indices must be integers (class probabilities "
-                        f"must have the input's shape {x.shape})")
-                raise ValueError(
-                    f"target has shape {t.shape}; expected {x.shape} for class "
-                    f"probabilities or {batch_shape} for class indices")
-            self.index_target = False
-        else:
-            raise TypeError(
-                "target must hold integer class indices or floating class probabilities, "
-                f"got dtype {t.dtype}")
+        self.index_target = is_index_target(t, x.shape, batch_shape)
         if isinstance(t, da.Array):
             _as_dask(t, "target")   # block type checks
 

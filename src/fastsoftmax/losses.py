@@ -14,7 +14,7 @@ from . import _kernels, _losses
 from ._threads import resolve
 from .sigmoid import log_sigmoid, sigmoid
 from ._validation import (as_array, check_class_weight, check_fraction,
-                          check_index_target, check_int, check_out,
+                          check_index_target, is_index_target, check_int, check_out,
                           check_reduction, float_dtypes, normalize_axis,
                           rows_view, writable_rows)
 
@@ -174,30 +174,9 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
     w = check_class_weight(weight, n_classes, compute)
     tarr = as_array(target, "target")
 
-    if tarr.dtype.kind in "iu":
-        if tarr.shape == arr.shape and tarr.shape != batch_shape:
-            raise TypeError(
-                f"target has an integer dtype ({tarr.dtype}) and the input's shape "
-                f"{arr.shape}: class probabilities must be floating (use "
-                "target.astype(float)); class indices must have shape "
-                f"{batch_shape}")
+    index_target = is_index_target(tarr, arr.shape, batch_shape)
+    if index_target:
         check_index_target(tarr, batch_shape, n_classes, ignore_index)
-        index_target = True
-    elif tarr.dtype.kind == "f":
-        if tarr.shape != arr.shape:
-            if tarr.shape == batch_shape:
-                raise TypeError(
-                    f"target has a floating dtype ({tarr.dtype}) and the shape of class "
-                    "indices; class indices must be integers (class probabilities "
-                    f"must have the input's shape {arr.shape})")
-            raise ValueError(
-                f"target has shape {tarr.shape}; expected {arr.shape} for class "
-                f"probabilities or {batch_shape} for class indices")
-        index_target = False
-    else:
-        raise TypeError(
-            f"target must hold integer class indices or floating class probabilities, "
-            f"got dtype {tarr.dtype}")
 
     grad = None
     if want_grad:
