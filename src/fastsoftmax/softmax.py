@@ -29,6 +29,30 @@ def _rows(arr, axis, compute):
     return rows_view(arr, axis, compute)
 
 
+def _output_rows(res, arr, axis, compute, xr):
+    """(rows buffer the kernel writes, whether it is ``res`` itself).
+
+    The kernel writes straight into ``res`` when its (rows, n) view is
+    contiguous compute-dtype memory that does not partially overlap the input
+    ``xr``; otherwise into a temporary that :func:`_copy_back` copies over."""
+    if axis is None or arr.ndim <= 1:
+        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
+                                         and res.dtype.isnative) else None
+    else:
+        target = writable_rows(res, axis, compute)
+    if target is not None and not overlaps_partially(target, xr):
+        return target, True
+    return np.empty_like(xr), False
+
+
+def _copy_back(buf, res, arr, axis):
+    if axis is None or arr.ndim <= 1:
+        res[...] = buf.reshape(arr.shape)
+    else:
+        dst = np.moveaxis(res, axis, -1)
+        dst[...] = buf.reshape(dst.shape)
+
+
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -52,21 +76,10 @@ def _elementwise(kernel, x, axis, out, num_threads):
     if arr.size == 0:
         return res
     xr = _rows(arr, axis, compute)
-    if axis is None or arr.ndim <= 1:
-        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
-                                         and res.dtype.isnative) else None
-    else:
-        target = writable_rows(res, axis, compute)
-    if target is not None and not overlaps_partially(target, xr):
-        kernel(xr, target, nt)
-    else:
-        tmp = np.empty_like(xr)
-        kernel(xr, tmp, nt)
-        if axis is None or arr.ndim <= 1:
-            res[...] = tmp.reshape(arr.shape)
-        else:
-            dst = np.moveaxis(res, axis, -1)
-            dst[...] = tmp.reshape(dst.shape)
+    buf, direct = _output_rows(res, arr, axis, compute, xr)
+    kernel(xr, buf, nt)
+    if not direct:
+        _copy_back(buf, res, arr, axis)
     if out is None and res.ndim == 0:
         return res[()]
     return res
@@ -150,13 +163,7 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
                  else _mask_rows(where, arr.shape, axis, nrows, ncols))
     if arr.size == 0:
         return res
-    if axis is None or arr.ndim <= 1:
-        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
-                                         and res.dtype.isnative) else None
-    else:
-        target = writable_rows(res, axis, compute)
-    direct = target is not None and not overlaps_partially(target, xr)
-    buf = target if direct else np.empty_like(xr)
+    buf, direct = _output_rows(res, arr, axis, compute, xr)
     # the input is prepared chunk by chunk into the output (x / temperature,
     # masked entries -inf), then normalised in place by one kernel call (one
     # parallel region: cheap even when the CPUs are oversubscribed)
@@ -177,11 +184,7 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     if empty:
         buf[np.concatenate(empty)] = fill  # rows with no True entry
     if not direct:
-        if axis is None or arr.ndim <= 1:
-            res[...] = buf.reshape(arr.shape)
-        else:
-            dst = np.moveaxis(res, axis, -1)
-            dst[...] = buf.reshape(dst.shape)
+        _copy_back(buf, res, arr, axis)
     if out is None and res.ndim == 0:
         return res[()]
     return res
