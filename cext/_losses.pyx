@@ -14,17 +14,19 @@ from libc.stdint cimport int64_t
 cdef extern from "fsm_rowops.h" nogil:
     double fsm_ce_index_f32(const float *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
                             const int64_t *target, int64_t ignore_index,
-                            const float *weight, double wsum, double eps,
+                            const float *weight, double wsum, double eps, double z_loss,
                             double *loss_rows, float *grad, Py_ssize_t ldg, double scale)
     double fsm_ce_index_f64(const double *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
                             const int64_t *target, int64_t ignore_index,
-                            const double *weight, double wsum, double eps,
+                            const double *weight, double wsum, double eps, double z_loss,
                             double *loss_rows, double *grad, Py_ssize_t ldg, double scale)
     double fsm_ce_prob_f32(const float *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
                            const float *t, Py_ssize_t ldt, const float *weight, double eps,
+                           double z_loss,
                            double *loss_rows, float *grad, Py_ssize_t ldg, double scale)
     double fsm_ce_prob_f64(const double *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
                            const double *t, Py_ssize_t ldt, const double *weight, double eps,
+                           double z_loss,
                            double *loss_rows, double *grad, Py_ssize_t ldg, double scale)
 
     int fsm_isa_init(const char *request)
@@ -58,34 +60,37 @@ def rows_per_chunk(Py_ssize_t ncols):
 cdef inline double _ce_index_rows(const floating *x, Py_ssize_t nrows, Py_ssize_t ncols,
                                   const int64_t *target, int64_t ignore_index,
                                   const floating *weight, double wsum, double eps,
-                                  double *loss_rows, floating *grad, double scale) noexcept nogil:
+                                  double z_loss, double *loss_rows, floating *grad,
+                                  double scale) noexcept nogil:
     if floating is float:
         return fsm_ce_index_f32(x, ncols, nrows, ncols, target, ignore_index, weight, wsum,
-                                eps, loss_rows, grad, ncols, scale)
+                                eps, z_loss, loss_rows, grad, ncols, scale)
     else:
         return fsm_ce_index_f64(x, ncols, nrows, ncols, target, ignore_index, weight, wsum,
-                                eps, loss_rows, grad, ncols, scale)
+                                eps, z_loss, loss_rows, grad, ncols, scale)
 
 
 cdef inline double _ce_prob_rows(const floating *x, Py_ssize_t nrows, Py_ssize_t ncols,
                                  const floating *t, const floating *weight, double eps,
-                                 double *loss_rows, floating *grad, double scale) noexcept nogil:
+                                 double z_loss, double *loss_rows, floating *grad,
+                                 double scale) noexcept nogil:
     if floating is float:
-        return fsm_ce_prob_f32(x, ncols, nrows, ncols, t, ncols, weight, eps, loss_rows,
-                               grad, ncols, scale)
+        return fsm_ce_prob_f32(x, ncols, nrows, ncols, t, ncols, weight, eps, z_loss,
+                               loss_rows, grad, ncols, scale)
     else:
-        return fsm_ce_prob_f64(x, ncols, nrows, ncols, t, ncols, weight, eps, loss_rows,
-                               grad, ncols, scale)
+        return fsm_ce_prob_f64(x, ncols, nrows, ncols, t, ncols, weight, eps, z_loss,
+                               loss_rows, grad, ncols, scale)
 
 
 def ce_index(const floating[:, ::1] x, const int64_t[::1] target, int64_t ignore_index,
-             const floating[::1] weight, double wsum, double eps,
+             const floating[::1] weight, double wsum, double eps, double z_loss,
              double[::1] partial, double[::1] loss_rows, floating[:, ::1] grad,
              double scale, int n_threads):
     """Fused cross-entropy with class-index targets.
 
     ``weight``, ``loss_rows`` and ``grad`` may be None.  ``partial`` has one
     slot per chunk (see rows_per_chunk) and receives each chunk's loss sum.
+    ``z_loss`` adds ``z_loss * lse**2`` per counted row (and its gradient).
     """
     cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
     cdef Py_ssize_t rpc = rows_per_chunk(ncols)
@@ -100,13 +105,13 @@ def ce_index(const floating[:, ::1] x, const int64_t[::1] target, int64_t ignore
             r0 = ch * rpc
             r1 = min(r0 + rpc, nrows)
             partial[ch] = _ce_index_rows(
-                &x[r0, 0], r1 - r0, ncols, &target[r0], ignore_index, wp, wsum, eps,
+                &x[r0, 0], r1 - r0, ncols, &target[r0], ignore_index, wp, wsum, eps, z_loss,
                 lp + r0 if lp != NULL else NULL, gp + r0 * ncols if gp != NULL else NULL,
                 scale)
 
 
 def ce_prob(const floating[:, ::1] x, const floating[:, ::1] t, const floating[::1] weight,
-            double eps, double[::1] partial, double[::1] loss_rows, floating[:, ::1] grad,
+            double eps, double z_loss, double[::1] partial, double[::1] loss_rows, floating[:, ::1] grad,
             double scale, int n_threads):
     """Fused cross-entropy with probability targets (same shape as x)."""
     cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
@@ -122,6 +127,6 @@ def ce_prob(const floating[:, ::1] x, const floating[:, ::1] t, const floating[:
             r0 = ch * rpc
             r1 = min(r0 + rpc, nrows)
             partial[ch] = _ce_prob_rows(
-                &x[r0, 0], r1 - r0, ncols, &t[r0, 0], wp, eps,
+                &x[r0, 0], r1 - r0, ncols, &t[r0, 0], wp, eps, z_loss,
                 lp + r0 if lp != NULL else NULL, gp + r0 * ncols if gp != NULL else NULL,
                 scale)

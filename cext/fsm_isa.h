@@ -41,11 +41,13 @@
     double fsm_ce_index_##SFX##_##ISA(const T *x, ptrdiff_t ldx, ptrdiff_t nrows,            \
                                       ptrdiff_t ncols, const int64_t *target,                 \
                                       int64_t ignore_index, const T *weight, double wsum,     \
-                                      double eps, double *loss_rows, T *grad, ptrdiff_t ldg,  \
+                                      double eps, double z_loss, double *loss_rows, T *grad,  \
+                                      ptrdiff_t ldg,                                          \
                                       double scale);                                          \
     double fsm_ce_prob_##SFX##_##ISA(const T *x, ptrdiff_t ldx, ptrdiff_t nrows,             \
                                      ptrdiff_t ncols, const T *t, ptrdiff_t ldt,              \
-                                     const T *weight, double eps, double *loss_rows, T *grad, \
+                                     const T *weight, double eps, double z_loss,              \
+                                     double *loss_rows, T *grad,                              \
                                      ptrdiff_t ldg, double scale);
 
 #define FSM_DECLARE_LEVEL(ISA) FSM_DECLARE_ISA(float, f32, ISA) FSM_DECLARE_ISA(double, f64, ISA)

@@ -14,6 +14,8 @@
  *   l_i = sum_c w[c] t'[c] (lse - x[c])     (a term with t'[c] == 0 is 0: xlogy)
  *   g[c] = s (p[c] Q - w[c] t'[c]),  Q = sum_c w[c] t'[c]
  * s is the reduction's scale (1/denominator for "mean", else 1).
+ * z_loss adds z * lse^2 to every counted row's loss (PaLM's auxiliary term)
+ * and 2 z lse p[c] s to its gradient: Q above grows by 2 z lse.
  */
 
 /* sum_c w[c] (m - x[c]) (w == NULL: plain sum), accumulated in double */
@@ -65,7 +67,7 @@ FSM_INLINE void FN(row_fill)(T *g, ptrdiff_t n, T v)
  * row through the general path, which implements the special values. */
 FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
                                   const IVT *lanes, const int64_t *target, int64_t ignore_index,
-                                  const T *weight, double wsum, double eps,
+                                  const T *weight, double wsum, double eps, double z,
                                   double *loss_rows, T *grad, double scale, double *total)
 {
     T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(T)];
@@ -89,7 +91,10 @@ FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdi
                     wd += (weight ? (double)weight[c] : 1.0) * (m - (double)xi[c]);
                 loss += eps_c * (wsum * L + wd);
             }
-            coef[i] = scale * ((1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0));
+            const double lse = m + L;
+            loss += z * lse * lse;
+            coef[i] = scale * ((1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
+                               + 2.0 * z * lse);
         }
         if (loss_rows) loss_rows[i] = loss;
         sum += loss;
@@ -140,7 +145,7 @@ FSM_INLINE int FN(ce_index_small)(const T *x, ptrdiff_t rows, ptrdiff_t n, ptrdi
 
 FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
                                      const int64_t *target, int64_t ignore_index,
-                                     const T *weight, double wsum, double eps,
+                                     const T *weight, double wsum, double eps, double z,
                                      double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
 {
     double total = 0.0;
@@ -162,6 +167,8 @@ FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, 
             loss = (1.0 - eps) * wy * (((double)m - (double)xi[y]) + L);
             if (eps != 0.0)
                 loss += eps_c * (wsum * L + FN(row_wdot)(xi, weight, ncols, m));
+            const double lse = (double)m + L;
+            loss += z * lse * lse;
             /* a NaN, a +inf or only -inf in the row: no distribution (torch: NaN) */
             if (!isfinite(m)) loss = NAN;
             if (grad) {
@@ -169,7 +176,8 @@ FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, 
                 if (isfinite(m)) {
                     /* without smoothing the class weights other than w[y] play no
                      * part: an inf or NaN weight elsewhere must not leak in */
-                    const double q_total = (1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0);
+                    const double q_total = (1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
+                                           + 2.0 * z * lse;
                     FN(row_grad_base)(xi, ncols, m, (T)(scale * q_total / (acc + cnt)),
                                       eps != 0.0 ? weight : NULL, (T)(scale * eps_c), gi);
                     gi[y] = (T)((double)gi[y] - scale * (1.0 - eps) * wy);
@@ -186,7 +194,7 @@ FSM_INLINE double FN(ce_index_rows)(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, 
 
 FSM_TARGET double FSM_API(FN(fsm_ce_index))(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
                                    const int64_t *target, int64_t ignore_index,
-                                   const T *weight, double wsum, double eps,
+                                   const T *weight, double wsum, double eps, double z_loss,
                                    double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
 {
     double total = 0.0;
@@ -197,24 +205,26 @@ FSM_TARGET double FSM_API(FN(fsm_ce_index))(const T *x, ptrdiff_t ldx, ptrdiff_t
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
             if (FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                   target + i0, ignore_index, weight, wsum, eps,
+                                   target + i0, ignore_index, weight, wsum, eps, z_loss,
                                    loss_rows ? loss_rows + i0 : NULL,
                                    grad ? grad + i0 * ncols : NULL, scale, &total))
                 continue;
             /* an inf or a NaN in the chunk: these rows through the general path */
             total += FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, ignore_index,
-                                       weight, wsum, eps, loss_rows ? loss_rows + i0 : NULL,
+                                       weight, wsum, eps, z_loss,
+                                       loss_rows ? loss_rows + i0 : NULL,
                                        grad ? grad + i0 * ncols : NULL, ldg, scale);
         }
         return total;
     }
     return FN(ce_index_rows)(x, ldx, nrows, ncols, target, ignore_index, weight, wsum, eps,
-                             loss_rows, grad, ldg, scale);
+                             z_loss, loss_rows, grad, ldg, scale);
 }
 
 FSM_TARGET double FSM_API(FN(fsm_ce_prob))(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,
                                   const T *t, ptrdiff_t ldt, const T *weight, double eps,
-                                  double *loss_rows, T *grad, ptrdiff_t ldg, double scale)
+                                  double z_loss, double *loss_rows, T *grad, ptrdiff_t ldg,
+                                  double scale)
 {
     double total = 0.0;
     const T keep = (T)(1.0 - eps), add = (T)(ncols > 0 ? eps / (double)ncols : 0.0);
@@ -226,7 +236,8 @@ FSM_TARGET double FSM_API(FN(fsm_ce_prob))(const T *x, ptrdiff_t ldx, ptrdiff_t 
         double acc, cnt;
         FN(row_state)(xi, ncols, &m, &acc, &cnt);
         const VT mv0 = FN(fsm_splat)(m);
-        const VT lv = FN(fsm_splat)((T)(isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0));
+        const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0, lse = (double)m + L;
+        const VT lv = FN(fsm_splat)((T)L);
         /* sum_c w t' ((m - x) + L) and Q = sum_c w t', in T per term (float32:
          * ~1e-7 relative), summed in double */
         DACC la, qa;
@@ -249,11 +260,12 @@ FSM_TARGET double FSM_API(FN(fsm_ce_prob))(const T *x, ptrdiff_t ldx, ptrdiff_t 
             FN(fsm_dacc_add)(&la, FN(fsm_sel)(tp == zero, zero, wt * ((mv0 - xv) + lv)));
         }
         /* no class at all: 0 (torch); a row without a distribution: NaN */
-        const double loss = isfinite(m) || ncols == 0 ? FN(fsm_dacc_sum)(&la) : NAN;
+        const double loss = isfinite(m) ? FN(fsm_dacc_sum)(&la) + z_loss * lse * lse
+                            : ncols == 0 ? 0.0 : NAN;
         if (grad) {
             T *gi = grad + i * ldg;
             if (isfinite(m)) {
-                const double q_total = FN(fsm_dacc_sum)(&qa);
+                const double q_total = FN(fsm_dacc_sum)(&qa) + 2.0 * z_loss * lse;
                 const VT mv = FN(fsm_splat)(m);
                 const VT cv = FN(fsm_splat)((T)(scale * q_total / (acc + cnt)));
                 const VT sv = FN(fsm_splat)((T)scale);

@@ -22,10 +22,11 @@ typedef struct {
     void (*sigmoid_##SFX)(const T *, T *, ptrdiff_t);                                      \
     void (*log_sigmoid_##SFX)(const T *, T *, ptrdiff_t);                                  \
     double (*ce_index_##SFX)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const int64_t *, \
-                             int64_t, const T *, double, double, double *, T *, ptrdiff_t, \
-                             double);                                                      \
+                             int64_t, const T *, double, double, double, double *, T *,    \
+                             ptrdiff_t, double);                                           \
     double (*ce_prob_##SFX)(const T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *,         \
-                            ptrdiff_t, const T *, double, double *, T *, ptrdiff_t, double);
+                            ptrdiff_t, const T *, double, double, double *, T *, ptrdiff_t, \
+                            double);
     FSM_TABLE_ENTRIES(float, f32)
     FSM_TABLE_ENTRIES(double, f64)
 } fsm_table;
@@ -94,17 +95,18 @@ int fsm_isa_init(const char *request)
     { fsm_cur->log_sigmoid_##SFX(x, out, n); }                                             \
     double fsm_ce_index_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
                               const int64_t *target, int64_t ignore_index,                 \
-                              const T *weight, double wsum, double eps,                    \
+                              const T *weight, double wsum, double eps, double z_loss,     \
                               double *loss_rows, T *grad, ptrdiff_t ldg, double scale)     \
     {                                                                                      \
         return fsm_cur->ce_index_##SFX(x, ldx, nrows, ncols, target, ignore_index, weight, \
-                                       wsum, eps, loss_rows, grad, ldg, scale);            \
+                                       wsum, eps, z_loss, loss_rows, grad, ldg, scale);    \
     }                                                                                      \
     double fsm_ce_prob_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols,  \
                              const T *t, ptrdiff_t ldt, const T *weight, double eps,       \
-                             double *loss_rows, T *grad, ptrdiff_t ldg, double scale)      \
+                             double z_loss, double *loss_rows, T *grad, ptrdiff_t ldg,     \
+                             double scale)                                                 \
     {                                                                                      \
-        return fsm_cur->ce_prob_##SFX(x, ldx, nrows, ncols, t, ldt, weight, eps,           \
+        return fsm_cur->ce_prob_##SFX(x, ldx, nrows, ncols, t, ldt, weight, eps, z_loss,   \
                                       loss_rows, grad, ldg, scale);                        \
     }
 

@@ -27,10 +27,12 @@
     double fsm_ce_index_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
                               const int64_t *target, int64_t ignore_index,         \
                               const T *weight, double wsum, double eps,            \
-                              double *loss_rows, T *grad, ptrdiff_t ldg, double scale); \
+                              double z_loss, double *loss_rows, T *grad,           \
+                              ptrdiff_t ldg, double scale);                        \
     double fsm_ce_prob_##SFX(const T *x, ptrdiff_t ldx, ptrdiff_t nrows, ptrdiff_t ncols, \
                              const T *t, ptrdiff_t ldt, const T *weight, double eps, \
-                             double *loss_rows, T *grad, ptrdiff_t ldg, double scale);
+                             double z_loss, double *loss_rows, T *grad, ptrdiff_t ldg, \
+                             double scale);
 
 FSM_DECLARE(float, f32)
 FSM_DECLARE(double, f64)

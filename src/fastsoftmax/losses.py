@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels, _losses
+from . import _losses
 from ._threads import resolve
 from .sigmoid import log_sigmoid, sigmoid
 from ._validation import (as_array, check_class_weight, check_fraction,
@@ -47,8 +47,8 @@ def _batch_shape(shape, axis):
     return shape[:axis] + shape[axis + 1:]
 
 
-# Rows the softcap / z-loss path transforms at a time: about this many bytes
-# of logits, so its temporaries are O(chunk), never N x C.
+# Rows the softcap path transforms at a time: about this many bytes of
+# logits, so its temporaries are O(chunk), never N x C.
 _EXTRA_CHUNK_BYTES = 32 << 20
 
 
@@ -80,85 +80,52 @@ def _check_softcap(value):
 
 def _ce_rows(x, t, index_target, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
              scale, nt, z_loss=0.0, softcap=None, scratch=False):
-    """The fused kernel on (rows, C) logits ``x``, with softcap and z-loss.
+    """The fused kernel on (rows, C) logits ``x``, with z-loss and softcap.
 
-    Without softcap and z-loss this is one kernel call.  Otherwise the rows
+    The z-loss term (``z * lse**2`` per counted row, ``2 z lse softmax`` in
+    the gradient) is computed by the kernel itself, from the row's logsumexp
+    in double.  Without softcap this is one kernel call.  With it, the rows
     are processed in chunks of about _EXTRA_CHUNK_BYTES (a multiple of the
     kernel's partial-sum granularity, so ``partial`` is filled exactly as by
     one call): the chunk is soft-capped (``c * tanh(x / c)``) into a chunk
-    buffer (into ``x`` itself when ``scratch``), the kernel runs on it, then
-    the z-loss terms ``z * lse**2`` (per-row lse from the logsumexp kernel)
-    are added to ``loss_rows`` and ``2 z lse softmax`` (times ``scale``) to the
-    gradient, and the gradient is multiplied by the softcap's derivative
-    ``1 - tanh**2``.  Ignored rows keep zero loss and gradient.
-
-    Returns the sum of the z-loss terms, accumulated chunk by chunk in row
-    order (0.0 without z-loss), so it does not depend on the thread count.
+    buffer (into ``x`` itself when ``scratch``), the kernel runs on it, and
+    the gradient is multiplied by the softcap's derivative ``1 - tanh**2``.
+    Ignored rows keep zero loss and gradient.
     """
-    if z_loss == 0.0 and softcap is None:
+    if softcap is None:
         if index_target:
-            _losses.ce_index(x, t, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
-                             scale, nt)
+            _losses.ce_index(x, t, ignore_index, w, wsum, eps, z_loss, partial, loss_rows,
+                             gbuf, scale, nt)
         else:
-            _losses.ce_prob(x, t, w, eps, partial, loss_rows, gbuf, scale, nt)
-        return 0.0
+            _losses.ce_prob(x, t, w, eps, z_loss, partial, loss_rows, gbuf, scale, nt)
+        return
     nrows, ncols = x.shape
     rpc = _losses.rows_per_chunk(ncols)
     rows = max(rpc, _EXTRA_CHUNK_BYTES // max(1, ncols * x.itemsize) // rpc * rpc)
     rows = min(rows, max(nrows, 1))
-    xs_buf = (np.empty((rows, ncols), dtype=x.dtype)
-              if softcap is not None and not scratch else None)
-    p_buf = (np.empty((rows, ncols), dtype=x.dtype)
-             if z_loss != 0.0 and gbuf is not None else None)
-    lse_buf = np.empty(rows, dtype=x.dtype) if z_loss != 0.0 else None
-    zsum = 0.0
+    xs_buf = None if scratch else np.empty((rows, ncols), dtype=x.dtype)
     for r0 in range(0, nrows, rows):
         r1 = min(r0 + rows, nrows)
-        n = r1 - r0
-        xs = x[r0:r1]
-        if softcap is not None:
-            out = xs if scratch else xs_buf[:n]
-            np.divide(xs, softcap, out=out)
-            np.tanh(out, out=out)
-            out *= softcap
-            xs = out
+        xs = x[r0:r1] if scratch else xs_buf[:r1 - r0]
+        np.divide(x[r0:r1], softcap, out=xs)
+        np.tanh(xs, out=xs)
+        xs *= softcap
         tc = t[r0:r1]
         lr = None if loss_rows is None else loss_rows[r0:r1]
         gc = None if gbuf is None else gbuf[r0:r1]
         pc = partial[r0 // rpc:-(-r1 // rpc)]
         if index_target:
-            _losses.ce_index(xs, tc, ignore_index, w, wsum, eps, pc, lr, gc, scale, nt)
-            ignored = np.flatnonzero(tc == ignore_index)
+            _losses.ce_index(xs, tc, ignore_index, w, wsum, eps, z_loss, pc, lr, gc, scale, nt)
         else:
-            _losses.ce_prob(xs, tc, w, eps, pc, lr, gc, scale, nt)
-            ignored = np.empty(0, dtype=np.intp)
-        if z_loss != 0.0:
-            lse = lse_buf[:n]
-            _kernels.logsumexp(xs, lse, nt)
-            lse64 = lse.astype(np.float64)
-            zr = z_loss * lse64 * lse64
-            zr[ignored] = 0.0
-            zsum += float(zr.sum())
-            if lr is not None:
-                lr += zr
-            if gc is not None:
-                p = p_buf[:n]
-                with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows
-                    np.subtract(xs, lse[:, None], out=p)
-                    np.exp(p, out=p)
-                p[ignored] = 0
-                coef = (2.0 * z_loss * scale) * lse64
-                coef[ignored] = 0.0
-                p *= coef.astype(x.dtype)[:, None]
-                gc += p
-        if gc is not None and softcap is not None:
+            _losses.ce_prob(xs, tc, w, eps, z_loss, pc, lr, gc, scale, nt)
+        if gc is not None:
             # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
             np.divide(xs, softcap, out=xs)
             np.square(xs, out=xs)
             np.subtract(1, xs, out=xs)
             gc *= xs
-            gc[ignored] = 0  # 0 * (NaN or inf) in an ignored row stays 0
-    return zsum
+            if index_target:  # 0 * (NaN or inf) in an ignored row stays 0
+                gc[np.flatnonzero(tc == ignore_index)] = 0
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
@@ -210,8 +177,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
             gbuf = np.empty_like(x)
 
     nt = resolve(num_threads, x.size)
-    zsum = _ce_rows(x, t, index_target, ignore_index, w, wsum if index_target else 0.0,
-                    eps, partial, loss_rows, gbuf, scale, nt, z_loss, softcap)
+    _ce_rows(x, t, index_target, ignore_index, w, wsum if index_target else 0.0,
+             eps, partial, loss_rows, gbuf, scale, nt, z_loss, softcap)
 
     if grad is not None and not np.shares_memory(gbuf, grad):
         dst = np.moveaxis(grad, axis, -1)
@@ -221,8 +188,6 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
         loss = loss_rows.reshape(batch_shape).astype(result)
     else:
         total = partial.sum()
-        if z_loss != 0.0:  # the z-loss terms, summed in a fixed order
-            total = total + zsum
         if reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = np.float64(total) / np.float64(denom)
@@ -285,11 +250,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     contributes 0 even where its log-probability is -inf (``xlogy``); torch
     gives NaN there.  An empty batch gives NaN for "mean", as torch does.
 
-    With the defaults ``z_loss=0`` and ``softcap=None`` the computation is a
-    single fused pass.  Otherwise the rows are processed in chunks of about
-    32 MB (capped, then the fused pass, then the z-loss terms), so there is
-    still no N x C temporary, and the result still does not depend on the
-    number of threads.
+    Without ``softcap`` the computation, z-loss included, is a single fused
+    pass.  With it, the rows are processed in chunks of about 32 MB (capped,
+    then the fused pass), so there is still no N x C temporary, and the
+    result still does not depend on the number of threads.
 
     Examples
     --------
