@@ -111,8 +111,8 @@ def ce_index(const floating[:, ::1] x, const int64_t[::1] target, int64_t ignore
 
 
 def ce_prob(const floating[:, ::1] x, const floating[:, ::1] t, const floating[::1] weight,
-            double eps, double z_loss, double[::1] partial, double[::1] loss_rows, floating[:, ::1] grad,
-            double scale, int n_threads):
+            double eps, double z_loss, double[::1] partial, double[::1] loss_rows,
+            floating[:, ::1] grad, double scale, int n_threads):
     """Fused cross-entropy with probability targets (same shape as x)."""
     cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
     cdef Py_ssize_t rpc = rows_per_chunk(ncols)
