@@ -7,10 +7,11 @@
  * ISA at its width (fsm_rowops_v4.c, _v3.c, _v1.c) and fsm_rowops.c picks one
  * set when the module is loaded.  (Wider-than-native vectors are not an
  * option: GCC keeps them in memory and scalarizes their compares and
- * shuffles, which made the AVX2 build of the 64-byte kernels ~3x slower.)  Explicit
- * vectors instead of auto-vectorization: GCC will not vectorize the exp
- * selects or NaN-propagating max reductions without -ffast-math, which we
- * refuse (it breaks NaN/inf and flushes denormals process-wide).
+ * shuffles, which made the AVX2 build of the 64-byte kernels ~3x slower.)
+ * Explicit vectors instead of auto-vectorization: GCC will not vectorize the
+ * exp selects or NaN-propagating max reductions unless allowed to ignore IEEE
+ * semantics (the fast-math flags), which we refuse: they break NaN/inf and
+ * flush denormals process-wide.
  *
  * exp method (both precisions): x = k*ln2 + r with |r| <= ln2/2, exp(r) by a
  * polynomial, times 2^k.  2^k is applied as two factors so that subnormal
