@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="also write all results to FILE")
     bench.add_argument("--plot", metavar="FILE.png",
                        help="also plot GB/s per shape to FILE.png (needs matplotlib)")
+    bench.add_argument("--linear", nargs="?", const=_bench.format_shape(_bench.LINEAR_SIZE),
+                       default=None, metavar="NxDxV",
+                       help="also time linear_cross_entropy (a language-model head: "
+                            "hidden (N, D), weight (V, D); default "
+                            f"{_bench.format_shape(_bench.LINEAR_SIZE)}) with and without "
+                            "gradients, and its peak extra memory, against torch and NumPy "
+                            "(each in a fresh subprocess; about a minute)")
     bench.add_argument("--no-torch", action="store_true", help="skip torch")
     bench.add_argument("--no-scipy", action="store_true", help="skip SciPy")
     return parser
@@ -129,10 +136,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"(>1: fastsoftmax faster)")
     print(_bench.format_table(results))
     elapsed = time.perf_counter() - start
+    linear = None
+    if args.linear:
+        size = _shape_list(args.linear)[0]
+        if len(size) != 3:
+            print("error: --linear takes NxDxV", file=sys.stderr)
+            return 2
+        linear = _bench.run_linear(size, args.dtype, threads,
+                                   [i for i in _bench.LINEAR_IMPLS if i in impls],
+                                   progress=_progress)
+        print()
+        print(_bench.format_linear_table(linear, size, args.dtype))
     if args.json:
         settings = {"ops": args.ops, "shapes": [list(s) for s in args.shapes],
                     "dtype": args.dtype, "threads": threads, "repeat": args.repeat,
                     "implementations": impls, "elapsed_s": elapsed}
+        if linear is not None:
+            settings["linear"] = {"size": list(size),
+                                  "results": {f"{i} {m}": r for (i, m), r in linear.items()}}
         _bench.write_json(args.json, results, info, bandwidth, settings)
         _progress(f"wrote {args.json}")
     if args.plot:

@@ -20,6 +20,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -791,3 +793,143 @@ def plot(path: str, results: Sequence[Result], bandwidth: float | None) -> None:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# linear cross-entropy (a language-model head): time and peak memory
+
+#: (N tokens, D model dim, V vocabulary) of the ``--linear`` table.
+LINEAR_SIZE = (4096, 1024, 32000)
+LINEAR_IMPLS = ("fastsoftmax", "torch", "numpy")
+LINEAR_MODES = ("loss", "loss_and_grad")
+
+
+def linear_inputs(n: int, d: int, v: int, dtype: str = "float32", seed: int = 0):
+    """Hidden states (N, D), an nn.Linear-style weight (V, D) and labels (N,)."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((n, d), dtype=np.dtype(dtype).type)
+    w = rng.standard_normal((v, d), dtype=np.dtype(dtype).type)
+    w *= 1.0 / np.sqrt(d)  # logits of order 1, as in a trained model
+    y = rng.integers(0, v, n)
+    return h, w, y
+
+
+def linear_impl(impl: str, mode: str) -> Callable[..., Any] | None:
+    """``f(h, w, y)`` computing the loss (and gradients for "loss_and_grad")
+    of ``hidden @ weight.T`` with one implementation; None if unavailable.
+
+    fastsoftmax never holds the logits; torch is ``F.cross_entropy(F.linear(h,
+    w), y)`` (with ``.backward()``); NumPy forms the full logits and runs the
+    reference cross-entropy (and gradient) on them."""
+    grad = mode == "loss_and_grad"
+    if impl == "fastsoftmax":
+        return (fastsoftmax.linear_cross_entropy_and_grad if grad
+                else fastsoftmax.linear_cross_entropy)
+    if impl == "numpy":
+        def numpy_impl(h, w, y):
+            logits = h @ w.T
+            loss = _reference.cross_entropy(logits, y, dtype=logits.dtype)
+            if not grad:
+                return loss
+            g = _reference.cross_entropy_grad(logits, y, dtype=logits.dtype)
+            del logits
+            return loss, g @ w, g.T @ h
+        return numpy_impl
+    if not backend_available("torch"):
+        return None
+    import torch
+    F = torch.nn.functional
+
+    def torch_impl(h, w, y):
+        th, tw, ty = torch.from_numpy(h), torch.from_numpy(w), torch.from_numpy(y)
+        if not grad:
+            with torch.no_grad():
+                return F.cross_entropy(F.linear(th, tw), ty)
+        th = th.detach().requires_grad_(True)
+        tw = tw.detach().requires_grad_(True)
+        loss = F.cross_entropy(F.linear(th, tw), ty)
+        loss.backward()
+        return loss.detach(), th.grad, tw.grad
+    return torch_impl
+
+
+# Run in a fresh interpreter, so that the peak resident size (VmHWM) is this
+# one implementation's: inputs are made, a small call initialises thread
+# pools and imports, then two full calls are timed.
+_LINEAR_PROBE = """
+import json, sys, time
+from fastsoftmax import _bench
+
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
+impl, mode, dtype = sys.argv[1], sys.argv[2], sys.argv[3]
+size = tuple(int(s) for s in sys.argv[4].split("x"))
+h, w, y = _bench.linear_inputs(*size, dtype)
+fn = _bench.linear_impl(impl, mode)
+fn(*_bench.linear_inputs(64, 16, 128, dtype))
+base = status("VmRSS")
+times = []
+for _ in range(2):
+    t0 = time.perf_counter()
+    out = fn(h, w, y)
+    times.append(time.perf_counter() - t0)
+    del out
+print(json.dumps({"seconds": min(times), "peak_extra": status("VmHWM") - base}))
+"""
+
+
+def linear_probe(impl: str, mode: str, size=LINEAR_SIZE, dtype: str = "float32",
+                 threads: int | None = None) -> dict | None:
+    """{"seconds": best of two calls, "peak_extra": bytes above the inputs}
+    for one implementation, measured in a subprocess; None if unavailable."""
+    if linear_impl(impl, mode) is None:
+        return None
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    res = subprocess.run([sys.executable, "-c", _LINEAR_PROBE, impl, mode, dtype,
+                          format_shape(size)], capture_output=True, text=True, env=env,
+                         timeout=3600)
+    if res.returncode != 0:
+        raise RuntimeError(f"{impl} {mode} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_linear(size=LINEAR_SIZE, dtype: str = "float32", threads: int | None = None,
+               impls: Sequence[str] = LINEAR_IMPLS,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """{(impl, mode): probe result} over the implementations and both modes."""
+    out = {}
+    for mode in LINEAR_MODES:
+        for impl in impls:
+            r = linear_probe(impl, mode, size, dtype, threads)
+            if r is None:
+                continue
+            out[impl, mode] = r
+            if progress is not None:
+                progress(f"linear_cross_entropy {mode} {impl}: {format_time(r['seconds'])}, "
+                         f"peak +{r['peak_extra'] / 2**20:.0f} MiB")
+    return out
+
+
+def format_linear_table(results: dict, size=LINEAR_SIZE, dtype: str = "float32") -> str:
+    """The ``--linear`` table: time and extra peak memory per implementation."""
+    n, d, v = size
+    logits_mib = n * v * np.dtype(dtype).itemsize / 2**20
+    lines = [f"linear_cross_entropy: hidden ({n}, {d}) x weight ({v}, {d}), {dtype}; "
+             f"the logits alone would take {logits_mib:.0f} MiB",
+             f"{'implementation':<14}{'loss':>12}{'peak +MiB':>11}"
+             f"{'loss+grads':>13}{'peak +MiB':>11}"]
+    for impl in LINEAR_IMPLS:
+        cells = []
+        for mode in LINEAR_MODES:
+            r = results.get((impl, mode))
+            cells += (["-", "-"] if r is None else
+                      [format_time(r["seconds"]), f"{r['peak_extra'] / 2**20:.0f}"])
+        if cells != ["-"] * 4:
+            lines.append(f"{impl:<14}{cells[0]:>12}{cells[1]:>11}{cells[2]:>13}{cells[3]:>11}")
+    return "\n".join(lines)
