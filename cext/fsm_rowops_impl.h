@@ -362,6 +362,25 @@ FSM_INLINE void FN(log_softmax_write)(const T *xi, T *oi, ptrdiff_t ncols, doubl
     }
 }
 
+/* States of rows [0, r) (r <= LANES_f64) of a group: mm[k] = the row max,
+ * l[k] = log1p(sum of exp(x - max) over all but one max element), or 0 where
+ * the max is not finite.  vec: log1p over the whole group at once (vector);
+ * otherwise one row, libm log1p. */
+FSM_INLINE void FN(group_state)(const T *x, ptrdiff_t ldx, ptrdiff_t ncols, ptrdiff_t r,
+                                int vec, double *mm, double *l)
+{
+    double s[FSM_LANES_f64];
+    for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
+        T m = 0;
+        double acc = 0.0, cnt = 1.0;
+        if (k < r) FN(row_state)(x + k * ldx, ncols, &m, &acc, &cnt);
+        mm[k] = (double)m;
+        s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
+    }
+    if (vec) fsm_storeu_f64(l, fsm_vlog1p_f64(fsm_loadu_f64(s)));
+    else l[0] = log1p(s[0]);
+}
+
 FSM_INLINE void FN(log_softmax_rows)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_t ldo,
                                      ptrdiff_t nrows, ptrdiff_t ncols)
 {
@@ -373,17 +392,9 @@ FSM_INLINE void FN(log_softmax_rows)(const T *x, ptrdiff_t ldx, T *out, ptrdiff_
      * write pass), so that log1p runs vectorized. */
     const ptrdiff_t g = ncols <= 4096 ? FSM_LANES_f64 : 1;
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += g) {
-        double s[FSM_LANES_f64], mm[FSM_LANES_f64], l[FSM_LANES_f64];
+        double mm[FSM_LANES_f64], l[FSM_LANES_f64];
         ptrdiff_t r = nrows - i0 < g ? nrows - i0 : g;
-        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
-            T m = 0;
-            double acc = 0.0, cnt = 1.0;
-            if (k < r) FN(row_state)(x + (i0 + k) * ldx, ncols, &m, &acc, &cnt);
-            mm[k] = (double)m;
-            s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
-        }
-        if (g > 1) fsm_storeu_f64(l, fsm_vlog1p_f64(fsm_loadu_f64(s)));
-        else l[0] = log1p(s[0]);
+        FN(group_state)(x + i0 * ldx, ldx, ncols, r, g > 1, mm, l);
         for (ptrdiff_t k = 0; k < r; k++)
             FN(log_softmax_write)(x + (i0 + k) * ldx, out + (i0 + k) * ldo, ncols,
                                   isfinite(mm[k]) ? mm[k] : 0.0,
@@ -449,16 +460,9 @@ FSM_TARGET void FSM_API(FN(fsm_logsumexp))(const T *x, ptrdiff_t ldx, T *out,
     }
     /* LANES_f64 rows at a time, so that log1p runs vectorized (as row_lse otherwise) */
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += FSM_LANES_f64) {
-        double s[FSM_LANES_f64], mm[FSM_LANES_f64];
+        double mm[FSM_LANES_f64], l[FSM_LANES_f64];
         ptrdiff_t r = nrows - i0 < FSM_LANES_f64 ? nrows - i0 : FSM_LANES_f64;
-        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
-            T m = 0;
-            double acc = 0.0, cnt = 1.0;
-            if (k < r) FN(row_state)(x + (i0 + k) * ldx, ncols, &m, &acc, &cnt);
-            mm[k] = (double)m;
-            s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
-        }
-        fsm_vd l = fsm_vlog1p_f64(fsm_loadu_f64(s));
+        FN(group_state)(x + i0 * ldx, ldx, ncols, r, 1, mm, l);
         for (ptrdiff_t k = 0; k < r; k++)
             out[i0 + k] = (T)(isfinite(mm[k]) ? mm[k] + l[k] : mm[k]);
     }
