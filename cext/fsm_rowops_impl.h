@@ -165,11 +165,35 @@ FSM_INLINE void FN(block_scale)(T *out, ptrdiff_t n, T f)
     else if (j < n) FN(fsm_store_tail)(out + j, FN(fsm_load_tail)(out + j, n - j, 0) * fv, n - j);
 }
 
+/* out[0:n] = (T)((double)out[0:n] * f): a factor that is not a normal T
+ * (float32: below ~1e-38) applied in double, so each result is rounded once */
+FSM_INLINE void FN(block_scale_wide)(T *out, ptrdiff_t n, double f)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        T v;                                       /* memcpy: out may be unaligned */
+        memcpy(&v, out + j, sizeof v);
+        v = (T)((double)v * f);
+        memcpy(out + j, &v, sizeof v);
+    }
+}
+
+/* out[0:n] = 0 */
+FSM_INLINE void FN(block_zero)(T *out, ptrdiff_t n)
+{
+    const VT zero = FN(fsm_splat)(0);
+    ptrdiff_t j = 0;
+    for (; j + LANES <= n; j += LANES) FN(fsm_storeu)(out + j, zero);
+    if (j < n) FN(fsm_store_tail)(out + j, zero, n - j);
+}
+
 /* Softmax of one row of n <= FSM_SOFTMAX_STORE_MAX elements: blockwise online
  * max; each block's exp(x - running max) is stored in out and summed, then
  * every block is rescaled by exp(its max - row max) / sum (one rounding, as
- * the 1 / sum scale of the two-pass form).  A block whose factor would not be
- * a normal float is recomputed from x instead (same accuracy as before). */
+ * the 1 / sum scale of the two-pass form).  The second pass reads only out,
+ * never x: out may be x (in place), so x no longer holds the input there.
+ * A block whose factor is not a normal T with margin is scaled in double;
+ * a block that was never stored (the running max was still -inf, so every
+ * element is -inf) is 0. */
 FSM_INLINE void FN(softmax_row_store)(const T *xi, T *oi, ptrdiff_t n)
 {
     T mb[FSM_SOFTMAX_STORE_MAX / FSM_BLOCK + 1];
@@ -198,21 +222,13 @@ FSM_INLINE void FN(softmax_row_store)(const T *xi, T *oi, ptrdiff_t n)
     nb = 0;
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
-        double f = mb[nb] == m ? inv : exp((double)mb[nb] - (double)m) * inv;
-        if (f >= 1e-30) {                          /* normal, with margin */
-            FN(block_scale)(oi + b, len, (T)f);
-        } else {
-            /* block max far below m (or all -inf): from x directly */
-            const VT mv = FN(fsm_splat)(m), sc = FN(fsm_splat)((T)inv);
-            const T *xb = xi + b;
-            T *ob = oi + b;
-            ptrdiff_t k = 0;
-            for (; k + LANES <= len; k += LANES)
-                FN(fsm_storeu)(ob + k, FN(fsm_vexp_le)(FN(fsm_loadu)(xb + k), mv) * sc);
-            if (k < len)
-                FN(fsm_store_tail)(ob + k, FN(fsm_vexp_le)(FN(fsm_load_tail)(xb + k, len - k, -(T)INFINITY), mv) * sc,
-                                   len - k);
+        if (!isfinite(mb[nb])) {                   /* not stored: all -inf */
+            FN(block_zero)(oi + b, len);
+            continue;
         }
+        double f = mb[nb] == m ? inv : exp((double)mb[nb] - (double)m) * inv;
+        if (f >= 1e-30) FN(block_scale)(oi + b, len, (T)f);   /* normal, with margin */
+        else FN(block_scale_wide)(oi + b, len, f);
     }
 }
 
