@@ -188,3 +188,20 @@ def assert_same(a, b):
         bad = np.argwhere(~same)[:5]
         raise AssertionError(f"arrays differ at {bad.tolist()}: "
                              f"{av[tuple(bad.T)]} vs {bv[tuple(bad.T)]}")
+
+
+def assert_matches_reference(got, want, rtol, atol, what="result"):
+    """``got`` against a reference answer ``want`` (``fastsoftmax.slow``,
+    SciPy or torch): the same dtype and shape, the same NaN / +inf / -inf
+    pattern, and the finite values within ``rtol`` and ``atol``."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, expected {want.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    for name, f in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        bad = f(g) != f(w)
+        assert not bad.any(), (f"{what}: {name} pattern differs at "
+                               f"{np.argwhere(bad)[:5].tolist()}: got {g[bad][:5]}, "
+                               f"expected {w[bad][:5]}")
+    fin = np.isfinite(w)
+    np.testing.assert_allclose(g[fin], w[fin], rtol=rtol, atol=atol, err_msg=what)
