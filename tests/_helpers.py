@@ -1,4 +1,8 @@
-"""Shared array generators, special-value rows and precise references.
+"""Shared array generators, special-value rows and comparisons.
+
+The reference every test compares against is ``fastsoftmax.slow``; here are
+SciPy's functions (``scipy_ref``) and the comparisons (bitwise, and against a
+reference answer).
 
 Imported by the test modules as ``from _helpers import ...`` (pytest puts this
 directory on ``sys.path``: tests/ has no ``__init__.py``; conftest.py makes it
@@ -135,42 +139,12 @@ def check_layout(a, layout):
         assert not a.flags.aligned
 
 
-# --------------------------------------------------------------- references
+# --------------------------------------------------------------- SciPy and comparisons
 
 def scipy_ref(name, x, axis=-1, **kw):
     """scipy.special's function, warnings silenced (special values)."""
     with np.errstate(all="ignore"):
         return SCIPY_FUNCS[name](x, axis=axis, **kw)
-
-
-def precise_parts(x, axis=-1, dtype=np.longdouble):
-    """(m, L, t) with m the max along ``axis`` (keepdims), L = log1p(sum of the
-    exponentials of every element but one maximum, relative to m) and
-    t = x - m, all computed in ``dtype`` (finite input only).
-
-    logsumexp = m + L, log_softmax = t - L, softmax = exp(t - L).  With
-    longdouble (64-bit mantissa on x86) these are references ~2000 times
-    more precise than float64."""
-    x = np.asarray(x, dtype=dtype)
-    m = np.max(x, axis=axis, keepdims=True)
-    t = x - m
-    e = np.exp(t)
-    idx = np.expand_dims(np.argmax(x, axis=axis), axis)
-    np.put_along_axis(e, idx, 0, axis=axis)
-    L = np.log1p(np.sum(e, axis=axis, keepdims=True))
-    return m, L, t
-
-
-def precise(name, x, axis=-1, dtype=np.longdouble):
-    """A precise value of softmax / log_softmax / logsumexp (finite input)."""
-    m, L, t = precise_parts(x, axis, dtype)
-    if name == "softmax":
-        return np.exp(t - L)
-    if name == "log_softmax":
-        return t - L
-    if name == "logsumexp":
-        return np.squeeze(m + L, axis=axis)
-    raise ValueError(name)
 
 
 def assert_same(a, b):

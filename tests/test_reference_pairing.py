@@ -303,6 +303,19 @@ def test_sigmoids_are_scipys():
                              atol=0)
 
 
+def test_bce_with_logits_is_the_naive_form():
+    """The stable form is ``-(pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x)))``,
+    written with SciPy's log_expit."""
+    rng = _rng("naive-bce-with-logits")
+    x, t = 5 * rng.standard_normal((6, 5)), rng.random((6, 5))
+    w, pw = rng.uniform(0.2, 2.0, (6, 1)), rng.uniform(0.2, 4.0, 5)
+    log_expit = scipy.special.log_expit
+    naive = -(pw * t * log_expit(x) + (1 - t) * log_expit(-x)) * w
+    got = slow.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw,
+                                                reduction="none")
+    np.testing.assert_allclose(got, naive, rtol=1e-12, atol=1e-14)
+
+
 def _torch():
     torch = pytest.importorskip("torch")
     return torch, torch.nn.functional
