@@ -44,7 +44,8 @@ HUGE_THREADS = 2 ** 40         # does not even fit a C int
 
 @dataclass(frozen=True)
 class Ref:
-    """The call returns the SciPy / torch / formula answer (see ``reference``).
+    """The call returns the reference answer: ``fastsoftmax.slow`` with the same
+    arguments, to the rounding of the result dtype (``_checks.reference``).
 
     bitwise: also bitwise equal to the same call on C-contiguous native
     copies of the inputs (layout must never change a compiled result).

@@ -13,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bad_input._cases import (BCE_FAMILY, BCEL_FAMILY, FAMILIES, REF, X, bits, collector,
-                              layout_cases, main_name, nan, Raises, reduction_cases, unit,
-                              value_cases)
+from bad_input._cases import (BCEL_FAMILY, BCE_FAMILY, FAMILIES, REF, X, Raises, bits, collector,
+                              layout_cases, main_name, nan, reduction_cases, unit, value_cases)
 from bad_input._checks import case_params, check_family_covered, check_outcome
 
 FUNCTIONS = FAMILIES["test_binary_losses"]

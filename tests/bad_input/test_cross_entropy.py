@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bad_input._cases import (CE_FAMILY, FAMILIES, REF, X, axis_cases, call_args, collector, inf,
-                              labels, layout, layout_cases, memmap_of, nan, Raises,
-                              reduction_cases, Ref, small, soft_labels, unit, value_cases)
+from bad_input._cases import (CE_FAMILY, FAMILIES, REF, X, Raises, Ref, axis_cases, call_args,
+                              collector, inf, labels, layout, layout_cases, memmap_of, nan,
+                              reduction_cases, small, soft_labels, unit, value_cases)
 from bad_input._checks import case_params, check_family_covered, check_outcome
 
 FUNCTIONS = FAMILIES["test_cross_entropy"]

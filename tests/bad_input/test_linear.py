@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bad_input._cases import (FAMILIES, REF, collector, hidden, inf, labels, layout, linear_args,
-                              nan, Raises, weight)
+from bad_input._cases import (FAMILIES, REF, Raises, collector, hidden, inf, labels, layout,
+                              linear_args, nan, weight)
 from bad_input._checks import case_params, check_family_covered, check_outcome
 
 FUNCTIONS = FAMILIES["test_linear"]

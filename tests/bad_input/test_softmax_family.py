@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bad_input._cases import (FAMILIES, REF, X, axis_cases, collector, inf, layout_cases, nan,
-                              out_cases, Raises, Ref, small, value_cases)
+from bad_input._cases import (FAMILIES, REF, X, Raises, Ref, axis_cases, collector, inf,
+                              layout_cases, nan, out_cases, small, value_cases)
 from bad_input._checks import case_params, check_family_covered, check_outcome
 
 FUNCTIONS = FAMILIES["test_softmax_family"]
