@@ -1,4 +1,8 @@
-"""Shared array generators, special-value rows and precise references.
+"""Shared array generators, special-value rows and comparisons.
+
+The reference every test compares against is ``fastsoftmax.slow``; here are
+SciPy's functions (``scipy_ref``) and the comparisons (bitwise, and against a
+reference answer).
 
 Imported by the test modules as ``from _helpers import ...`` (pytest puts this
 directory on ``sys.path``: tests/ has no ``__init__.py``; conftest.py makes it
@@ -135,42 +139,12 @@ def check_layout(a, layout):
         assert not a.flags.aligned
 
 
-# --------------------------------------------------------------- references
+# --------------------------------------------------------------- SciPy and comparisons
 
 def scipy_ref(name, x, axis=-1, **kw):
     """scipy.special's function, warnings silenced (special values)."""
     with np.errstate(all="ignore"):
         return SCIPY_FUNCS[name](x, axis=axis, **kw)
-
-
-def precise_parts(x, axis=-1, dtype=np.longdouble):
-    """(m, L, t) with m the max along ``axis`` (keepdims), L = log1p(sum of the
-    exponentials of every element but one maximum, relative to m) and
-    t = x - m, all computed in ``dtype`` (finite input only).
-
-    logsumexp = m + L, log_softmax = t - L, softmax = exp(t - L).  With
-    longdouble (64-bit mantissa on x86) these are references ~2000 times
-    more precise than float64."""
-    x = np.asarray(x, dtype=dtype)
-    m = np.max(x, axis=axis, keepdims=True)
-    t = x - m
-    e = np.exp(t)
-    idx = np.expand_dims(np.argmax(x, axis=axis), axis)
-    np.put_along_axis(e, idx, 0, axis=axis)
-    L = np.log1p(np.sum(e, axis=axis, keepdims=True))
-    return m, L, t
-
-
-def precise(name, x, axis=-1, dtype=np.longdouble):
-    """A precise value of softmax / log_softmax / logsumexp (finite input)."""
-    m, L, t = precise_parts(x, axis, dtype)
-    if name == "softmax":
-        return np.exp(t - L)
-    if name == "log_softmax":
-        return t - L
-    if name == "logsumexp":
-        return np.squeeze(m + L, axis=axis)
-    raise ValueError(name)
 
 
 def assert_same(a, b):
@@ -188,3 +162,20 @@ def assert_same(a, b):
         bad = np.argwhere(~same)[:5]
         raise AssertionError(f"arrays differ at {bad.tolist()}: "
                              f"{av[tuple(bad.T)]} vs {bv[tuple(bad.T)]}")
+
+
+def assert_matches_reference(got, want, rtol, atol, what="result"):
+    """``got`` against a reference answer ``want`` (``fastsoftmax.slow``,
+    SciPy or torch): the same dtype and shape, the same NaN / +inf / -inf
+    pattern, and the finite values within ``rtol`` and ``atol``."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, expected {want.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    for name, f in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        bad = f(g) != f(w)
+        assert not bad.any(), (f"{what}: {name} pattern differs at "
+                               f"{np.argwhere(bad)[:5].tolist()}: got {g[bad][:5]}, "
+                               f"expected {w[bad][:5]}")
+    fin = np.isfinite(w)
+    np.testing.assert_allclose(g[fin], w[fin], rtol=rtol, atol=atol, err_msg=what)

@@ -1,4 +1,4 @@
-"""Issue 6, part 2: concurrency and process safety.
+"""Concurrency and process safety.
 
 * 8 Python threads calling every public function at once, on different data,
   with the default thread count and with num_threads=2, get bitwise the

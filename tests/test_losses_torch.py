@@ -157,7 +157,8 @@ def test_cross_entropy_all_ignored_vs_torch():
 
 
 def test_cross_entropy_prob_target_zero_differs_from_torch():
-    """SEMANTICS 'deliberate difference': torch gives NaN for t=0 where log p=-inf."""
+    """A deliberate difference (docs/semantics.md): a probability target of 0
+    contributes 0 where log p = -inf (xlogy); torch gives NaN."""
     x = np.array([[0.0, -np.inf, 1.0]])
     t = np.array([[0.5, 0.0, 0.5]])
     tl, _ = torch_ce(x, t, -1, None, -100, 0.0, "mean")

@@ -1,5 +1,4 @@
-"""Issue 6, part 3: memory -- no leaks, O(N) extra memory for the fused
-losses, 64-bit indexing.
+"""Memory: no leaks, O(N) extra memory for the fused losses, 64-bit indexing.
 
 Everything runs in child interpreters: the RSS measurements need a process of
 their own, and an indexing bug must be a failing test, not a dead session.

@@ -1,17 +1,18 @@
-"""Pure-NumPy reference implementations, written from the definitions.
+"""The benchmarks' NumPy baseline: softmax, log_softmax, logsumexp and the
+cross-entropy (loss and gradient) in plain NumPy, computed in the input's
+dtype (``dtype=``), as a NumPy user would write them.
 
-Used by the tests (as an independent check of the compiled kernels) and by
-the benchmarks (as the "NumPy" baseline).  Clear rather than fast: every
-function works on a float64 (or wider) copy with the class axis last and
-follows docs/SEMANTICS (SciPy for the softmax family, PyTorch for the losses).
+Not a test reference: the tests compare against :mod:`fastsoftmax.slow`
+(the same names and signatures as the public functions, extended precision).
+This module stays only while ``fastsoftmax._bench``, ``benchmarks/`` and
+``tools/bench.py`` time it; it goes when they move to ``fastsoftmax.slow``
+(whose float64 / long-double computation would change what they measure).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
-           "cross_entropy_grad", "nll_loss", "masked_softmax", "masked_log_softmax",
-           "linear_cross_entropy", "linear_cross_entropy_grad"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
 
 
 def _max_shift(x, axis):
@@ -160,83 +161,3 @@ def cross_entropy_grad(logits, target, weight=None, ignore_index=-100,
         with np.errstate(invalid="ignore", divide="ignore"):
             g = g / denom if denom != 0 else np.zeros_like(g)
     return g
-
-
-def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean",
-             dtype=np.float64):
-    """torch.nn.functional.nll_loss with the class axis last."""
-    lp = np.asarray(log_probs, dtype=dtype)
-    c = lp.shape[-1]
-    w = np.ones(c, dtype=dtype) if weight is None else np.asarray(weight, dtype=dtype)
-    target = np.asarray(target)
-    keep = target != ignore_index
-    y = np.where(keep, target, 0).astype(np.intp)
-    picked = np.take_along_axis(lp, y[..., None], axis=-1)[..., 0]
-    wy = w[y] * keep
-    loss = np.where(keep, -wy * picked, 0.0)
-    return _reduce(loss, wy.sum(), reduction)
-
-
-def _masked_input(x, where, temperature, axis, dtype):
-    x = np.asarray(x, dtype=dtype)
-    if temperature is not None:
-        x = x / temperature
-    if where is None:
-        return x, None
-    mask = np.broadcast_to(np.asarray(where, dtype=bool), x.shape)
-    with np.errstate(invalid="ignore"):
-        return np.where(mask, x, -np.inf), np.any(mask, axis=axis, keepdims=True)
-
-
-def masked_softmax(x, axis=-1, where=None, temperature=None, dtype=np.float64):
-    """softmax(x / temperature) over the entries where ``where`` is True; the
-    others get 0, and a row with no True entry is all 0."""
-    xm, any_true = _masked_input(x, where, temperature, axis, dtype)
-    r = softmax(xm, axis=axis, dtype=dtype)
-    return r if any_true is None else np.where(any_true, r, 0.0)
-
-
-def masked_log_softmax(x, axis=-1, where=None, temperature=None, dtype=np.float64):
-    """log_softmax(x / temperature) over the entries where ``where`` is True;
-    the others get -inf, and a row with no True entry is all -inf."""
-    xm, any_true = _masked_input(x, where, temperature, axis, dtype)
-    r = log_softmax(xm, axis=axis, dtype=dtype)
-    return r if any_true is None else np.where(any_true, r, -np.inf)
-
-
-def _linear_logits(hidden, weight, bias, dtype):
-    h = np.asarray(hidden, dtype=dtype)
-    logits = h.reshape(-1, h.shape[-1]) @ np.asarray(weight, dtype=dtype).T
-    if bias is not None:
-        logits = logits + np.asarray(bias, dtype=dtype)
-    return logits
-
-
-def linear_cross_entropy(hidden, weight, target, bias=None, ignore_index=-100,
-                         label_smoothing=0.0, reduction="mean", z_loss=0.0,
-                         softcap=None, dtype=np.float64):
-    """cross_entropy(hidden @ weight.T + bias, target) with the full logits."""
-    logits = _linear_logits(hidden, weight, bias, dtype)
-    t = np.asarray(target).reshape(-1)
-    loss = cross_entropy(logits, t, ignore_index=ignore_index,
-                         label_smoothing=label_smoothing, reduction=reduction,
-                         dtype=dtype, z_loss=z_loss, softcap=softcap)
-    return loss.reshape(np.shape(target)) if reduction == "none" else loss
-
-
-def linear_cross_entropy_grad(hidden, weight, target, bias=None, ignore_index=-100,
-                              label_smoothing=0.0, reduction="mean", z_loss=0.0,
-                              softcap=None, dtype=np.float64):
-    """(grad_hidden, grad_weight, grad_bias or None) of linear_cross_entropy,
-    by the chain rule through the full logits' gradient."""
-    h = np.asarray(hidden, dtype=dtype)
-    w = np.asarray(weight, dtype=dtype)
-    logits = _linear_logits(h, w, bias, dtype)
-    g = cross_entropy_grad(logits, np.asarray(target).reshape(-1),
-                           ignore_index=ignore_index, label_smoothing=label_smoothing,
-                           reduction=reduction, dtype=dtype, z_loss=z_loss,
-                           softcap=softcap)
-    gh = (g @ w).reshape(h.shape)
-    gw = g.T @ h.reshape(-1, h.shape[-1])
-    gb = None if bias is None else g.sum(axis=0)
-    return gh, gw, gb

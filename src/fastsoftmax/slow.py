@@ -1,0 +1,541 @@
+"""Plain NumPy references for every computing function of :mod:`fastsoftmax`.
+
+This module is what the tests and the differential checks compare the
+compiled library against.  It is slow on purpose: each function is written
+straight from its definition (docs/semantics.md: SciPy's answers for the
+softmax family and the sigmoids, PyTorch's for the losses), with the class
+axis moved last and whole temporaries, never the tricks of the fast code.
+It shares no code with the compiled kernels or with the fast Python layer.
+
+* Every function has **the name and the signature** of its public
+  counterpart (``fastsoftmax.slow.softmax`` mirrors ``fastsoftmax.softmax``),
+  so a test can call both with the same arguments.
+* The softmax family and the sigmoids are computed in extended precision
+  (``np.longdouble``: a 64-bit mantissa on x86), everything else in float64;
+  the results are then rounded to the dtype the public function returns
+  (the input's float dtype; float64 for integers and bool; the promoted
+  dtype of hidden, weight and bias for the linear losses).
+* ``out=`` and ``grad_out=`` are honoured (the result is written there and
+  that array returned); ``num_threads=`` and ``chunk_size=`` are accepted
+  and have no effect, as they have none on the public answers.
+* The arguments are assumed valid: rejecting bad input, with the messages
+  the public functions give, is the public functions' job (and tested there).
+
+``_logsumexp_parts`` and ``_extended`` give the softmax family before the
+final rounding, for tests that need more precision than float64.
+
+Examples
+--------
+>>> import numpy as np
+>>> import fastsoftmax
+>>> from fastsoftmax import slow
+>>> x = np.array([[1.0, 2.0, 3.0], [0.0, -np.inf, np.inf]])
+>>> slow.softmax(x)
+array([[0.09003057, 0.24472847, 0.66524096],
+       [       nan,        nan,        nan]])
+>>> bool(np.allclose(slow.softmax(x[:1]), fastsoftmax.softmax(x[:1]), rtol=1e-15))
+True
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "softmax", "log_softmax", "logsumexp",
+    "cross_entropy", "cross_entropy_and_grad", "nll_loss", "categorical_cross_entropy",
+    "binary_cross_entropy", "binary_cross_entropy_and_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
+    "sigmoid", "log_sigmoid",
+    "linear_cross_entropy", "linear_cross_entropy_and_grad",
+]
+
+#: The precision of the softmax family and the sigmoids (float64 where the
+#: platform's long double is no wider).
+EXTENDED = np.longdouble
+
+_ERRSTATE = dict(all="ignore")
+
+
+# ================================================================= dtypes
+
+def _result_dtype(arr):
+    """The public result dtype of one input: its float dtype (native byte
+    order), float64 for integers and bool."""
+    dt = np.asarray(arr).dtype
+    return dt.newbyteorder("=") if dt.kind == "f" else np.dtype(np.float64)
+
+
+def _as(arr, dtype):
+    return np.asarray(arr).astype(dtype)
+
+
+def _deliver(value, dtype, out):
+    """``value`` rounded to ``dtype``; written into ``out`` if given (and
+    ``out`` returned), else a NumPy scalar for a 0-d result."""
+    with np.errstate(**_ERRSTATE):
+        value = np.asarray(value).astype(dtype)
+    if out is not None:
+        out[...] = value
+        return out
+    return value[()] if value.ndim == 0 else value
+
+
+def _scalar(total, dtype):
+    """A reduced loss as a NumPy scalar of ``dtype``."""
+    with np.errstate(**_ERRSTATE):
+        return dtype.type(total)
+
+
+# ================================================================= softmax family
+
+def _logsumexp_parts(x, axis=-1, dtype=EXTENDED):
+    """``(m, L, t)`` for finite ``x``, all in ``dtype``.
+
+    ``m`` is the maximum along ``axis`` (kept as an axis of length one),
+    ``L = log1p(sum of exp(x - m) over every element but one maximum)`` and
+    ``t = x - m``.  Then ``logsumexp = m + L``, ``log_softmax = t - L`` and
+    ``softmax = exp(t - L)``.  With ``np.longdouble`` (64-bit mantissa on
+    x86) these are about 2000 times more precise than float64, and the
+    error bounds of the tests are written in terms of ``m``, ``L`` and ``t``.
+    """
+    x = _as(x, dtype)
+    m = np.max(x, axis=axis, keepdims=True)
+    t = x - m
+    e = np.exp(t)
+    # one maximum out of the sum: log1p keeps the precision when it dominates
+    np.put_along_axis(e, np.expand_dims(np.argmax(x, axis=axis), axis), 0, axis=axis)
+    return m, np.log1p(np.sum(e, axis=axis, keepdims=True)), t
+
+
+def _extended(fname, x, axis=-1, keepdims=False):
+    """softmax, log_softmax or logsumexp (``fname``) of ``x`` along an int
+    ``axis``, in EXTENDED precision, not rounded to the result dtype.
+
+    Special values are SciPy's: a slice whose maximum is not finite (a NaN, a
+    +inf, or only -inf) is all NaN for softmax, the SciPy formula with the
+    maximum replaced by 0 for log_softmax, and that maximum for logsumexp; an
+    empty slice has a logsumexp of -inf.
+    """
+    x = _as(x, EXTENDED)
+    if x.shape[axis] == 0:
+        if fname != "logsumexp":
+            return x.copy()
+        shape = list(x.shape)
+        shape[axis] = 1
+        r = np.full(shape, -np.inf, dtype=EXTENDED)
+        return r if keepdims else np.squeeze(r, axis=axis)
+    with np.errstate(**_ERRSTATE):
+        m = np.max(x, axis=axis, keepdims=True)
+        finite = np.isfinite(m)
+        m_, L, t = _logsumexp_parts(np.where(finite, x, 0), axis=axis)
+        if fname == "softmax":
+            r = np.where(finite, np.exp(t - L), np.nan)
+        elif fname == "log_softmax":
+            scipy_rows = x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+            r = np.where(finite, t - L, scipy_rows)
+        elif fname == "logsumexp":
+            r = np.where(finite, m_ + L, m)
+            if not keepdims:
+                r = np.squeeze(r, axis=axis)
+        else:
+            raise ValueError(f"no extended-precision {fname!r}")
+    return r
+
+
+def _rows_of(x, axis):
+    """(array, int axis) with axis=None or a 0-d input seen as one flat row."""
+    x = np.asarray(x)
+    if axis is None or x.ndim == 0:
+        return x.reshape(-1), -1
+    return x, axis
+
+
+def _normalised(fname, fill, x, axis, out, where, temperature):
+    arr = np.asarray(x)
+    dtype = _result_dtype(arr)
+    flat, ax = _rows_of(arr, axis)
+    v = _as(flat, EXTENDED)
+    if temperature is not None:
+        v = v / EXTENDED(temperature)
+    empty = None
+    if where is not None:
+        keep = np.broadcast_to(np.asarray(where).astype(bool), arr.shape).reshape(flat.shape)
+        v = np.where(keep, v, -np.inf)   # masked entries take no part, NaN or not
+        empty = ~np.any(keep, axis=ax, keepdims=True)
+    r = _extended(fname, v, axis=ax)
+    if empty is not None:
+        r = np.where(empty, fill, r)      # a slice with no entry left
+    return _deliver(r.reshape(arr.shape), dtype, out)
+
+
+def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+    """Reference for :func:`fastsoftmax.softmax`.
+
+    ``exp(x - max) / sum(exp(x - max))`` as ``exp(t - L)`` (see
+    :func:`_logsumexp_parts`); ``where=False`` entries get 0 and a slice with
+    no True entry is all 0; ``temperature`` divides ``x`` first.
+    """
+    return _normalised("softmax", 0.0, x, axis, out, where, temperature)
+
+
+def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+    """Reference for :func:`fastsoftmax.log_softmax`.
+
+    ``x - max - log1p(others)``; ``where=False`` entries get -inf and a slice
+    with no True entry is all -inf; ``temperature`` divides ``x`` first.
+    """
+    return _normalised("log_softmax", -np.inf, x, axis, out, where, temperature)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
+    """Reference for :func:`fastsoftmax.logsumexp`: ``max + log1p(others)``,
+    -inf over an empty axis."""
+    arr = np.asarray(x)
+    dtype = _result_dtype(arr)
+    flat, ax = _rows_of(arr, axis)
+    r = _extended("logsumexp", flat, axis=ax)
+    if axis is None or arr.ndim == 0:
+        r = r.reshape((1,) * arr.ndim if keepdims else ())
+    elif keepdims:
+        r = np.expand_dims(r, axis)
+    return _deliver(r, dtype, out)
+
+
+# ================================================================= sigmoid
+
+def _sigmoid(x):
+    """``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below, ``e = exp(-|x|)``:
+    full relative precision down to the subnormals."""
+    with np.errstate(**_ERRSTATE):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _log_sigmoid(x):
+    """``min(x, 0) - log1p(exp(-|x|))``."""
+    with np.errstate(**_ERRSTATE):
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def sigmoid(x, *, out=None):
+    """Reference for :func:`fastsoftmax.sigmoid` (``scipy.special.expit``,
+    without its flush to 0 below 1e-308)."""
+    return _deliver(_sigmoid(_as(x, EXTENDED)), _result_dtype(x), out)
+
+
+def log_sigmoid(x, *, out=None):
+    """Reference for :func:`fastsoftmax.log_sigmoid` (``scipy.special.log_expit``)."""
+    return _deliver(_log_sigmoid(_as(x, EXTENDED)), _result_dtype(x), out)
+
+
+# ================================================================= cross-entropy
+
+def _reduce(per_sample, denom, reduction, dtype):
+    """"none": the per-sample losses; "sum"; "mean": the sum over ``denom``
+    (0 / 0 is NaN), all summed in float64."""
+    if reduction == "none":
+        with np.errstate(**_ERRSTATE):
+            return np.asarray(per_sample).astype(dtype)
+    total = np.sum(per_sample, dtype=np.float64)
+    if reduction == "sum":
+        return _scalar(total, dtype)
+    if reduction == "mean":
+        with np.errstate(**_ERRSTATE):
+            return _scalar(np.float64(total) / np.float64(denom), dtype)
+    raise ValueError(f"unknown reduction {reduction!r}")
+
+
+def _grad_scale(denom, reduction):
+    """The factor of the gradient of the reduced loss: 1 / denom for "mean"
+    (0 when there is nothing to divide by: the gradient is then 0)."""
+    if reduction != "mean":
+        return 1.0
+    return 1.0 / denom if denom != 0 else 0.0
+
+
+def _row_stats(x):
+    """(lse, log_softmax, softmax) of float64 rows (classes last), and
+    whether each row has a distribution (its maximum is finite; the other
+    rows' values are meaningless).  A row of zero classes has a logsumexp of
+    -inf and counts as having one."""
+    if x.shape[-1] == 0:
+        lse = np.full(x.shape[:-1], -np.inf)
+        return lse, x.copy(), x.copy(), np.ones(x.shape[:-1], dtype=bool)
+    with np.errstate(**_ERRSTATE):
+        ok = np.isfinite(np.max(x, axis=-1, keepdims=True))
+        m, L, t = _logsumexp_parts(np.where(ok, x, 0.0), axis=-1, dtype=np.float64)
+        logp = t - L
+        return (m + L)[..., 0], logp, np.exp(logp), ok[..., 0]
+
+
+def _cross_entropy_rows(raw, target, index, weight, ignore_index, eps, z_loss, softcap,
+                        want_grad):
+    """Per-sample losses, the "mean" denominator and, if asked, the gradient
+    of the summed loss, for float64 logits ``raw`` with the classes last.
+
+    PyTorch's definition with the project's documented answers:
+
+    * index targets: ``(1 - eps) w[y] (-log p_y) + (eps / C) sum_c w_c (-log p_c)``
+      (the smoothing term only when eps > 0: without smoothing a -inf logit
+      other than the target's gives no ``0 * inf``), 0 for a sample whose
+      target is ``ignore_index`` whatever its logits; "mean" divides by the
+      summed ``w[y]`` of the other samples;
+    * probability targets ``t``: ``-sum_c w_c q_c log p_c`` with
+      ``q = (1 - eps) t + eps / C`` and ``0 log 0 = 0``; "mean" divides by
+      the number of samples;
+    * ``softcap``: the logits are ``softcap * tanh(raw / softcap)``;
+      ``z_loss``: ``z_loss * lse**2`` is added to every counted sample;
+    * a counted sample whose logits have no distribution (a NaN, a +inf, or
+      only -inf) has a NaN loss and gradient.
+    """
+    x = raw if softcap is None else softcap * np.tanh(raw / softcap)
+    n_classes = x.shape[-1]
+    w = np.ones(n_classes) if weight is None else _as(weight, np.float64)
+    lse, logp, p, ok = _row_stats(x)
+    with np.errstate(**_ERRSTATE):
+        if index:
+            t = np.asarray(target).astype(np.int64)
+            keep = t != ignore_index
+            y = np.where(keep, t, 0)
+            if n_classes:
+                logp_y = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+                w_y = np.where(keep, w[y], 0.0)
+            else:  # no class: every sample is ignored
+                logp_y = w_y = np.zeros(y.shape)
+            per = (1 - eps) * w_y * -logp_y   # NaN for eps = 1 and -inf at y, as torch
+            if eps > 0:
+                per = per + (eps / n_classes) * np.sum(w * -logp, axis=-1)
+            counted = keep
+            denom = np.sum(w_y)
+        else:
+            q = (1 - eps) * _as(target, np.float64) + (eps / n_classes if n_classes else 0)
+            per = -np.sum(np.where(q == 0, 0.0, w * q * logp), axis=-1)
+            counted = np.ones(per.shape, dtype=bool)
+            denom = per.size
+        if z_loss:
+            per = per + z_loss * lse ** 2
+        per = np.where(ok, per, np.nan)
+        per = np.where(counted, per, 0.0)
+        if not want_grad:
+            return per, denom, None
+        if index:
+            q = np.zeros(x.shape)
+            if n_classes:
+                np.put_along_axis(q, y[..., None], ((1 - eps) * w_y)[..., None], axis=-1)
+            if eps > 0:
+                q = q + (eps / n_classes) * w
+        else:
+            q = w * q
+        g = p * np.sum(q, axis=-1, keepdims=True) - q
+        if z_loss:
+            g = g + 2 * z_loss * lse[..., None] * p
+        if softcap is not None:
+            g = g * (1 - np.tanh(raw / softcap) ** 2)
+        g = np.where(ok[..., None], g, np.nan)
+        g = np.where(counted[..., None], g, 0.0)
+    return per, denom, g
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                   z_loss, softcap, want_grad, grad_out):
+    arr = np.asarray(logits)
+    dtype = _result_dtype(arr)
+    raw = np.moveaxis(_as(arr, np.float64), axis, -1)
+    t = np.asarray(target)
+    index = t.dtype.kind in "iu"
+    if not index:
+        t = np.moveaxis(t, axis, -1)
+    per, denom, g = _cross_entropy_rows(
+        raw, t, index, weight, ignore_index, float(label_smoothing), float(z_loss),
+        None if softcap is None else float(softcap), want_grad)
+    loss = _reduce(per, denom, reduction, dtype)
+    if not want_grad:
+        return loss
+    g = np.moveaxis(g * _grad_scale(denom, reduction), -1, axis)
+    return loss, _deliver(g, dtype, grad_out)
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                  label_smoothing=0.0, reduction="mean", num_threads=None,
+                  z_loss=0.0, softcap=None):
+    """Reference for :func:`fastsoftmax.cross_entropy` (see
+    :func:`_cross_entropy_rows` for the definition)."""
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
+                          reduction, z_loss, softcap, False, None)
+
+
+def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
+                           label_smoothing=0.0, reduction="mean", num_threads=None,
+                           grad_out=None, z_loss=0.0, softcap=None):
+    """Reference for :func:`fastsoftmax.cross_entropy_and_grad`: the loss and
+    ``softmax * sum(q) - q`` (plus ``2 z_loss lse softmax``, times the
+    softcap's ``1 - tanh**2``) times the reduction's scale."""
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
+                          reduction, z_loss, softcap, True, grad_out)
+
+
+def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
+             reduction="mean"):
+    """Reference for :func:`fastsoftmax.nll_loss`: ``-w[y] log_probs[y]``, 0 for
+    an ignored sample; "mean" divides by the summed ``w[y]`` of the others."""
+    arr = np.asarray(log_probs)
+    dtype = _result_dtype(arr)
+    lp = np.moveaxis(_as(arr, np.float64), axis, -1)
+    n_classes = lp.shape[-1]
+    w = np.ones(n_classes) if weight is None else _as(weight, np.float64)
+    t = np.asarray(target).astype(np.int64)
+    keep = t != ignore_index
+    y = np.where(keep, t, 0)
+    if n_classes:
+        picked = np.take_along_axis(lp, y[..., None], axis=-1)[..., 0]
+        w_y = np.where(keep, w[y], 0.0)
+    else:
+        picked = w_y = np.zeros(t.shape)
+    with np.errstate(**_ERRSTATE):
+        per = np.where(keep, -w_y * picked, 0.0)
+    return _reduce(per, np.sum(w_y), reduction, dtype)
+
+
+def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
+    """Reference for :func:`fastsoftmax.categorical_cross_entropy`:
+    ``-sum(t log p)`` with ``p`` clipped to ``[eps, 1 - eps]`` and ``0 log p = 0``
+    (a target of the shape of ``probs``) or ``-log p[y]`` (class indices);
+    "mean" divides by the number of samples."""
+    arr = np.asarray(probs)
+    dtype = _result_dtype(arr)
+    p = np.clip(np.moveaxis(_as(arr, np.float64), axis, -1), eps, 1.0 - eps)
+    t = np.asarray(target)
+    with np.errstate(**_ERRSTATE):
+        if t.shape == arr.shape:
+            tm = np.moveaxis(_as(t, np.float64), axis, -1)
+            per = -np.sum(np.where(tm == 0, 0.0, tm * np.log(p)), axis=-1)
+        else:
+            y = t.astype(np.intp)[..., None]
+            per = -np.log(np.take_along_axis(p, y, axis=-1)[..., 0])
+    return _reduce(per, per.size, reduction, dtype)
+
+
+# ================================================================= binary losses
+
+def _binary_finish(loss, grad, reduction, dtype):
+    n = loss.size
+    value = _reduce(loss, n, reduction, dtype)
+    if grad is None:
+        return value
+    if reduction == "mean" and n:
+        grad = grad / n
+    with np.errstate(**_ERRSTATE):
+        return value, np.asarray(grad).astype(dtype)
+
+
+def _bce(probs, target, weight, reduction, want_grad):
+    """torch's binary cross-entropy: each log clamped at -100, the gradient's
+    denominator ``p (1 - p)`` at float32(1e-12)."""
+    dtype = _result_dtype(probs)
+    p = _as(probs, np.float64)
+    t = _as(target, np.float64)
+    with np.errstate(**_ERRSTATE):
+        loss = -(t * np.maximum(np.log(p), -100.0)
+                 + (1 - t) * np.maximum(np.log1p(-p), -100.0))
+        grad = (p - t) / np.maximum((1 - p) * p, float(np.float32(1e-12))) if want_grad \
+            else None
+        if weight is not None:
+            w = _as(weight, np.float64)
+            loss = loss * w
+            grad = None if grad is None else grad * w
+    return _binary_finish(loss, grad, reduction, dtype)
+
+
+def binary_cross_entropy(probs, target, *, weight=None, reduction="mean"):
+    """Reference for :func:`fastsoftmax.binary_cross_entropy`:
+    ``-w (t max(log p, -100) + (1 - t) max(log(1 - p), -100))``."""
+    return _bce(probs, target, weight, reduction, False)
+
+
+def binary_cross_entropy_and_grad(probs, target, *, weight=None, reduction="mean"):
+    """Reference for :func:`fastsoftmax.binary_cross_entropy_and_grad`: the
+    loss and ``w (p - t) / max(p (1 - p), 1e-12)``, scaled by the reduction."""
+    return _bce(probs, target, weight, reduction, True)
+
+
+def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_grad):
+    """``w ((1 - t) x + (1 + (pw - 1) t) softplus(-x))`` and its gradient
+    ``w ((1 + (pw - 1) t) sigmoid(x) - pw t)``."""
+    dtype = _result_dtype(logits)
+    x = _as(logits, np.float64)
+    t = _as(target, np.float64)
+    pw = 1.0 if pos_weight is None else _as(pos_weight, np.float64)
+    with np.errstate(**_ERRSTATE):
+        lw = 1 + (pw - 1) * t
+        loss = (1 - t) * x + lw * -_log_sigmoid(x)
+        grad = lw * _sigmoid(x) - pw * t if want_grad else None
+        if weight is not None:
+            w = _as(weight, np.float64)
+            loss = loss * w
+            grad = None if grad is None else grad * w
+    loss = np.broadcast_to(loss, x.shape)
+    grad = None if grad is None else np.broadcast_to(grad, x.shape)
+    return _binary_finish(loss, grad, reduction, dtype)
+
+
+def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
+                                     reduction="mean"):
+    """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits`."""
+    return _bce_with_logits(logits, target, weight, pos_weight, reduction, False)
+
+
+def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None,
+                                              pos_weight=None, reduction="mean"):
+    """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits_and_grad`."""
+    return _bce_with_logits(logits, target, weight, pos_weight, reduction, True)
+
+
+# ================================================================= linear cross-entropy
+
+def _linear_cross_entropy(hidden, weight, target, bias, ignore_index, label_smoothing,
+                          reduction, z_loss, softcap, want_grad):
+    """cross_entropy of the full float64 logits ``hidden @ weight.T + bias``
+    (no class weights: "mean" divides by the number of counted samples)."""
+    arrays = [np.asarray(a) for a in (hidden, weight, bias) if a is not None]
+    dtype = np.result_type(*(a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+                             for a in arrays)).newbyteorder("=")
+    h = _as(hidden, np.float64)
+    w = _as(weight, np.float64)
+    rows = h.reshape(int(np.prod(h.shape[:-1])), h.shape[-1])
+    logits = rows @ w.T
+    if bias is not None:
+        logits = logits + _as(bias, np.float64)
+    t = np.asarray(target).reshape(-1)
+    per, denom, g = _cross_entropy_rows(
+        logits, t, True, None, ignore_index, float(label_smoothing), float(z_loss),
+        None if softcap is None else float(softcap), want_grad)
+    if reduction == "none":
+        loss = per.reshape(h.shape[:-1]).astype(dtype)
+    else:
+        loss = _reduce(per, denom, reduction, dtype)
+    if not want_grad:
+        return loss
+    g = g * _grad_scale(denom, reduction)
+    grads = [(g @ w).reshape(h.shape), g.T @ rows]
+    if bias is not None:
+        grads.append(np.sum(g, axis=0))
+    return (loss,) + tuple(a.astype(dtype) for a in grads)
+
+
+def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100,
+                         label_smoothing=0.0, reduction="mean", z_loss=0.0, softcap=None,
+                         chunk_size=None, num_threads=None):
+    """Reference for :func:`fastsoftmax.linear_cross_entropy`: the
+    cross-entropy of the full logits ``hidden @ weight.T + bias``."""
+    return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
+                                 label_smoothing, reduction, z_loss, softcap, False)
+
+
+def linear_cross_entropy_and_grad(hidden, weight, target, *, bias=None, ignore_index=-100,
+                                  label_smoothing=0.0, reduction="mean", z_loss=0.0,
+                                  softcap=None, chunk_size=None, num_threads=None):
+    """Reference for :func:`fastsoftmax.linear_cross_entropy_and_grad`:
+    ``(loss, G @ weight, G.T @ hidden[, G.sum(0)])`` with ``G`` the gradient
+    of the loss with respect to the full logits."""
+    return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
+                                 label_smoothing, reduction, z_loss, softcap, True)

@@ -1,0 +1,37 @@
+"""Bad and unusual input for sigmoid and log_sigmoid.
+
+Special and degenerate values, every dtype and memory layout, and out=
+buffers: each call raises a clear exception or returns the reference answer
+(``fastsoftmax.slow``) and never writes to its input.  The table runs in a
+child interpreter (``_runner``).
+"""
+from __future__ import annotations
+
+import pytest
+
+from bad_input._cases import (FAMILIES, layout_cases, out_cases, value_cases)
+from bad_input._checks import case_params, check_family_covered, check_outcome
+
+FUNCTIONS = FAMILIES["test_sigmoid"]
+
+
+def table():
+    """Every case of the family, in a fixed order (the child runs them)."""
+    cases = []
+    for fname in FUNCTIONS:
+        cases += value_cases(fname)
+        cases += layout_cases(fname)
+        cases += out_cases(fname)
+    return cases
+
+
+CASES = table()
+
+
+@pytest.mark.parametrize("case", case_params(CASES))
+def test_bad_input(outcomes, case):
+    check_outcome(case, outcomes)
+
+
+def test_every_function_of_the_family_has_cases():
+    check_family_covered(CASES, FUNCTIONS)
