@@ -86,7 +86,9 @@ def valid_count(n) -> bool:
     return type(n) is int and n > 0
 
 
-def _check_count(n, name="num_threads") -> int:
+def check_count(n, name="num_threads") -> int:
+    """A thread count: a positive integer (TypeError / ValueError otherwise).
+    Front ends call it to reject a bad ``num_threads`` at call time."""
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"{name} must be a positive integer or None, got {n!r}")
     n = int(n.__index__())
@@ -113,7 +115,7 @@ def set_num_threads(n: int | None) -> None:
     """
     global _user_threads
     with _lock:
-        _user_threads = None if n is None else _check_count(n, "n")
+        _user_threads = None if n is None else check_count(n, "n")
 
 
 def _find_pool_size(thread) -> int:
@@ -223,7 +225,7 @@ class num_threads(contextlib.ContextDecorator):
     __slots__ = ("n",)
 
     def __init__(self, n: int | None):
-        self.n = None if n is None else _check_count(n, "n")
+        self.n = None if n is None else check_count(n, "n")
 
     def __enter__(self):
         _override.set(_override.get() + (self.n,))
@@ -249,7 +251,7 @@ def resolve(num_threads, work: int) -> int:
     if num_threads is None:
         n = get_num_threads()
     else:
-        n = _check_count(num_threads)
+        n = check_count(num_threads)
         if _forked_child or not _kernels.openmp_enabled():
             n = 1
     if work < PARALLEL_MIN_ELEMENTS:

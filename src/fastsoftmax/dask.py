@@ -85,7 +85,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "fastsoftmax.dask needs Dask arrays: pip install 'fastsoftmax[dask]' "
         f"(or dask[array]); the import failed with: {exc}") from exc
 
-from ._threads import _check_count
+from ._threads import check_count
 from ._validation import (as_array, check_class_weight, check_fraction, check_int,
                           check_reduction, float_dtypes, is_index_target, normalize_axis)
 from .losses import cross_entropy as _cross_entropy
@@ -107,7 +107,7 @@ class RechunkWarning(UserWarning):
 
 def _check_threads(num_threads):
     # validate now, at call time, rather than in every block at compute time
-    return None if num_threads is None else _check_count(num_threads)
+    return None if num_threads is None else check_count(num_threads)
 
 
 def _as_dask(x, name, class_axis=-1):

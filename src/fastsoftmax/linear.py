@@ -32,9 +32,9 @@ import numpy as np
 
 from . import _kernels
 from ._threads import resolve
-from ._validation import (_COMPUTE, as_array, check_fraction, check_index_target,
-                          check_int, check_reduction)
-from .losses import _ce_rows, _check_softcap, _check_z_loss
+from ._validation import (as_array, check_fraction, check_index_target, check_int,
+                          check_real, check_reduction, promoted_float_dtypes, real_array)
+from .losses import _ce_rows
 
 __all__ = ["linear_cross_entropy", "linear_cross_entropy_and_grad"]
 
@@ -55,24 +55,6 @@ TILED_BLOCK_ROWS = 1024
 
 # ----------------------------------------------------------------- checking
 
-def _float_array(value, name):
-    arr = as_array(value, name)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must have a real numeric dtype, got {arr.dtype}")
-    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") not in _COMPUTE:
-        raise TypeError(f"{name} has dtype {arr.dtype}, which is not supported: use "
-                        "float16, float32 or float64")
-    return arr
-
-
-def _dtypes(*arrays):
-    """(compute, result) dtypes: the promoted float type of the inputs
-    (integers and bool count as float64), computed in float32 for float16."""
-    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
-    result = np.result_type(*kinds).newbyteorder("=")
-    return _COMPUTE[result], result
-
-
 def _check_chunk_size(value):
     if value is None:
         return None
@@ -87,9 +69,9 @@ class _Problem:
 
     def __init__(self, hidden, weight, target, bias, ignore_index, label_smoothing,
                  reduction, z_loss, softcap, chunk_size, want_grad=True):
-        h = _float_array(hidden, "hidden")
-        w = _float_array(weight, "weight")
-        b = None if bias is None else _float_array(bias, "bias")
+        h = real_array(hidden, "hidden")
+        w = real_array(weight, "weight")
+        b = None if bias is None else real_array(bias, "bias")
         if h.ndim < 1:
             raise ValueError("hidden must have at least one dimension (the features)")
         if w.ndim != 2:
@@ -102,12 +84,13 @@ class _Problem:
             raise ValueError("weight has no rows: the vocabulary is empty")
         if b is not None and b.shape != (self.V,):
             raise ValueError(f"bias must have shape ({self.V},), got {b.shape}")
-        self.compute, self.result = _dtypes(*(a for a in (h, w, b) if a is not None))
+        self.compute, self.result = promoted_float_dtypes(*(a for a in (h, w, b) if a is not None))
         self.reduction = check_reduction(reduction)
         self.ignore_index = check_int(ignore_index, "ignore_index")
         self.eps = check_fraction(label_smoothing, "label_smoothing")
-        self.z_loss = _check_z_loss(z_loss)
-        self.softcap = _check_softcap(softcap)
+        self.z_loss = check_real(z_loss, "z_loss", min=0.0)
+        self.softcap = (None if softcap is None else
+                        check_real(softcap, "softcap", above=0.0, what="None or a real number"))
         chunk_size = _check_chunk_size(chunk_size)
 
         tarr = as_array(target, "target")

@@ -13,10 +13,10 @@ import numpy as np
 from . import _losses
 from ._threads import resolve
 from .sigmoid import log_sigmoid, sigmoid
-from ._validation import (as_array, check_class_weight, check_fraction,
-                          check_index_target, is_index_target, check_int, check_out,
-                          check_reduction, float_dtypes, normalize_axis,
-                          rows_view, writable_rows)
+from ._validation import (as_array, check_broadcasts_to, check_class_weight,
+                          check_fraction, check_index_target, check_int, check_out,
+                          check_real, check_reduction, float_dtypes, is_index_target,
+                          normalize_axis, rows_view, writable_rows)
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "categorical_cross_entropy", "binary_cross_entropy",
@@ -53,29 +53,13 @@ _EXTRA_CHUNK_BYTES = 32 << 20
 
 
 def _check_z_loss(value) -> float:
-    if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"z_loss must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"z_loss must be a real number, got {value!r}") from None
-    if not (v >= 0.0 and np.isfinite(v)):
-        raise ValueError(f"z_loss must be finite and >= 0, got {v}")
-    return v
+    return check_real(value, "z_loss", min=0.0)
 
 
 def _check_softcap(value):
     if value is None:
         return None
-    if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"softcap must be None or a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"softcap must be None or a real number, got {value!r}") from None
-    if not (v > 0.0 and np.isfinite(v)):
-        raise ValueError(f"softcap must be finite and > 0, got {v}")
-    return v
+    return check_real(value, "softcap", above=0.0, what="None or a real number")
 
 
 def _ce_rows(x, t, index_target, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
@@ -378,12 +362,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     """
     arr, axis, compute, result = _logit_rows(probs, axis, "probs")
     reduction = check_reduction(reduction)
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps must be a real number, got {eps!r}") from None
-    if not 0.0 <= eps < 0.5:
-        raise ValueError(f"eps must be in [0, 0.5), got {eps}")
+    eps = check_real(eps, "eps", min=0.0, below=0.5, strict=False)
     if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
         raise ValueError("probs must lie in [0, 1]")
     p = np.clip(np.moveaxis(arr, axis, -1).astype(np.float64), eps, 1.0 - eps)
@@ -409,17 +388,6 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     return _reduce(loss, loss.size, reduction, result)
 
 
-def _check_broadcasts_to(shape, target_shape, name, to_name):
-    # broadcasting must not enlarge the loss beyond the input's shape
-    try:
-        ok = np.broadcast_shapes(shape, target_shape) == target_shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} of shape {shape} does not broadcast to {to_name}'s "
-                         f"shape {target_shape}")
-
-
 def _binary_inputs(input, target, weight, name):
     arr = as_array(input, name)
     compute, result = float_dtypes(arr, name)
@@ -434,7 +402,7 @@ def _binary_inputs(input, target, weight, name):
     w = None
     if weight is not None:
         w = _real_array(weight, "weight", compute)
-        _check_broadcasts_to(w.shape, arr.shape, "weight", name)
+        check_broadcasts_to(w.shape, arr.shape, "weight", f"{name}'s")
     return x, t, w, result
 
 
@@ -493,7 +461,7 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
         pw = _real_array(pos_weight, "pos_weight", x.dtype)
-        _check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits")
+        check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits's")
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None

@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _kernels, _threads
 from ._threads import resolve
-from ._validation import (as_array, check_out, float_dtypes, normalize_axis,
+from ._validation import (as_array, check_out, check_real, float_dtypes, normalize_axis,
                           overlaps_partially, rows_view, writable_rows)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
@@ -113,16 +113,7 @@ def _fill_masked(dst, keep):
 def _check_temperature(value):
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"temperature must be a positive real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"temperature must be a positive real number, got {value!r}") from None
-    if not (v > 0.0 and np.isfinite(v)):
-        raise ValueError(f"temperature must be finite and > 0, got {v}")
-    return v
+    return check_real(value, "temperature", above=0.0, what="a positive real number")
 
 
 def _mask_rows(where, shape, axis, nrows, ncols):
