@@ -89,6 +89,15 @@ def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
     return ax % ndim
 
 
+def is_kernel_array(a: np.ndarray, dtype: np.dtype) -> bool:
+    """The drivers' rule for every array: C-contiguous, aligned, and of
+    ``dtype`` (a native dtype, so native byte order too).  The small-input
+    fast paths test it directly; everything else goes through
+    :func:`kernel_array`."""
+    flags = a.flags
+    return a.dtype == dtype and flags.c_contiguous and flags.aligned
+
+
 def kernel_array(a: np.ndarray, dtype: np.dtype, *, writable: bool = False,
                  shape: tuple | None = None):
     """``a`` as the compiled drivers require every array they are handed.
@@ -106,7 +115,7 @@ def kernel_array(a: np.ndarray, dtype: np.dtype, *, writable: bool = False,
     driver must then write into a fresh buffer that the caller copies back.
     ``shape``: reshape the result (a view) to this shape.
     """
-    if not (a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned):
+    if not is_kernel_array(a, dtype):
         if writable:
             return None
         a = np.array(a, dtype=dtype, order="C")  # a fresh, aligned copy

@@ -33,7 +33,8 @@ import numpy as np
 from ._driver import core
 from ._threads import resolve
 from ._validation import (as_array, check_fraction, check_index_target, check_int,
-                          check_real, check_reduction, promoted_float_dtypes, real_array)
+                          check_real, check_reduction, kernel_array, promoted_float_dtypes,
+                          real_array)
 
 __all__ = ["linear_cross_entropy", "linear_cross_entropy_and_grad"]
 
@@ -104,7 +105,7 @@ class _Problem:
         self.W = w  # cast tile by tile when its dtype is not the compute dtype
         self.W_ready = w.dtype == self.compute
         self.bias = None if b is None else np.ascontiguousarray(b, dtype=self.compute)
-        self.t = np.ascontiguousarray(tarr, dtype=np.int64).reshape(-1)
+        self.t = kernel_array(tarr, np.dtype(np.int64), shape=(-1,))
         self.keep = self.t != self.ignore_index
         self.denom = float(np.count_nonzero(self.keep))
         if self.reduction == "mean":

@@ -16,7 +16,7 @@ from .sigmoid import log_sigmoid, sigmoid
 from ._validation import (as_array, check_broadcasts_to, check_class_weight,
                           check_fraction, check_index_target, check_int, check_out,
                           check_real, check_reduction, float_dtypes, is_index_target,
-                          normalize_axis, rows_view, writable_rows)
+                          kernel_array, normalize_axis, rows_view, writable_rows)
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "categorical_cross_entropy", "binary_cross_entropy",
@@ -84,7 +84,7 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
     loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
 
     if index_target:
-        t = np.ascontiguousarray(tarr, dtype=np.int64).reshape(-1)
+        t = kernel_array(tarr, np.dtype(np.int64), shape=(-1,))
         keep = t != ignore_index
         if w is None:
             denom = float(np.count_nonzero(keep))

@@ -6,8 +6,9 @@ import numpy as np
 from . import _threads
 from ._driver import core
 from ._threads import resolve
-from ._validation import (as_array, check_out, check_real, float_dtypes, normalize_axis,
-                          overlaps_partially, rows_view, writable_rows)
+from ._validation import (as_array, check_out, check_real, float_dtypes, is_kernel_array,
+                          kernel_array, normalize_axis, overlaps_partially, rows_view,
+                          writable_rows)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
@@ -25,9 +26,7 @@ def _prepare(x, axis):
 
 def _rows(arr, axis, compute):
     """C-contiguous (rows, n) compute-dtype view with the reduction axis last."""
-    if axis is None or arr.ndim <= 1:
-        return np.ascontiguousarray(arr, dtype=compute).reshape(1, -1)
-    return rows_view(arr, axis, compute)
+    return rows_view(arr, None if axis is None or arr.ndim <= 1 else axis, compute)
 
 
 def _output_rows(res, arr, axis, compute, xr):
@@ -36,11 +35,7 @@ def _output_rows(res, arr, axis, compute, xr):
     The kernel writes straight into ``res`` when its (rows, n) view is
     contiguous compute-dtype memory that does not partially overlap the input
     ``xr``; otherwise into a temporary that :func:`_copy_back` copies over."""
-    if axis is None or arr.ndim <= 1:
-        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
-                                         and res.dtype.isnative) else None
-    else:
-        target = writable_rows(res, axis, compute)
+    target = writable_rows(res, None if axis is None or arr.ndim <= 1 else axis, compute)
     if target is not None and not overlaps_partially(target, xr):
         return target, True
     return np.empty_like(xr), False
@@ -63,9 +58,9 @@ def _elementwise(kernel, x, axis, out, num_threads):
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
             and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
-            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):
-        res = np.empty_like(x)
+        res = np.empty_like(x)  # fresh: a kernel array too
         kernel(x.reshape(-1, x.shape[-1]), res.reshape(-1, x.shape[-1]), 1)
         return res
     arr, axis, compute, result = _prepare(x, axis)
@@ -323,7 +318,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
             and not keepdims and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
-            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
         res = np.empty(x.shape[:-1], dtype=x.dtype)
         core.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
@@ -338,9 +333,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     nt = resolve(num_threads, arr.size)
     xr = _rows(arr, axis, compute)
     flat = None
-    if (out is not None and out.dtype == compute and out.dtype.isnative
-            and out.flags.c_contiguous and not np.may_share_memory(out, xr)):
-        flat = out.reshape(-1)
+    if out is not None and not np.may_share_memory(out, xr):
+        flat = kernel_array(out, compute, writable=True, shape=(-1,))
     if flat is None:
         flat = np.empty(xr.shape[0], dtype=compute)
     if xr.shape[0]:
