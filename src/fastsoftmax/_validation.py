@@ -170,6 +170,31 @@ def writable_rows(out: np.ndarray, axes, compute: np.dtype):
     return kernel_array(moved, compute, writable=True, shape=(rows, n))
 
 
+def output_rows(out: np.ndarray, axes, compute: np.dtype, inputs: tuple, *,
+                in_place: bool = False):
+    """(rows buffer the driver writes, whether it is ``out`` itself).
+
+    The driver writes straight into ``out``'s (rows, n) view (``axes`` last)
+    when that is a kernel array sharing no memory with ``inputs`` -- or, with
+    ``in_place``, being exactly the same elements as an input (``out=x``);
+    otherwise into a temporary that :func:`copy_back` copies into ``out``.
+    """
+    rows = writable_rows(out, axes, compute)
+    if rows is not None and not any(
+            overlaps_partially(rows, a) if in_place else np.may_share_memory(rows, a)
+            for a in inputs):
+        return rows, True
+    _, nrows, n = moved_last(out, axes)
+    return np.empty((nrows, n), dtype=compute), False
+
+
+def copy_back(buf: np.ndarray, out: np.ndarray, axes) -> None:
+    """Copy the (rows, n) buffer into ``out`` (``axes`` last, see
+    :func:`moved_last`)."""
+    dst = moved_last(out, axes)[0]
+    dst[...] = buf.reshape(dst.shape)
+
+
 def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
     """True if a and b share memory but are not the very same elements in the
     same order (in-place operation is only safe for identical views)."""

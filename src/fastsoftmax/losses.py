@@ -10,29 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._driver import core
-from ._threads import resolve
-from .sigmoid import log_sigmoid, sigmoid
+from . import _crossentropy
+from ._crossentropy import logits_array
+from ._reduction import reduce_losses
 from ._validation import (as_array, check_broadcasts_to, check_class_weight,
-                          check_fraction, check_index_target, check_int, check_out,
-                          check_real, check_reduction, float_dtypes, is_index_target,
-                          kernel_array, normalize_axis, rows_view, writable_rows)
+                          check_index_target, check_int, check_real, check_reduction,
+                          float_dtypes)
+from .sigmoid import log_sigmoid, sigmoid
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "categorical_cross_entropy", "binary_cross_entropy",
            "binary_cross_entropy_and_grad", "binary_cross_entropy_with_logits",
            "binary_cross_entropy_with_logits_and_grad"]
-
-
-def _logit_rows(logits, axis, name="logits"):
-    arr = as_array(logits, name)
-    compute, result = float_dtypes(arr, name)
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must have at least one dimension (the class axis)")
-    if axis is None:
-        raise TypeError("axis must be an integer, got None (the losses need one class axis)")
-    axis = normalize_axis(axis, arr.ndim)
-    return arr, axis, compute, result
 
 
 def _real_array(value, name, dtype):
@@ -45,84 +34,6 @@ def _real_array(value, name, dtype):
 
 def _batch_shape(shape, axis):
     return shape[:axis] + shape[axis + 1:]
-
-
-def _check_z_loss(value) -> float:
-    return check_real(value, "z_loss", min=0.0)
-
-
-def _check_softcap(value):
-    if value is None:
-        return None
-    return check_real(value, "softcap", above=0.0, what="None or a real number")
-
-
-def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                   reduction, num_threads, want_grad, grad_out, z_loss=0.0, softcap=None):
-    arr, axis, compute, result = _logit_rows(logits, axis)
-    reduction = check_reduction(reduction)
-    z_loss = _check_z_loss(z_loss)
-    softcap = _check_softcap(softcap)
-    ignore_index = check_int(ignore_index, "ignore_index")
-    eps = check_fraction(label_smoothing, "label_smoothing")
-    n_classes = arr.shape[axis]
-    batch_shape = _batch_shape(arr.shape, axis)
-    w = check_class_weight(weight, n_classes, compute)
-    tarr = as_array(target, "target")
-
-    index_target = is_index_target(tarr, arr.shape, batch_shape)
-    if index_target:
-        check_index_target(tarr, batch_shape, n_classes, ignore_index)
-
-    grad = None
-    if want_grad:
-        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
-                else check_out(grad_out, arr.shape, result, "grad_out"))
-
-    x = rows_view(arr, axis, compute)
-    nrows = x.shape[0]
-    loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
-
-    if index_target:
-        t = kernel_array(tarr, np.dtype(np.int64), shape=(-1,))
-        keep = t != ignore_index
-        if w is None:
-            denom = float(np.count_nonzero(keep))
-        else:
-            denom = float(w.astype(np.float64)[t[keep]].sum())
-    else:
-        t = rows_view(tarr, axis, compute)
-        denom = float(nrows)
-    scale = 1.0 / denom if reduction == "mean" and denom != 0 else (
-        0.0 if reduction == "mean" else 1.0)
-
-    gbuf = None
-    if grad is not None:
-        gbuf = writable_rows(grad, axis, compute)
-        if gbuf is None or np.may_share_memory(gbuf, x) or np.may_share_memory(gbuf, t):
-            gbuf = np.empty_like(x)
-
-    nt = resolve(num_threads, x.size)
-    options = dict(weight=w, label_smoothing=eps, z_loss=z_loss, softcap=softcap,
-                   scale=scale, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
-                   n_threads=nt)
-    if index_target:
-        total = core.cross_entropy_index(x, t, ignore_index=ignore_index, **options)
-    else:
-        total = core.cross_entropy_prob(x, t, **options)
-
-    if grad is not None and not np.shares_memory(gbuf, grad):
-        dst = np.moveaxis(grad, axis, -1)
-        dst[...] = gbuf.reshape(dst.shape)
-
-    if reduction == "none":
-        loss = loss_rows.reshape(batch_shape).astype(result)
-    else:
-        if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                total = np.float64(total) / np.float64(denom)
-        loss = result.type(total)
-    return (loss, grad) if want_grad else loss
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -200,8 +111,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(cross_entropy(logits, np.array([0, 1]), z_loss=1e-4, softcap=2.0)), 5)
     0.5095
     """
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, False, None, z_loss, softcap)
+    return _crossentropy.cross_entropy(
+        logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
+        z_loss=z_loss, softcap=softcap, want_grad=False)
 
 
 def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -239,18 +152,10 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
     >>> round(float(loss), 6), grad.round(6)
     (0.933374, array([[ 0.846574, -0.153426]]))
     """
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, True, grad_out, z_loss, softcap)
-
-
-def _reduce(loss, denom, reduction, dtype):
-    if reduction == "none":
-        return loss.astype(dtype, copy=False)
-    total = loss.sum(dtype=np.float64)
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = np.float64(total) / np.float64(denom)
-    return dtype.type(total)
+    return _crossentropy.cross_entropy(
+        logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
+        z_loss=z_loss, softcap=softcap, want_grad=True, grad_out=grad_out)
 
 
 def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -269,7 +174,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(nll_loss(lp, np.array([0, 1]))), 5)
     0.31854
     """
-    arr, axis, compute, result = _logit_rows(log_probs, axis, "log_probs")
+    arr, axis, compute, result = logits_array(log_probs, axis, "log_probs")
     reduction = check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     n_classes = arr.shape[axis]
@@ -287,7 +192,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
         picked = np.zeros(batch_shape)
     wy = keep.astype(np.float64) if w is None else w[y] * keep
     loss = np.where(keep, -wy * picked.astype(np.float64), 0.0)
-    return _reduce(loss, wy.sum(), reduction, result)
+    return reduce_losses(loss, wy.sum(), reduction, result)
 
 
 def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
@@ -306,7 +211,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     >>> bool(np.isclose(categorical_cross_entropy(y_hat, y), -np.log(0.7)))
     True
     """
-    arr, axis, compute, result = _logit_rows(probs, axis, "probs")
+    arr, axis, compute, result = logits_array(probs, axis, "probs")
     reduction = check_reduction(reduction)
     eps = check_real(eps, "eps", min=0.0, below=0.5, strict=False)
     if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
@@ -331,7 +236,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
         raise ValueError(
             f"target has shape {tarr.shape}; expected {arr.shape} (one-hot / soft) "
             f"or {batch_shape} (class indices)")
-    return _reduce(loss, loss.size, reduction, result)
+    return reduce_losses(loss, loss.size, reduction, result)
 
 
 def _binary_inputs(input, target, weight, name):
@@ -354,7 +259,7 @@ def _binary_inputs(input, target, weight, name):
 
 def _binary_finish(loss, grad, reduction, result, want_grad):
     n = loss.size
-    value = _reduce(loss, n, reduction, result)
+    value = reduce_losses(loss, n, reduction, result)
     if not want_grad:
         return value
     if reduction == "mean":
