@@ -157,12 +157,124 @@ class CrossEntropyProblem:
             softcap=o.softcap, scale=self.scale, loss_rows=loss_rows, grad=grad,
             x_is_scratch=x_is_scratch, n_threads=n_threads)
 
+    def capped(self, logits: np.ndarray) -> np.ndarray:
+        """``softcap * tanh(logits / softcap)`` in place (the logits the loss
+        sees), for logits the driver does not cap itself (vocabulary tiles)."""
+        cap = self.options.softcap
+        if cap is not None:
+            np.divide(logits, cap, out=logits)
+            np.tanh(logits, out=logits)
+            logits *= cap
+        return logits
+
     def finish(self, total: float, loss_rows):
         """The loss: per-sample (``loss_rows``, float64) for "none", else the
         reduced ``total`` (see ``_reduction``)."""
         if self.options.reduction == "none":
             return loss_rows.reshape(self.batch_shape).astype(self.result)
         return reduced_loss(total, self.denominator, self.options.reduction, self.result)
+
+
+class VocabularyTiles:
+    """Loss and dL/dlogits of a block of rows whose logits come in
+    vocabulary tiles (the linear layer's tiled path), in NumPy.
+
+    The fused kernel needs each row's logits at once.  Here the row's
+    logsumexp is merged across tiles exactly, in float64 (``logaddexp`` of
+    each tile's logsumexp); the target logit is taken from the tile that holds
+    it and, for label smoothing, the logits are summed.  The gradient
+    recomputes each tile once the logsumexp is known.
+
+    This re-derives the kernel's formulas (label smoothing, z-loss, the
+    softcap's derivative, ignored rows) in NumPy, with NumPy's exp; calling
+    the kernel instead would change the answers, so this is the one NumPy copy
+    of them, next to the problem it belongs to.  Index targets, no class
+    weights.  ``t`` and ``keep``: the block's int64 targets and their
+    non-ignored mask.
+    """
+
+    def __init__(self, problem: CrossEntropyProblem, t: np.ndarray, keep: np.ndarray):
+        self.p, self.t, self.keep = problem, t, keep
+        n = t.shape[0]
+        self.lse = np.full(n, -np.inf)
+        self.picked = np.zeros(n)
+        self.rowsum = np.zeros(n) if problem.options.label_smoothing else None
+
+    def _in_tile(self, v0, v1):
+        t, keep = self.t, self.keep
+        return np.flatnonzero(keep & (t >= v0) & (t < v1))
+
+    def add_tile(self, L: np.ndarray, v0: int, v1: int, tile_lse: np.ndarray,
+                 n_threads: int) -> None:
+        """Pass 1: merge the (capped) logits ``L`` of columns v0:v1 into the
+        rows' logsumexp, target logit and logit sum (``tile_lse``: scratch)."""
+        core.logsumexp(L, tile_lse, n_threads)
+        with np.errstate(invalid="ignore"):  # NaN rows stay NaN
+            np.logaddexp(self.lse, tile_lse, out=self.lse)
+        sel = self._in_tile(v0, v1)
+        if sel.size:
+            self.picked[sel] = L[sel, self.t[sel] - v0]
+        if self.rowsum is not None:
+            self.rowsum += L.sum(axis=1, dtype=np.float64)
+
+    def losses(self) -> np.ndarray:
+        """The rows' losses (float64), once every tile has been added."""
+        o, lse = self.p.options, self.lse
+        eps, z = o.label_smoothing, o.z_loss
+        with np.errstate(invalid="ignore"):
+            lr = lse - (1.0 - eps) * self.picked
+            if eps:
+                lr -= (eps / self.p.n_classes) * self.rowsum
+            if z:
+                lr += z * lse * lse
+        lr[~self.keep] = 0.0
+        return lr
+
+    def begin_gradient(self) -> None:
+        """Pass 2's per-row factors, from the rows' final logsumexp.
+
+        softmax = exp(x - lse_hi) * exp(lse_hi - lse) with lse_hi = lse
+        rounded to the compute dtype, so float32 loses nothing to the
+        rounding of lse."""
+        p, o, lse, keep = self.p, self.p.options, self.lse, self.keep
+        eps, z, compute = o.label_smoothing, o.z_loss, p.compute
+        self.ignored = np.flatnonzero(~keep)
+        self.s = s = np.where(keep, p.scale, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            lse_hi = lse.astype(compute)
+            coef = s * np.exp(lse_hi.astype(np.float64) - lse)
+            if z:
+                coef *= 1.0 + 2.0 * z * lse
+        coef[self.ignored] = 0.0
+        self.coef = coef.astype(compute)[:, None]
+        self.lse_hi = lse_hi[:, None]
+        self.smooth = (s * (eps / p.n_classes)).astype(compute)[:, None] if eps else None
+
+    def gradient(self, G: np.ndarray, v0: int, v1: int, d) -> np.ndarray:
+        """Pass 2: the (capped, recomputed) logits ``G`` of columns v0:v1
+        turned into dL/dlogits in place (``d``: scratch of G's shape for the
+        softcap's derivative, or None without softcap)."""
+        p, o = self.p, self.p.options
+        cap, eps = o.softcap, o.label_smoothing
+        if cap is not None:
+            # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
+            np.divide(G, cap, out=d)
+            np.square(d, out=d)
+            np.subtract(1, d, out=d)
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(G, self.lse_hi, out=G)
+            np.exp(G, out=G)
+            G *= self.coef
+        if self.smooth is not None:
+            G -= self.smooth
+        sel = self._in_tile(v0, v1)
+        if sel.size:
+            G[sel, self.t[sel] - v0] -= (self.s[sel] * (1.0 - eps)).astype(p.compute)
+        if cap is not None:
+            G *= d
+        if self.ignored.size:
+            G[self.ignored] = 0  # whatever NaN / inf the ignored rows produced
+        return G
 
 
 def logits_array(logits, axis, name="logits"):
