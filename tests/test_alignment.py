@@ -237,3 +237,27 @@ def test_scipy(dtype):
         check_every_position(lambda x, out=None, f=f: f(x, out=out), dict(x=x))
         check_every_position(lambda x, out, f=f: f(x, out=out),
                              dict(x=x, out=np.empty_like(x)))
+
+
+# ------------------------------------------------------------ Dask front end
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dask(dtype):
+    fsd = pytest.importorskip("fastsoftmax.dask")
+    da = pytest.importorskip("dask.array")
+    x = logits((60, 9), dtype)
+    w = RNG.random(9).astype(dtype) + 0.5
+    for name in ("softmax", "log_softmax"):
+        f = getattr(fsd, name)
+        check_every_position(f, dict(x=x, where=x > 0), temperature=0.8)
+        # blocks of an unaligned array are unaligned views
+        check_every_position(lambda x, f=f: f(da.from_array(x, chunks=(16, 9))), dict(x=x))
+    check_every_position(fsd.logsumexp, dict(x=x), axis=None)
+    for t in (index_target(x.shape), prob_target(x.shape, dtype)):
+        for f in (fsd.cross_entropy, fsd.cross_entropy_and_grad):
+            check_every_position(f, dict(logits=x, target=t, weight=w), softcap=3.0,
+                                 z_loss=1e-3)
+            check_every_position(
+                lambda logits, target, f=f, **kw: f(da.from_array(logits, chunks=(16, 9)),
+                                                    da.from_array(target, chunks=16), **kw),
+                dict(logits=x, target=t), reduction="none")
