@@ -91,11 +91,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import _crossentropy
 from ._crossentropy import CrossEntropyOptions, IndexTargets
 from ._reduction import gradient_scale, reduced_loss
-from ._threads import check_count
+from ._rows import RowsProblem
+from ._threads import check_count, resolve
 from ._validation import (as_array, check_class_weight, check_mask, check_real, float_dtypes,
                           is_index_target, normalize_axis)
 from .softmax import log_softmax as _log_softmax
-from .softmax import logsumexp as _logsumexp
+from .softmax import logsumexp as _logsumexp  # 0-d input
 from .softmax import softmax as _softmax
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
@@ -302,16 +303,10 @@ def _lse_block(b, axis, keepdims, compute, num_threads):
     dtype (keepdims as dask's reductions ask)."""
     b = np.asarray(b)
     axes = tuple(a % b.ndim for a in axis) if b.ndim else ()
-    rest = [a for a in range(b.ndim) if a not in axes]
-    moved = np.transpose(b, rest + list(axes)) if b.ndim else b
-    lead = moved.shape[:len(rest)]
-    k = math.prod(moved.shape[len(rest):])
-    flat = moved.reshape(lead + (k,)).astype(compute, copy=False)
-    r = np.asarray(_logsumexp(flat, axis=-1, num_threads=num_threads))
+    r = RowsProblem(b, axes, compute).logsumexp(None, resolve(num_threads, b.size))
     if keepdims:
-        shape = tuple(1 if a in axes else b.shape[a] for a in range(b.ndim))
-        return r.reshape(shape)
-    return r.reshape(lead)[()]     # a NumPy scalar when 0-d
+        return r.reshape(tuple(1 if a in axes else n for a, n in enumerate(b.shape)))
+    return r.reshape(tuple(n for a, n in enumerate(b.shape) if a not in axes))[()]
 
 
 def _lse_aggregate(b, axis, keepdims, compute, result, num_threads):

@@ -5,10 +5,10 @@ import numpy as np
 
 from . import _threads
 from ._driver import core
+from ._rows import RowsProblem
 from ._threads import resolve
-from ._validation import (as_array, check_out, check_real, float_dtypes, is_kernel_array,
-                          kernel_array, normalize_axis, overlaps_partially, rows_view,
-                          writable_rows)
+from ._validation import (as_array, check_mask, check_out, check_real, float_dtypes,
+                          is_kernel_array, moved_last, normalize_axis)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
@@ -22,31 +22,6 @@ def _prepare(x, axis):
     if axis is not None:
         axis = normalize_axis(axis, max(arr.ndim, 1))
     return arr, axis, compute, result
-
-
-def _rows(arr, axis, compute):
-    """C-contiguous (rows, n) compute-dtype view with the reduction axis last."""
-    return rows_view(arr, None if axis is None or arr.ndim <= 1 else axis, compute)
-
-
-def _output_rows(res, arr, axis, compute, xr):
-    """(rows buffer the kernel writes, whether it is ``res`` itself).
-
-    The kernel writes straight into ``res`` when its (rows, n) view is
-    contiguous compute-dtype memory that does not partially overlap the input
-    ``xr``; otherwise into a temporary that :func:`_copy_back` copies over."""
-    target = writable_rows(res, None if axis is None or arr.ndim <= 1 else axis, compute)
-    if target is not None and not overlaps_partially(target, xr):
-        return target, True
-    return np.empty_like(xr), False
-
-
-def _copy_back(buf, res, arr, axis):
-    if axis is None or arr.ndim <= 1:
-        res[...] = buf.reshape(arr.shape)
-    else:
-        dst = np.moveaxis(res, axis, -1)
-        dst[...] = buf.reshape(dst.shape)
 
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -69,13 +44,8 @@ def _elementwise(kernel, x, axis, out, num_threads):
     else:
         res = check_out(out, arr.shape, result)
     nt = resolve(num_threads, arr.size)  # validates num_threads even with no work
-    if arr.size == 0:
-        return res
-    xr = _rows(arr, axis, compute)
-    buf, direct = _output_rows(res, arr, axis, compute, xr)
-    kernel(xr, buf, nt)
-    if not direct:
-        _copy_back(buf, res, arr, axis)
+    if arr.size:
+        RowsProblem(arr, axis, compute).elementwise(kernel, res, nt)
     if out is None and res.ndim == 0:
         return res[()]
     return res
@@ -112,21 +82,16 @@ def _check_temperature(value):
     return check_real(value, "temperature", above=0.0, what="a positive real number")
 
 
-def _mask_rows(where, shape, axis, nrows, ncols):
+def _mask_rows(where, shape, axes, nrows, ncols):
     """``f(r0, r1)`` -> the (r1 - r0, ncols) boolean rows of ``where``
-    broadcast to ``shape``, in the row order of :func:`_rows`."""
+    broadcast to ``shape``, in the row order of :class:`RowsProblem`."""
     m = as_array(where, "where")
-    if m.dtype.kind != "b":
-        raise TypeError(f"where must be a boolean array, got dtype {m.dtype}")
-    try:
-        m = np.broadcast_to(m, shape)
-    except ValueError:
-        raise ValueError(f"where of shape {m.shape} does not broadcast to the input's "
-                         f"shape {shape}") from None
-    if axis is None or len(shape) <= 1:
+    check_mask(m, shape)
+    m = np.broadcast_to(m, shape)
+    if axes is None:
         flat = m.reshape(1, -1)
         return lambda r0, r1: flat[r0:r1]
-    moved = np.moveaxis(m, axis, -1)
+    moved = moved_last(m, axes)[0]
     try:  # a view when the broadcast strides allow it (the usual cases)
         flat = np.reshape(moved, (nrows, ncols), copy=False)
         return lambda r0, r1: flat[r0:r1]
@@ -144,13 +109,13 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     res = np.empty(arr.shape, dtype=result) if out is None else check_out(out, arr.shape,
                                                                            result)
     nt = resolve(num_threads, arr.size)
-    xr = _rows(arr, axis, compute)
-    nrows, ncols = xr.shape
+    p = RowsProblem(arr, axis, compute)
+    xr, nrows, ncols = p.x, p.nrows, p.ncols
     mask_rows = (None if where is None
-                 else _mask_rows(where, arr.shape, axis, nrows, ncols))
+                 else _mask_rows(where, arr.shape, p.axes, nrows, ncols))
     if arr.size == 0:
         return res
-    buf, direct = _output_rows(res, arr, axis, compute, xr)
+    buf, direct = p.output_rows(res)
     # the input is prepared chunk by chunk into the output (x / temperature,
     # masked entries -inf), then normalised in place by one kernel call (one
     # parallel region: cheap even when the CPUs are oversubscribed)
@@ -171,7 +136,7 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     if empty:
         buf[np.concatenate(empty)] = fill  # rows with no True entry
     if not direct:
-        _copy_back(buf, res, arr, axis)
+        p.copy_back(buf, res)
     if out is None and res.ndim == 0:
         return res[()]
     return res
@@ -331,14 +296,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if out is not None:
         check_out(out, shape, result)
     nt = resolve(num_threads, arr.size)
-    xr = _rows(arr, axis, compute)
-    flat = None
-    if out is not None and not np.may_share_memory(out, xr):
-        flat = kernel_array(out, compute, writable=True, shape=(-1,))
-    if flat is None:
-        flat = np.empty(xr.shape[0], dtype=compute)
-    if xr.shape[0]:
-        core.logsumexp(xr, flat, nt)
+    flat = RowsProblem(arr, axis, compute).logsumexp(out, nt)
     if out is not None:
         if not np.shares_memory(flat, out):
             out[...] = flat.reshape(shape)
