@@ -260,6 +260,13 @@ def check_real(value, name: str, *, min: float | None = None, above: float | Non
     return v
 
 
+def check_temperature(value) -> float | None:
+    """A softmax temperature: None (none) or a finite positive real."""
+    if value is None:
+        return None
+    return check_real(value, "temperature", above=0.0, what="a positive real number")
+
+
 def check_fraction(value, name: str) -> float:
     """A float in [0, 1] (label smoothing)."""
     return check_real(value, name, min=0.0, max=1.0, strict=False)

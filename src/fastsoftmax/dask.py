@@ -93,8 +93,8 @@ from ._crossentropy import CrossEntropyOptions, IndexTargets
 from ._reduction import gradient_scale, reduced_loss
 from ._rows import RowsProblem
 from ._threads import check_count, resolve
-from ._validation import (as_array, check_class_weight, check_mask, check_real, float_dtypes,
-                          is_index_target, normalize_axis)
+from ._validation import (as_array, check_class_weight, check_mask, check_temperature,
+                          float_dtypes, is_index_target, normalize_axis)
 from .softmax import log_softmax as _log_softmax
 from .softmax import logsumexp as _logsumexp  # 0-d input
 from .softmax import softmax as _softmax
@@ -197,9 +197,7 @@ def _elementwise(func, fname, x, axis, num_threads, where, temperature):
         kernel_axis = axis if x.ndim else None
     else:
         kernel_axis = normalize_axis(axis, x.ndim)
-    if temperature is not None:
-        temperature = check_real(temperature, "temperature", above=0.0,
-                                 what="a positive real number")
+    temperature = check_temperature(temperature)
     mask = None if where is None else _checked_mask(where, x)
     if kernel_axis is None or x.ndim <= 1:
         x = _one_chunk_along(x, tuple(range(x.ndim)), fname,

@@ -7,7 +7,7 @@ from . import _threads
 from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
-from ._validation import (as_array, check_mask, check_out, check_real, float_dtypes,
+from ._validation import (as_array, check_mask, check_out, check_temperature, float_dtypes,
                           is_kernel_array, moved_last, normalize_axis)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
@@ -76,12 +76,6 @@ def _fill_masked(dst, keep):
         np.bitwise_or(bits, m, out=bits)
 
 
-def _check_temperature(value):
-    if value is None:
-        return None
-    return check_real(value, "temperature", above=0.0, what="a positive real number")
-
-
 def _mask_rows(where, shape, axes, nrows, ncols):
     """``f(r0, r1)`` -> the (r1 - r0, ncols) boolean rows of ``where``
     broadcast to ``shape``, in the row order of :class:`RowsProblem`."""
@@ -105,7 +99,7 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     ``where`` is False set to -inf, row chunk by row chunk; rows with no True
     entry become ``fill``."""
     arr, axis, compute, result = _prepare(x, axis)
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     res = np.empty(arr.shape, dtype=result) if out is None else check_out(out, arr.shape,
                                                                            result)
     nt = resolve(num_threads, arr.size)
