@@ -13,7 +13,7 @@ import pytest
 import fastsoftmax as fs
 from fastsoftmax import _losses
 from fastsoftmax import slow
-from fastsoftmax import losses as losses_mod
+from fastsoftmax._driver import core as driver  # runs the softcap row-chunk loop
 
 REDUCTIONS = ["mean", "sum", "none"]
 EXTRAS = [dict(z_loss=1e-2), dict(softcap=3.0), dict(z_loss=0.1, softcap=2.0)]
@@ -138,7 +138,7 @@ def test_defaults_take_the_plain_fused_path(monkeypatch):
     np.testing.assert_array_equal(plain[1], grad)
 
     # and the explicit defaults never touch the chunked machinery
-    monkeypatch.setattr(losses_mod, "_EXTRA_CHUNK_BYTES", None)  # would fail if used
+    monkeypatch.setattr(driver, "_EXTRA_CHUNK_BYTES", None)  # would fail if used
     for kw in (dict(), dict(z_loss=0.0, softcap=None), dict(z_loss=0)):
         got = fs.cross_entropy_and_grad(x, t, weight=w, label_smoothing=0.1, **kw)
         np.testing.assert_array_equal(got[0], plain[0])
@@ -153,7 +153,7 @@ def test_many_chunks(monkeypatch, kind, extra):
     x, t, w = make((203, 37), kind=kind)
     one = fs.cross_entropy_and_grad(x, t, weight=w, label_smoothing=0.1, **extra)
     for chunk_bytes in (1, 37 * 8 * 10):
-        monkeypatch.setattr(losses_mod, "_EXTRA_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(driver, "_EXTRA_CHUNK_BYTES", chunk_bytes)
         for reduction in REDUCTIONS:
             kw = dict(weight=w, label_smoothing=0.1, reduction=reduction, **extra)
             loss, grad = fs.cross_entropy_and_grad(x, t, **kw)

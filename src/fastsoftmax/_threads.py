@@ -22,7 +22,7 @@ import threading
 import weakref
 from concurrent.futures import Executor
 
-from . import _kernels
+from ._driver import core
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads", "openmp_enabled"]
 
@@ -53,7 +53,7 @@ def openmp_enabled() -> bool:
     >>> isinstance(fastsoftmax.openmp_enabled(), bool)
     True
     """
-    return _kernels.openmp_enabled()
+    return core.openmp_enabled()
 
 
 def _cgroup_cpu_limit() -> int | None:
@@ -86,7 +86,9 @@ def valid_count(n) -> bool:
     return type(n) is int and n > 0
 
 
-def _check_count(n, name="num_threads") -> int:
+def check_count(n, name="num_threads") -> int:
+    """A thread count: a positive integer (TypeError / ValueError otherwise).
+    Front ends call it to reject a bad ``num_threads`` at call time."""
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError(f"{name} must be a positive integer or None, got {n!r}")
     n = int(n.__index__())
@@ -113,7 +115,7 @@ def set_num_threads(n: int | None) -> None:
     """
     global _user_threads
     with _lock:
-        _user_threads = None if n is None else _check_count(n, "n")
+        _user_threads = None if n is None else check_count(n, "n")
 
 
 def _find_pool_size(thread) -> int:
@@ -177,7 +179,7 @@ def get_num_threads() -> int:
     >>> fastsoftmax.get_num_threads() >= 1
     True
     """
-    if _forked_child or not _kernels.openmp_enabled():
+    if _forked_child or not core.openmp_enabled():
         return 1
     stack = _override.get()
     if stack and stack[-1] is not None:
@@ -185,7 +187,7 @@ def get_num_threads() -> int:
     if _user_threads is not None:
         return _user_threads
     cpus = _available_cpus()
-    n = min(_kernels.omp_max_threads(), cpus)
+    n = min(core.omp_max_threads(), cpus)
     pool = _pool_size()
     if pool > 1:
         n = min(n, cpus // pool)
@@ -223,7 +225,7 @@ class num_threads(contextlib.ContextDecorator):
     __slots__ = ("n",)
 
     def __init__(self, n: int | None):
-        self.n = None if n is None else _check_count(n, "n")
+        self.n = None if n is None else check_count(n, "n")
 
     def __enter__(self):
         _override.set(_override.get() + (self.n,))
@@ -249,8 +251,8 @@ def resolve(num_threads, work: int) -> int:
     if num_threads is None:
         n = get_num_threads()
     else:
-        n = _check_count(num_threads)
-        if _forked_child or not _kernels.openmp_enabled():
+        n = check_count(num_threads)
+        if _forked_child or not core.openmp_enabled():
             n = 1
     if work < PARALLEL_MIN_ELEMENTS:
         return 1

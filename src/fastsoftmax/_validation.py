@@ -1,12 +1,14 @@
 """Argument checking and array preparation shared by the public functions.
 
-Everything the compiled kernels must be able to assume is established here:
-a native-endian float32/float64 array, C-contiguous, 2-D with the reduction
-axis last, and an output buffer of the right dtype that does not partially
-overlap the input.  The kernels themselves never validate.
+Everything the compiled drivers must be able to assume is established here:
+arrays that are C-contiguous, aligned, native-endian and of the compute dtype
+(:func:`kernel_array`, the one gate every array handed to a driver passes),
+2-D with the reduction axis last, and output buffers that do not partially
+overlap the inputs.  The drivers themselves never validate.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -38,15 +40,40 @@ def float_dtypes(arr: np.ndarray, name: str = "x") -> tuple[np.dtype, np.dtype]:
     """
     dt = arr.dtype
     if dt.kind == "f":
-        native = dt.newbyteorder("=")
-        if native in _COMPUTE:
-            return _COMPUTE[native], native
-        raise TypeError(
-            f"{name} has dtype {dt}, which is not supported: use float16, float32 or float64")
+        return _COMPUTE[_supported_float(dt, name)], dt.newbyteorder("=")
     if dt.kind in "iub":
         return np.dtype(np.float64), np.dtype(np.float64)
     raise TypeError(
         f"{name} must have a real numeric dtype (float, int or bool), got {dt}")
+
+
+def _supported_float(dt: np.dtype, name: str) -> np.dtype:
+    """The native form of a floating dtype the kernels support (else TypeError)."""
+    native = dt.newbyteorder("=")
+    if native not in _COMPUTE:
+        raise TypeError(
+            f"{name} has dtype {dt}, which is not supported: use float16, float32 or float64")
+    return native
+
+
+def real_array(value, name: str) -> np.ndarray:
+    """An operand of a mixed-dtype computation (the linear layer's hidden,
+    weight and bias): real numbers, floating ones of a supported type."""
+    arr = as_array(value, name)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must have a real numeric dtype, got {arr.dtype}")
+    if arr.dtype.kind == "f":
+        _supported_float(arr.dtype, name)
+    return arr
+
+
+def promoted_float_dtypes(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
+    """(compute, result) dtypes of several operands (see :func:`real_array`):
+    their promoted float type, integers and bool counting as float64,
+    computed in float32 for float16 (as :func:`float_dtypes`)."""
+    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
+    result = np.result_type(*kinds).newbyteorder("=")
+    return _COMPUTE[result], result
 
 
 def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
@@ -62,17 +89,60 @@ def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
     return ax % ndim
 
 
-def rows_view(arr: np.ndarray, axis: int, dtype: np.dtype) -> np.ndarray:
-    """A C-contiguous (rows, n) array of ``dtype`` with ``axis`` last.
+def is_kernel_array(a: np.ndarray, dtype: np.dtype) -> bool:
+    """The drivers' rule for every array: C-contiguous, aligned, and of
+    ``dtype`` (a native dtype, so native byte order too).  The small-input
+    fast paths test it directly; everything else goes through
+    :func:`kernel_array`."""
+    flags = a.flags
+    return a.dtype == dtype and flags.c_contiguous and flags.aligned
 
-    Copies only when it must: when the moved array is not already contiguous
-    native data of the compute dtype.
+
+def kernel_array(a: np.ndarray, dtype: np.dtype, *, writable: bool = False,
+                 shape: tuple | None = None):
+    """``a`` as the compiled drivers require every array they are handed.
+
+    The drivers use raw pointers into C-contiguous buffers of ``dtype``
+    (float32 / float64, int64, a native dtype) and never check them; an
+    unaligned buffer (a view at an odd byte offset, a field of a packed record
+    array) would be accessed with misaligned loads and stores, undefined
+    behaviour in C.  Every array handed to a driver is a return value of this
+    function (or a slice of rows of one, which keeps these properties).
+
+    An input (``writable=False``) is returned as it is when it is C-contiguous,
+    aligned, native-endian and of ``dtype``, else as a copy that is.  An output
+    (``writable=True``) is returned as it is when it qualifies, else None: the
+    driver must then write into a fresh buffer that the caller copies back.
+    ``shape``: reshape the result (a view) to this shape.
     """
-    moved = np.moveaxis(arr, axis, -1)
-    n = moved.shape[-1]
-    rows = int(np.prod(moved.shape[:-1], dtype=np.int64))
-    out = np.ascontiguousarray(moved, dtype=dtype)
-    return out.reshape(rows, n)
+    if not is_kernel_array(a, dtype):
+        if writable:
+            return None
+        a = np.array(a, dtype=dtype, order="C")  # a fresh, aligned copy
+    return a if shape is None else a.reshape(shape)
+
+
+def moved_last(arr: np.ndarray, axes) -> tuple[np.ndarray, int, int]:
+    """(view, rows, row length): ``arr`` with ``axes`` moved last.
+
+    ``axes`` is an int, a tuple of ints (merged into one trailing axis in
+    that order) or None (all axes); the other axes stay in front, in order.
+    """
+    if axes is None:
+        axes = tuple(range(arr.ndim))
+    elif not isinstance(axes, tuple):
+        axes = (axes,)
+    lead = [i for i in range(arr.ndim) if i not in axes]
+    moved = arr.transpose(lead + list(axes))
+    return (moved, math.prod(moved.shape[:len(lead)]),
+            math.prod(moved.shape[len(lead):]))
+
+
+def rows_view(arr: np.ndarray, axes, dtype: np.dtype) -> np.ndarray:
+    """A (rows, n) kernel array of ``dtype`` with ``axes`` last (see
+    :func:`moved_last`).  Copies only when it must."""
+    moved, rows, n = moved_last(arr, axes)
+    return kernel_array(moved, dtype, shape=(rows, n))
 
 
 def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
@@ -88,21 +158,41 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
     return out
 
 
-def writable_rows(out: np.ndarray, axis: int, compute: np.dtype):
-    """The (rows, n) view of ``out`` the kernel can write into, or None.
+def writable_rows(out: np.ndarray, axes, compute: np.dtype):
+    """The (rows, n) view of ``out`` (``axes`` last) the driver can write
+    into, or None.
 
-    None means the kernel must write into a temporary that is then copied
-    into ``out`` (non-contiguous layout, other dtype, or non-native order).
+    None means the driver must write into a temporary that is then copied
+    into ``out`` (non-contiguous layout, other dtype, non-native order, or
+    unaligned).
     """
-    if out.dtype != compute or not out.dtype.isnative:
-        return None
-    moved = np.moveaxis(out, axis, -1) if out.ndim else out.reshape(1)
-    if not moved.flags.c_contiguous:
-        return None
-    if not moved.ndim:
-        return moved
-    rows = int(np.prod(moved.shape[:-1], dtype=np.int64))  # -1 fails for 0 columns
-    return moved.reshape(rows, moved.shape[-1])
+    moved, rows, n = moved_last(out, axes)
+    return kernel_array(moved, compute, writable=True, shape=(rows, n))
+
+
+def output_rows(out: np.ndarray, axes, compute: np.dtype, inputs: tuple, *,
+                in_place: bool = False):
+    """(rows buffer the driver writes, whether it is ``out`` itself).
+
+    The driver writes straight into ``out``'s (rows, n) view (``axes`` last)
+    when that is a kernel array sharing no memory with ``inputs`` -- or, with
+    ``in_place``, being exactly the same elements as an input (``out=x``);
+    otherwise into a temporary that :func:`copy_back` copies into ``out``.
+    """
+    rows = writable_rows(out, axes, compute)
+    if rows is not None and not any(
+            overlaps_partially(rows, a) if in_place else np.may_share_memory(rows, a)
+            for a in inputs):
+        return rows, True
+    _, nrows, n = moved_last(out, axes)
+    return np.empty((nrows, n), dtype=compute), False
+
+
+def copy_back(buf: np.ndarray, out: np.ndarray, axes) -> None:
+    """Copy the (rows, n) buffer into ``out`` (``axes`` last, see
+    :func:`moved_last`)."""
+    dst = moved_last(out, axes)[0]
+    dst[...] = buf.reshape(dst.shape)
 
 
 def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
@@ -138,18 +228,52 @@ def check_int(value, name: str) -> int:
     return v
 
 
-def check_fraction(value, name: str) -> float:
+def check_real(value, name: str, *, min: float | None = None, above: float | None = None,
+               max: float | None = None, below: float | None = None,
+               what: str = "a real number", strict: bool = True) -> float:
+    """``value`` as a float within bounds, or TypeError / ValueError.
+
+    ``min`` / ``max`` are inclusive bounds, ``above`` / ``below`` exclusive
+    ones.  With a lower bound only, the value must also be finite ("must be
+    finite and > 0"); with both, it must lie in the interval ("must be in
+    [0, 1]", which NaN and the infinities do not).  ``strict`` rejects bools,
+    strings and bytes (which ``float()`` would accept) as not ``what``.
+    """
+    if strict and isinstance(value, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {v}")
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    lo, lo_open = (above, True) if above is not None else (min, False)
+    hi, hi_open = (below, True) if below is not None else (max, False)
+    if hi is None:
+        ok = (v > lo if lo_open else v >= lo) and np.isfinite(v)
+        if not ok:
+            raise ValueError(f"{name} must be finite and {'>' if lo_open else '>='} {lo:g}, "
+                             f"got {v}")
+        return v
+    ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    if not ok:
+        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo:g}, "
+                         f"{hi:g}{')' if hi_open else ']'}, got {v}")
     return v
 
 
+def check_temperature(value) -> float | None:
+    """A softmax temperature: None (none) or a finite positive real."""
+    if value is None:
+        return None
+    return check_real(value, "temperature", above=0.0, what="a positive real number")
+
+
+def check_fraction(value, name: str) -> float:
+    """A float in [0, 1] (label smoothing)."""
+    return check_real(value, name, min=0.0, max=1.0, strict=False)
+
+
 def check_class_weight(weight, n_classes: int, dtype: np.dtype, name: str = "weight"):
-    """A contiguous (C,) array of the compute dtype, or None."""
+    """A (C,) kernel array of the compute dtype, or None."""
     if weight is None:
         return None
     w = as_array(weight, name)
@@ -158,18 +282,26 @@ def check_class_weight(weight, n_classes: int, dtype: np.dtype, name: str = "wei
     if w.shape != (n_classes,):
         raise ValueError(
             f"{name} must have shape ({n_classes},) (one weight per class), got {w.shape}")
-    return np.ascontiguousarray(w, dtype=dtype)
+    return kernel_array(w, dtype)
 
 
-def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
-                       ignore_index: int | None, name: str = "target") -> None:
-    """Raise IndexError naming the first class index outside [0, n_classes)
-    that is not ignore_index (None: no index is ignored)."""
-    if target.shape != batch_shape:
+def check_target_shape(target, batch_shape: tuple, name: str = "target") -> None:
+    """Class indices must have the input's shape without the class axis."""
+    if tuple(target.shape) != tuple(batch_shape):
         raise ValueError(
-            f"{name} has shape {target.shape}, expected {batch_shape} (the input's "
+            f"{name} has shape {tuple(target.shape)}, expected {batch_shape} (the input's "
             "shape without the class axis) for class indices, or the input's own "
             "shape for class probabilities")
+
+
+def check_class_indices(target: np.ndarray, n_classes: int, ignore_index: int | None,
+                        name: str = "target", offset: tuple | None = None) -> None:
+    """Raise IndexError naming the first class index outside [0, n_classes)
+    that is not ignore_index (None: no index is ignored).
+
+    ``offset``: the position of ``target`` in a larger array (a Dask block),
+    added to the position reported.
+    """
     if target.size == 0:
         return
     bad = (target < 0) | (target >= n_classes)
@@ -178,10 +310,39 @@ def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
     if bad.any():
         pos = np.unravel_index(int(np.argmax(bad)), target.shape)
         value = target[pos]
+        if offset is not None:
+            pos = tuple(p + s for p, s in zip(pos, offset))
         also = "" if ignore_index is None else f" and not ignore_index ({ignore_index})"
         raise IndexError(
             f"{name}[{', '.join(map(str, pos))}] = {value} is not a class index in "
             f"[0, {n_classes}){also}")
+
+
+def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
+                       ignore_index: int | None, name: str = "target") -> None:
+    """:func:`check_target_shape` and :func:`check_class_indices`."""
+    check_target_shape(target, batch_shape, name)
+    check_class_indices(target, n_classes, ignore_index, name)
+
+
+def check_broadcasts_to(shape: tuple, target_shape: tuple, name: str, owner: str) -> None:
+    """``name`` (of ``shape``) must broadcast to ``target_shape`` without
+    enlarging it: the result has the shape of ``owner`` (e.g. "the input's")."""
+    try:
+        ok = np.broadcast_shapes(tuple(shape), tuple(target_shape)) == tuple(target_shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} of shape {tuple(shape)} does not broadcast to {owner} "
+                         f"shape {tuple(target_shape)}")
+
+
+def check_mask(where, shape: tuple, name: str = "where") -> None:
+    """A boolean mask broadcastable to ``shape``; needs ``dtype`` and
+    ``shape`` only, so a lazy (Dask) array works too."""
+    if where.dtype.kind != "b":
+        raise TypeError(f"{name} must be a boolean array, got dtype {where.dtype}")
+    check_broadcasts_to(where.shape, shape, name, "the input's")
 
 
 def is_index_target(target, shape: tuple, batch_shape: tuple) -> bool:

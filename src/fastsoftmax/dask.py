@@ -5,7 +5,10 @@
 ``dask.array.from_array``) and return lazy Dask arrays: nothing runs until
 ``.compute()`` (or ``dask.compute``), which gives NumPy results equal to those
 of the in-memory functions of the same name, up to the order in which partial
-sums are added.
+sums are added.  They take the in-memory functions' options too: ``where``
+(a Dask or NumPy mask broadcastable to ``x``) and ``temperature`` for
+``softmax`` / ``log_softmax``, ``z_loss`` and ``softcap`` for the
+cross-entropy.
 
 How the work is split:
 
@@ -85,13 +88,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "fastsoftmax.dask needs Dask arrays: pip install 'fastsoftmax[dask]' "
         f"(or dask[array]); the import failed with: {exc}") from exc
 
-from ._threads import _check_count
-from ._validation import (as_array, check_class_weight, check_fraction, check_int,
-                          check_reduction, float_dtypes, is_index_target, normalize_axis)
-from .losses import cross_entropy as _cross_entropy
-from .losses import cross_entropy_and_grad as _cross_entropy_and_grad
+from . import _crossentropy
+from ._crossentropy import CrossEntropyOptions, IndexTargets
+from ._reduction import gradient_scale, reduced_loss
+from ._rows import RowsProblem
+from ._threads import check_count, resolve
+from ._validation import (as_array, check_class_weight, check_mask, check_temperature,
+                          float_dtypes, is_index_target, normalize_axis)
 from .softmax import log_softmax as _log_softmax
-from .softmax import logsumexp as _logsumexp
+from .softmax import logsumexp as _logsumexp  # 0-d input
 from .softmax import softmax as _softmax
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
@@ -107,7 +112,7 @@ class RechunkWarning(UserWarning):
 
 def _check_threads(num_threads):
     # validate now, at call time, rather than in every block at compute time
-    return None if num_threads is None else _check_count(num_threads)
+    return None if num_threads is None else check_count(num_threads)
 
 
 def _as_dask(x, name, class_axis=-1):
@@ -182,7 +187,7 @@ def _meta(ndim, dtype):
 
 # --------------------------------------------------------------- softmax family
 
-def _elementwise(func, fname, x, axis, num_threads):
+def _elementwise(func, fname, x, axis, num_threads, where, temperature):
     num_threads = _check_threads(num_threads)
     x = _as_dask(x, "x", axis)
     _, result = float_dtypes(np.empty(0, x.dtype))
@@ -190,28 +195,68 @@ def _elementwise(func, fname, x, axis, num_threads):
         if axis is not None:
             normalize_axis(axis, max(x.ndim, 1))   # validate
         kernel_axis = axis if x.ndim else None
+    else:
+        kernel_axis = normalize_axis(axis, x.ndim)
+    temperature = check_temperature(temperature)
+    mask = None if where is None else _checked_mask(where, x)
+    if kernel_axis is None or x.ndim <= 1:
         x = _one_chunk_along(x, tuple(range(x.ndim)), fname,
                              "the input (axis=None: all its elements)", 4)
     else:
-        kernel_axis = normalize_axis(axis, x.ndim)
         x = _one_chunk_along(x, (kernel_axis,), fname, "the input", 4)
+    args = [x] if mask is None else [x, _broadcast_like(mask, x)]
     if x.ndim == 0:
-        return da.map_blocks(_block_0d, x, fn=func, num_threads=num_threads,
-                             dtype=result, meta=np.empty((), result))
-    return da.map_blocks(func, x, axis=kernel_axis, num_threads=num_threads,
-                         dtype=result, meta=_meta(x.ndim, result))
+        return da.map_blocks(_block, *args, fn=func, axis=None, num_threads=num_threads,
+                             temperature=temperature, dtype=result,
+                             meta=np.empty((), result))
+    return da.map_blocks(_block, *args, fn=func, axis=kernel_axis, num_threads=num_threads,
+                         temperature=temperature, dtype=result, meta=_meta(x.ndim, result))
 
 
-def _block_0d(b, fn, num_threads):
-    return fn(b, axis=None, num_threads=num_threads)    # a NumPy scalar
+def _block(b, *mask, fn, **kwargs):
+    """``fn`` (an in-memory function) on one block, with its block of the
+    ``where`` mask if there is one; a NumPy scalar for a 0-d block."""
+    if mask:
+        kwargs["where"] = mask[0]
+    return fn(b, **kwargs)
 
 
-def softmax(x, axis=-1, *, num_threads=None):
+def _checked_mask(where, x):
+    """``where`` checked against ``x`` (as the in-memory functions check it),
+    as a NumPy or Dask array."""
+    if isinstance(where, da.Array):
+        m = _as_dask(where, "where")        # block type checks
+        _require_known(m, "where")
+    else:
+        m = as_array(where, "where")
+    _require_known(x, "x")
+    check_mask(m, x.shape)
+    return m
+
+
+def _broadcast_like(m, x):
+    """The mask ``m`` (broadcastable to ``x``) as a Dask array of x's shape
+    and chunks: rechunked along the axes where it has x's length, broadcast
+    (no copy) along the others."""
+    lead = x.ndim - m.ndim
+    chunks = tuple(x.chunks[lead + i] if n == x.shape[lead + i] else (n,)
+                   for i, n in enumerate(m.shape))
+    if isinstance(m, da.Array):
+        m = m.rechunk(chunks) if m.chunks != chunks else m
+    else:
+        m = da.from_array(m, chunks=chunks)
+    return da.broadcast_to(m, x.shape, chunks=x.chunks)
+
+
+def softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
     """Softmax along an axis of a Dask array (lazy); see :func:`fastsoftmax.softmax`.
 
     ``axis`` is rechunked into one chunk if needed (with a
     :class:`RechunkWarning`); ``axis=None`` normalises over all elements and
-    therefore needs the whole array in one chunk.
+    therefore needs the whole array in one chunk.  ``where`` (a Dask or
+    NumPy boolean array broadcastable to ``x``) and ``temperature`` are those
+    of :func:`fastsoftmax.softmax`: each block is computed by it with its
+    block of the mask, so the result is bitwise the in-memory one.
 
     Returns
     -------
@@ -226,13 +271,17 @@ def softmax(x, axis=-1, *, num_threads=None):
     >>> softmax(x).compute().round(5)
     array([[0.09003, 0.24473, 0.66524],
            [0.33333, 0.33333, 0.33333]])
+    >>> softmax(x, where=x > 0.5, temperature=2.0).compute().round(5)
+    array([[0.18632, 0.3072 , 0.50648],
+           [0.     , 0.     , 0.     ]])
     """
-    return _elementwise(_softmax, "softmax", x, axis, num_threads)
+    return _elementwise(_softmax, "softmax", x, axis, num_threads, where, temperature)
 
 
-def log_softmax(x, axis=-1, *, num_threads=None):
+def log_softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
     """Log-softmax along an axis of a Dask array (lazy); see
-    :func:`fastsoftmax.log_softmax` and :func:`softmax` for the chunking.
+    :func:`fastsoftmax.log_softmax` and :func:`softmax` for the chunking,
+    ``where`` and ``temperature``.
 
     Examples
     --------
@@ -240,8 +289,11 @@ def log_softmax(x, axis=-1, *, num_threads=None):
     >>> from fastsoftmax.dask import log_softmax
     >>> log_softmax(da.from_array(np.array([[1000.0, 1.0]]))).compute()
     array([[   0., -999.]])
+    >>> log_softmax(da.from_array(np.array([[1.0, 1.0, 5.0]])),
+    ...             where=np.array([True, True, False])).compute()
+    array([[-0.69314718, -0.69314718,        -inf]])
     """
-    return _elementwise(_log_softmax, "log_softmax", x, axis, num_threads)
+    return _elementwise(_log_softmax, "log_softmax", x, axis, num_threads, where, temperature)
 
 
 def _lse_block(b, axis, keepdims, compute, num_threads):
@@ -249,16 +301,10 @@ def _lse_block(b, axis, keepdims, compute, num_threads):
     dtype (keepdims as dask's reductions ask)."""
     b = np.asarray(b)
     axes = tuple(a % b.ndim for a in axis) if b.ndim else ()
-    rest = [a for a in range(b.ndim) if a not in axes]
-    moved = np.transpose(b, rest + list(axes)) if b.ndim else b
-    lead = moved.shape[:len(rest)]
-    k = math.prod(moved.shape[len(rest):])
-    flat = moved.reshape(lead + (k,)).astype(compute, copy=False)
-    r = np.asarray(_logsumexp(flat, axis=-1, num_threads=num_threads))
+    r = RowsProblem(b, axes, compute).logsumexp(None, resolve(num_threads, b.size))
     if keepdims:
-        shape = tuple(1 if a in axes else b.shape[a] for a in range(b.ndim))
-        return r.reshape(shape)
-    return r.reshape(lead)[()]     # a NumPy scalar when 0-d
+        return r.reshape(tuple(1 if a in axes else n for a, n in enumerate(b.shape)))
+    return r.reshape(tuple(n for a, n in enumerate(b.shape) if a not in axes))[()]
 
 
 def _lse_aggregate(b, axis, keepdims, compute, result, num_threads):
@@ -297,7 +343,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, num_threads=None):
     if x.ndim == 0:
         if axis is not None:
             normalize_axis(axis, 1)
-        return da.map_blocks(_block_0d, x, fn=_logsumexp, num_threads=num_threads,
+        return da.map_blocks(_block, x, fn=_logsumexp, axis=None, num_threads=num_threads,
                              dtype=result, meta=np.empty((), result))
     axes = tuple(range(x.ndim)) if axis is None else (normalize_axis(axis, x.ndim),)
     keepdims = bool(keepdims)
@@ -319,16 +365,16 @@ class _CE:
     """Checked and aligned arguments of a cross-entropy call."""
 
     def __init__(self, fname, logits, target, axis, weight, ignore_index,
-                 label_smoothing, reduction, num_threads):
+                 label_smoothing, reduction, num_threads, z_loss, softcap):
         num_threads = _check_threads(num_threads)
         x = _as_dask(logits, "logits", axis)
         compute, result = float_dtypes(np.empty(0, x.dtype), "logits")
         if x.ndim == 0:
             raise ValueError("logits must have at least one dimension (the class axis)")
         axis = normalize_axis(axis, x.ndim)
-        self.reduction = check_reduction(reduction)
-        self.ignore_index = check_int(ignore_index, "ignore_index")
-        self.eps = check_fraction(label_smoothing, "label_smoothing")
+        self.options = o = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index,
+                                               label_smoothing)
+        self.reduction, self.ignore_index = o.reduction, o.ignore_index
         _require_known(x, "logits")
         n_classes = x.shape[axis]
         batch_shape = x.shape[:axis] + x.shape[axis + 1:]
@@ -370,8 +416,11 @@ class _CE:
         self.t_ind = self.batch_ind if self.index_target else self.x_ind
 
     def kernel_kwargs(self):
-        return dict(axis=self.axis, weight=self.weight, ignore_index=self.ignore_index,
-                    label_smoothing=self.eps, num_threads=self.num_threads)
+        """The arguments of every block's in-memory call but ``reduction``."""
+        o = self.options
+        return dict(axis=self.axis, weight=self.weight, ignore_index=o.ignore_index,
+                    label_smoothing=o.label_smoothing, z_loss=o.z_loss, softcap=o.softcap,
+                    num_threads=self.num_threads)
 
     def denominator(self):
         """The mean's denominator: a 0-d float64 Dask array (index targets)
@@ -389,32 +438,31 @@ class _CE:
 
 def _denominator_block(t, weight, n_classes, ignore_index, block_info=None):
     """Sum of the target-class weights of the non-ignored samples of a block
-    of class-index targets (their count without weights); checks the indices."""
+    of class-index targets (their count without weights); checks the indices,
+    naming a bad one by its position in the whole array."""
     t = np.asarray(t)
-    if t.size:
-        bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
-        if bad.any():
-            pos = np.unravel_index(int(np.argmax(bad)), t.shape)
-            value = t[pos]
-            if block_info and 0 in block_info:
-                starts = [lo for lo, _ in block_info[0]["array-location"]]
-                pos = tuple(p + s for p, s in zip(pos, starts))
-            raise IndexError(
-                f"target[{', '.join(map(str, pos))}] = {value} is not a class index in "
-                f"[0, {n_classes}) and not ignore_index ({ignore_index})")
-    keep = t != ignore_index
-    if weight is None:
-        d = float(np.count_nonzero(keep))
-    else:
-        d = float(weight.astype(np.float64)[t[keep].astype(np.intp)].sum())
-    return np.full((1,) * t.ndim, d)
+    offset = None
+    if block_info and 0 in block_info:
+        offset = tuple(lo for lo, _ in block_info[0]["array-location"])
+    targets = IndexTargets(t, n_classes, ignore_index, offset=offset)
+    return np.full((1,) * t.ndim, targets.denominator(weight))
 
 
 # The per-block functions take the denominator of class-index targets as an
 # (otherwise unused) argument so that they run only once every target has
 # been checked: an out-of-range index is then reported by _denominator_block
 # with its position in the whole array, not by a block with its position in
-# the block.
+# the block, and the blocks need not check (nor scan) their targets again.
+
+def _cross_entropy(x, t, **kwargs):
+    """The in-memory loss of one block (targets already checked)."""
+    return _crossentropy.cross_entropy(x, t, want_grad=False, targets_checked=True, **kwargs)
+
+
+def _cross_entropy_and_grad(x, t, **kwargs):
+    """The in-memory loss and gradient of one block (targets already checked)."""
+    return _crossentropy.cross_entropy(x, t, want_grad=True, targets_checked=True, **kwargs)
+
 
 def _ce_sum_block(x, t, checked=None, *, ndim, **kwargs):
     s = _cross_entropy(x, t, reduction="sum", **kwargs)
@@ -427,11 +475,7 @@ def _ce_none_block(x, t, checked=None, **kwargs):
 
 def _finish(total, denom=None, *, reduction, result):
     """The reduced loss from the summed block losses (and the denominator)."""
-    total = np.float64(total)
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = total / np.float64(denom)
-    return result.type(total)
+    return reduced_loss(total, denom, reduction, result)
 
 
 def _reduced(ce, total, denom):
@@ -448,7 +492,8 @@ def _reduced(ce, total, denom):
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", num_threads=None):
+                  label_smoothing=0.0, reduction="mean", num_threads=None, z_loss=0.0,
+                  softcap=None):
     """Cross-entropy of Dask arrays (lazy); see :func:`fastsoftmax.cross_entropy`.
 
     Each block of ``logits`` (with the class axis in one chunk, rechunked
@@ -464,9 +509,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     target : dask.array.Array or array_like
         Integer class indices (shape of ``logits`` without ``axis``) or
         floating class probabilities (shape of ``logits``).
-    axis, weight, ignore_index, label_smoothing, reduction, num_threads
+    axis, weight, ignore_index, label_smoothing, reduction, num_threads, z_loss, softcap
         As for :func:`fastsoftmax.cross_entropy`; ``weight`` is a small
-        (C,) array sent to every block.
+        (C,) array sent to every block.  The z-loss and the softcap apply
+        sample by sample, so "mean" divides them by the same global
+        denominator as in memory.
 
     Returns
     -------
@@ -485,7 +532,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     array([0.41703, 0.     ])
     """
     ce = _CE("cross_entropy", logits, target, axis, weight, ignore_index,
-             label_smoothing, reduction, num_threads)
+             label_smoothing, reduction, num_threads, z_loss, softcap)
     kw = ce.kernel_kwargs()
     denom = ce.denominator()
     args = [ce.x, ce.x_ind, ce.t, ce.t_ind]
@@ -511,8 +558,8 @@ def _ce_grad_block(x, t, denom=None, *, reduction, **kwargs):
     loss, grad = _cross_entropy_and_grad(
         x, t, reduction="none" if reduction == "none" else "sum", **kwargs)
     if reduction == "mean":
-        d = float(denom)
-        scale = 1.0 / d if d != 0 else 0.0   # all ignored: gradient 0, as in memory
+        # the block's "sum" gradient times the global mean's scale
+        scale = gradient_scale("mean", float(denom))
         if scale != 1.0:
             np.multiply(grad, scale, out=grad, casting="unsafe")
     else:
@@ -530,7 +577,8 @@ def _pick_loss_none(blocks):
 
 
 def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                           label_smoothing=0.0, reduction="mean", num_threads=None):
+                           label_smoothing=0.0, reduction="mean", num_threads=None,
+                           z_loss=0.0, softcap=None):
     """Cross-entropy of Dask arrays and its gradient w.r.t. the logits (lazy).
 
     See :func:`fastsoftmax.cross_entropy_and_grad` and :func:`cross_entropy`.
@@ -558,7 +606,7 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
            [-0.25,  0.25]]))
     """
     ce = _CE("cross_entropy_and_grad", logits, target, axis, weight, ignore_index,
-             label_smoothing, reduction, num_threads)
+             label_smoothing, reduction, num_threads, z_loss, softcap)
     kw = ce.kernel_kwargs()
     denom = ce.denominator()
     args = [ce.x, ce.x_ind, ce.t, ce.t_ind]

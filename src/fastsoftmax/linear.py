@@ -28,13 +28,13 @@ Two tilings are used:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from . import _kernels
+from ._crossentropy import CrossEntropyOptions, CrossEntropyProblem, VocabularyTiles
 from ._threads import resolve
-from ._validation import (_COMPUTE, as_array, check_fraction, check_index_target,
-                          check_int, check_reduction)
-from .losses import _ce_rows, _check_softcap, _check_z_loss
+from ._validation import check_int, kernel_array, promoted_float_dtypes, real_array
 
 __all__ = ["linear_cross_entropy", "linear_cross_entropy_and_grad"]
 
@@ -55,24 +55,6 @@ TILED_BLOCK_ROWS = 1024
 
 # ----------------------------------------------------------------- checking
 
-def _float_array(value, name):
-    arr = as_array(value, name)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must have a real numeric dtype, got {arr.dtype}")
-    if arr.dtype.kind == "f" and arr.dtype.newbyteorder("=") not in _COMPUTE:
-        raise TypeError(f"{name} has dtype {arr.dtype}, which is not supported: use "
-                        "float16, float32 or float64")
-    return arr
-
-
-def _dtypes(*arrays):
-    """(compute, result) dtypes: the promoted float type of the inputs
-    (integers and bool count as float64), computed in float32 for float16."""
-    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
-    result = np.result_type(*kinds).newbyteorder("=")
-    return _COMPUTE[result], result
-
-
 def _check_chunk_size(value):
     if value is None:
         return None
@@ -87,9 +69,9 @@ class _Problem:
 
     def __init__(self, hidden, weight, target, bias, ignore_index, label_smoothing,
                  reduction, z_loss, softcap, chunk_size, want_grad=True):
-        h = _float_array(hidden, "hidden")
-        w = _float_array(weight, "weight")
-        b = None if bias is None else _float_array(bias, "bias")
+        h = real_array(hidden, "hidden")
+        w = real_array(weight, "weight")
+        b = None if bias is None else real_array(bias, "bias")
         if h.ndim < 1:
             raise ValueError("hidden must have at least one dimension (the features)")
         if w.ndim != 2:
@@ -102,33 +84,21 @@ class _Problem:
             raise ValueError("weight has no rows: the vocabulary is empty")
         if b is not None and b.shape != (self.V,):
             raise ValueError(f"bias must have shape ({self.V},), got {b.shape}")
-        self.compute, self.result = _dtypes(*(a for a in (h, w, b) if a is not None))
-        self.reduction = check_reduction(reduction)
-        self.ignore_index = check_int(ignore_index, "ignore_index")
-        self.eps = check_fraction(label_smoothing, "label_smoothing")
-        self.z_loss = _check_z_loss(z_loss)
-        self.softcap = _check_softcap(softcap)
+        self.compute, self.result = promoted_float_dtypes(*(a for a in (h, w, b) if a is not None))
+        options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
         chunk_size = _check_chunk_size(chunk_size)
-
-        tarr = as_array(target, "target")
-        if tarr.dtype.kind not in "iu":
-            raise TypeError(f"target must hold integer class indices, got dtype {tarr.dtype}")
-        self.batch_shape = h.shape[:-1]
-        check_index_target(tarr, self.batch_shape, self.V, self.ignore_index)
+        # the loss of the (N..., V) logits, class axis last
+        self.ce = CrossEntropyProblem(h.shape[:-1] + (self.V,), h.ndim - 1, self.compute,
+                                      self.result, target, None, options, index_only=True)
         self.hidden_shape = h.shape
-        n_rows = int(np.prod(h.shape[:-1], dtype=np.int64))
+        n_rows = self.ce.nrows
         self.H = np.ascontiguousarray(h.reshape(n_rows, self.D), dtype=self.compute)
         self.N = self.H.shape[0]
         self.W = w  # cast tile by tile when its dtype is not the compute dtype
         self.W_ready = w.dtype == self.compute
         self.bias = None if b is None else np.ascontiguousarray(b, dtype=self.compute)
-        self.t = np.ascontiguousarray(tarr, dtype=np.int64).reshape(-1)
-        self.keep = self.t != self.ignore_index
-        self.denom = float(np.count_nonzero(self.keep))
-        if self.reduction == "mean":
-            self.scale = 1.0 / self.denom if self.denom else 0.0
-        else:
-            self.scale = 1.0
+        self.t = self.ce.target_rows()
+        self.keep = self.ce.targets.keep
 
         item = self.compute.itemsize
         V, N = self.V, max(self.N, 1)
@@ -166,13 +136,15 @@ class _Problem:
         return out
 
     def finish(self, loss_rows):
-        if self.reduction == "none":
-            return loss_rows.reshape(self.batch_shape).astype(self.result)
-        total = loss_rows.sum()  # pairwise, fixed order: thread-count independent
-        if self.reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                total = np.float64(total) / np.float64(self.denom)
-        return self.result.type(total)
+        # the sum: pairwise over the rows, in a fixed order (thread-count independent)
+        total = None if self.ce.options.reduction == "none" else loss_rows.sum()
+        return self.ce.finish(total, loss_rows)
+
+
+def _tile(buf, shape, dtype):
+    """The first ``shape`` elements of the flat scratch ``buf`` as the array a
+    driver is handed (a fresh buffer: always a kernel array)."""
+    return kernel_array(buf[:math.prod(shape)], dtype, writable=True, shape=shape)
 
 
 def _matmul_into(a, b, out, accumulate, tmp):
@@ -210,24 +182,20 @@ def _scratch(rows_hint, ncols, dtype):
 
 def _whole_vocab(p, loss_rows, grads, nt):
     """Row blocks of full-vocabulary logits through the fused kernel."""
-    from . import _losses
     N, V, D, nb = p.N, p.V, p.D, p.nb
-    L = np.empty((nb, V), dtype=p.compute)
-    G = np.empty((nb, V), dtype=p.compute) if grads else None
-    rpc = _losses.rows_per_chunk(V)
-    partial = np.empty(-(-nb // rpc), dtype=np.float64)
+    L = np.empty(nb * V, dtype=p.compute)
+    G = np.empty(nb * V, dtype=p.compute) if grads else None
     if grads:
         gh, gw, gb = grads
         tmp = _scratch(V, D, p.compute)
     for r0 in range(0, N, nb):
         r1 = min(r0 + nb, N)
         n = r1 - r0
-        Hb, Lb = p.H[r0:r1], L[:n]
+        Hb, Lb = p.H[r0:r1], _tile(L, (n, V), p.compute)
         p.logits(Lb, Hb, 0, V)
-        Gb = None if G is None else G[:n]
-        _ce_rows(Lb, p.t[r0:r1], True, p.ignore_index, None, float(V), p.eps,
-                 partial[:-(-n // rpc)], loss_rows[r0:r1], Gb, p.scale, nt,
-                 p.z_loss, p.softcap, scratch=True)
+        Gb = None if G is None else _tile(G, (n, V), p.compute)
+        p.ce.run(Lb, p.t[r0:r1], loss_rows=loss_rows[r0:r1], grad=Gb, x_is_scratch=True,
+                 n_threads=nt)
         if not grads:
             continue
         # grad_hidden rows = G @ W; grad_weight += G.T @ H_block; grad_bias += sum G
@@ -244,91 +212,43 @@ def _whole_vocab(p, loss_rows, grads, nt):
 
 
 def _vocab_tiles(p, loss_rows, grads, nt):
-    """Row blocks x vocabulary tiles; exact logsumexp merge across tiles."""
+    """Row blocks x vocabulary tiles; the loss and gradient arithmetic is
+    :class:`~fastsoftmax._crossentropy.VocabularyTiles`'."""
     N, V, D, nb, vt = p.N, p.V, p.D, p.nb, p.vt
-    eps, z, cap = p.eps, p.z_loss, p.softcap
     buf = np.empty(nb * vt, dtype=p.compute)
-    dbuf = np.empty(nb * vt, dtype=p.compute) if grads and cap is not None else None
+    capped = p.ce.options.softcap is not None
+    dbuf = np.empty(nb * vt, dtype=p.compute) if grads and capped else None
     tile_lse = np.empty(nb, dtype=p.compute)
     if grads:
         gh, gw, gb = grads
         tmp_w = _scratch(vt, D, p.compute)
 
     def tile(Hb, v0, v1):
-        L = buf[:Hb.shape[0] * (v1 - v0)].reshape(Hb.shape[0], v1 - v0)
+        L = _tile(buf, (Hb.shape[0], v1 - v0), p.compute)
         p.logits(L, Hb, v0, v1)
-        if cap is not None:
-            np.divide(L, cap, out=L)
-            np.tanh(L, out=L)
-            L *= cap
-        return L
+        return p.ce.capped(L)
 
     for r0 in range(0, N, nb):
         r1 = min(r0 + nb, N)
         n = r1 - r0
-        Hb, yb, kb = p.H[r0:r1], p.t[r0:r1], p.keep[r0:r1]
-        lse = np.full(n, -np.inf)
-        picked = np.zeros(n)
-        rowsum = np.zeros(n) if eps else None
-        tl = tile_lse[:n]
+        Hb = p.H[r0:r1]
+        rows = VocabularyTiles(p.ce, p.t[r0:r1], p.keep[r0:r1])
+        tl = _tile(tile_lse, (n,), p.compute)
         # pass 1: per-row logsumexp, target logit and (smoothing) logit sum
         for v0 in range(0, V, vt):
             v1 = min(v0 + vt, V)
-            L = tile(Hb, v0, v1)
-            _kernels.logsumexp(L, tl, nt)
-            with np.errstate(invalid="ignore"):  # NaN rows stay NaN
-                np.logaddexp(lse, tl, out=lse)
-            sel = np.flatnonzero(kb & (yb >= v0) & (yb < v1))
-            if sel.size:
-                picked[sel] = L[sel, yb[sel] - v0]
-            if eps:
-                rowsum += L.sum(axis=1, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            lr = lse - (1.0 - eps) * picked
-            if eps:
-                lr -= (eps / V) * rowsum
-            if z:
-                lr += z * lse * lse
-        lr[~kb] = 0.0
-        loss_rows[r0:r1] = lr
+            rows.add_tile(tile(Hb, v0, v1), v0, v1, tl, nt)
+        loss_rows[r0:r1] = rows.losses()
         if not grads:
             continue
 
-        # pass 2: dL/dlogits tile by tile (recomputed), chained into the grads.
-        # softmax = exp(x - lse_hi) * exp(lse_hi - lse) with lse_hi = lse rounded
-        # to the compute dtype, so float32 loses nothing to the rounding of lse.
-        ignored = np.flatnonzero(~kb)
-        s = np.where(kb, p.scale, 0.0)
-        with np.errstate(invalid="ignore", over="ignore"):
-            lse_hi = lse.astype(p.compute)
-            coef = s * np.exp(lse_hi.astype(np.float64) - lse)
-            if z:
-                coef *= 1.0 + 2.0 * z * lse
-        coef[ignored] = 0.0
-        coef = coef.astype(p.compute)[:, None]
-        lse_hi = lse_hi[:, None]
-        smooth = (s * (eps / V)).astype(p.compute)[:, None] if eps else None
+        # pass 2: dL/dlogits tile by tile (recomputed), chained into the grads
+        rows.begin_gradient()
         for v0 in range(0, V, vt):
             v1 = min(v0 + vt, V)
             G = tile(Hb, v0, v1)
-            if cap is not None:
-                d = dbuf[:G.size].reshape(G.shape)
-                np.divide(G, cap, out=d)
-                np.square(d, out=d)
-                np.subtract(1, d, out=d)
-            with np.errstate(invalid="ignore", over="ignore"):
-                np.subtract(G, lse_hi, out=G)
-                np.exp(G, out=G)
-                G *= coef
-            if smooth is not None:
-                G -= smooth
-            sel = np.flatnonzero(kb & (yb >= v0) & (yb < v1))
-            if sel.size:
-                G[sel, yb[sel] - v0] -= (s[sel] * (1.0 - eps)).astype(p.compute)
-            if cap is not None:
-                G *= d
-            if ignored.size:
-                G[ignored] = 0  # whatever NaN / inf the ignored rows produced
+            d = None if dbuf is None else dbuf[:G.size].reshape(G.shape)
+            rows.gradient(G, v0, v1, d)
             if gb is not None:
                 gb[v0:v1] += G.sum(axis=0, dtype=np.float64)
             _grad_hidden(G, p.weight_rows(v0, v1), gh[r0:r1], v0 > 0)

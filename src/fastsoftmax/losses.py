@@ -10,29 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _losses
-from ._threads import resolve
+from . import _crossentropy
+from ._crossentropy import logits_array
+from ._reduction import reduce_losses
+from ._validation import (as_array, check_broadcasts_to, check_class_weight,
+                          check_index_target, check_int, check_real, check_reduction,
+                          float_dtypes)
 from .sigmoid import log_sigmoid, sigmoid
-from ._validation import (as_array, check_class_weight, check_fraction,
-                          check_index_target, is_index_target, check_int, check_out,
-                          check_reduction, float_dtypes, normalize_axis,
-                          rows_view, writable_rows)
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "categorical_cross_entropy", "binary_cross_entropy",
            "binary_cross_entropy_and_grad", "binary_cross_entropy_with_logits",
            "binary_cross_entropy_with_logits_and_grad"]
-
-
-def _logit_rows(logits, axis, name="logits"):
-    arr = as_array(logits, name)
-    compute, result = float_dtypes(arr, name)
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must have at least one dimension (the class axis)")
-    if axis is None:
-        raise TypeError("axis must be an integer, got None (the losses need one class axis)")
-    axis = normalize_axis(axis, arr.ndim)
-    return arr, axis, compute, result
 
 
 def _real_array(value, name, dtype):
@@ -45,154 +34,6 @@ def _real_array(value, name, dtype):
 
 def _batch_shape(shape, axis):
     return shape[:axis] + shape[axis + 1:]
-
-
-# Rows the softcap path transforms at a time: about this many bytes of
-# logits, so its temporaries are O(chunk), never N x C.
-_EXTRA_CHUNK_BYTES = 32 << 20
-
-
-def _check_z_loss(value) -> float:
-    if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"z_loss must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"z_loss must be a real number, got {value!r}") from None
-    if not (v >= 0.0 and np.isfinite(v)):
-        raise ValueError(f"z_loss must be finite and >= 0, got {v}")
-    return v
-
-
-def _check_softcap(value):
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"softcap must be None or a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"softcap must be None or a real number, got {value!r}") from None
-    if not (v > 0.0 and np.isfinite(v)):
-        raise ValueError(f"softcap must be finite and > 0, got {v}")
-    return v
-
-
-def _ce_rows(x, t, index_target, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
-             scale, nt, z_loss=0.0, softcap=None, scratch=False):
-    """The fused kernel on (rows, C) logits ``x``, with z-loss and softcap.
-
-    The z-loss term (``z * lse**2`` per counted row, ``2 z lse softmax`` in
-    the gradient) is computed by the kernel itself, from the row's logsumexp
-    in double.  Without softcap this is one kernel call.  With it, the rows
-    are processed in chunks of about _EXTRA_CHUNK_BYTES (a multiple of the
-    kernel's partial-sum granularity, so ``partial`` is filled exactly as by
-    one call): the chunk is soft-capped (``c * tanh(x / c)``) into a chunk
-    buffer (into ``x`` itself when ``scratch``), the kernel runs on it, and
-    the gradient is multiplied by the softcap's derivative ``1 - tanh**2``.
-    Ignored rows keep zero loss and gradient.
-    """
-    if softcap is None:
-        if index_target:
-            _losses.ce_index(x, t, ignore_index, w, wsum, eps, z_loss, partial, loss_rows,
-                             gbuf, scale, nt)
-        else:
-            _losses.ce_prob(x, t, w, eps, z_loss, partial, loss_rows, gbuf, scale, nt)
-        return
-    nrows, ncols = x.shape
-    rpc = _losses.rows_per_chunk(ncols)
-    rows = max(rpc, _EXTRA_CHUNK_BYTES // max(1, ncols * x.itemsize) // rpc * rpc)
-    rows = min(rows, max(nrows, 1))
-    xs_buf = None if scratch else np.empty((rows, ncols), dtype=x.dtype)
-    for r0 in range(0, nrows, rows):
-        r1 = min(r0 + rows, nrows)
-        xs = x[r0:r1] if scratch else xs_buf[:r1 - r0]
-        np.divide(x[r0:r1], softcap, out=xs)
-        np.tanh(xs, out=xs)
-        xs *= softcap
-        tc = t[r0:r1]
-        lr = None if loss_rows is None else loss_rows[r0:r1]
-        gc = None if gbuf is None else gbuf[r0:r1]
-        pc = partial[r0 // rpc:-(-r1 // rpc)]
-        if index_target:
-            _losses.ce_index(xs, tc, ignore_index, w, wsum, eps, z_loss, pc, lr, gc, scale, nt)
-        else:
-            _losses.ce_prob(xs, tc, w, eps, z_loss, pc, lr, gc, scale, nt)
-        if gc is not None:
-            # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
-            np.divide(xs, softcap, out=xs)
-            np.square(xs, out=xs)
-            np.subtract(1, xs, out=xs)
-            gc *= xs
-            if index_target:  # 0 * (NaN or inf) in an ignored row stays 0
-                gc[np.flatnonzero(tc == ignore_index)] = 0
-
-
-def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                   reduction, num_threads, want_grad, grad_out, z_loss=0.0, softcap=None):
-    arr, axis, compute, result = _logit_rows(logits, axis)
-    reduction = check_reduction(reduction)
-    z_loss = _check_z_loss(z_loss)
-    softcap = _check_softcap(softcap)
-    ignore_index = check_int(ignore_index, "ignore_index")
-    eps = check_fraction(label_smoothing, "label_smoothing")
-    n_classes = arr.shape[axis]
-    batch_shape = _batch_shape(arr.shape, axis)
-    w = check_class_weight(weight, n_classes, compute)
-    tarr = as_array(target, "target")
-
-    index_target = is_index_target(tarr, arr.shape, batch_shape)
-    if index_target:
-        check_index_target(tarr, batch_shape, n_classes, ignore_index)
-
-    grad = None
-    if want_grad:
-        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
-                else check_out(grad_out, arr.shape, result, "grad_out"))
-
-    x = rows_view(arr, axis, compute)
-    nrows = x.shape[0]
-    rpc = _losses.rows_per_chunk(x.shape[1])
-    partial = np.zeros(-(-nrows // rpc), dtype=np.float64)
-    loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
-
-    if index_target:
-        t = np.ascontiguousarray(tarr, dtype=np.int64).reshape(-1)
-        keep = t != ignore_index
-        if w is None:
-            denom = float(np.count_nonzero(keep))
-        else:
-            denom = float(w.astype(np.float64)[t[keep]].sum())
-        wsum = float(n_classes) if w is None else float(w.sum(dtype=np.float64))
-    else:
-        t = rows_view(tarr, axis, compute)
-        denom = float(nrows)
-    scale = 1.0 / denom if reduction == "mean" and denom != 0 else (
-        0.0 if reduction == "mean" else 1.0)
-
-    gbuf = None
-    if grad is not None:
-        gbuf = writable_rows(grad, axis, compute)
-        if gbuf is None or np.may_share_memory(gbuf, x) or np.may_share_memory(gbuf, t):
-            gbuf = np.empty_like(x)
-
-    nt = resolve(num_threads, x.size)
-    _ce_rows(x, t, index_target, ignore_index, w, wsum if index_target else 0.0,
-             eps, partial, loss_rows, gbuf, scale, nt, z_loss, softcap)
-
-    if grad is not None and not np.shares_memory(gbuf, grad):
-        dst = np.moveaxis(grad, axis, -1)
-        dst[...] = gbuf.reshape(dst.shape)
-
-    if reduction == "none":
-        loss = loss_rows.reshape(batch_shape).astype(result)
-    else:
-        total = partial.sum()
-        if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                total = np.float64(total) / np.float64(denom)
-        loss = result.type(total)
-    return (loss, grad) if want_grad else loss
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -270,8 +111,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(cross_entropy(logits, np.array([0, 1]), z_loss=1e-4, softcap=2.0)), 5)
     0.5095
     """
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, False, None, z_loss, softcap)
+    return _crossentropy.cross_entropy(
+        logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
+        z_loss=z_loss, softcap=softcap, want_grad=False)
 
 
 def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -309,18 +152,10 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
     >>> round(float(loss), 6), grad.round(6)
     (0.933374, array([[ 0.846574, -0.153426]]))
     """
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, num_threads, True, grad_out, z_loss, softcap)
-
-
-def _reduce(loss, denom, reduction, dtype):
-    if reduction == "none":
-        return loss.astype(dtype, copy=False)
-    total = loss.sum(dtype=np.float64)
-    if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = np.float64(total) / np.float64(denom)
-    return dtype.type(total)
+    return _crossentropy.cross_entropy(
+        logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
+        z_loss=z_loss, softcap=softcap, want_grad=True, grad_out=grad_out)
 
 
 def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -339,7 +174,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(nll_loss(lp, np.array([0, 1]))), 5)
     0.31854
     """
-    arr, axis, compute, result = _logit_rows(log_probs, axis, "log_probs")
+    arr, axis, compute, result = logits_array(log_probs, axis, "log_probs")
     reduction = check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     n_classes = arr.shape[axis]
@@ -357,7 +192,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
         picked = np.zeros(batch_shape)
     wy = keep.astype(np.float64) if w is None else w[y] * keep
     loss = np.where(keep, -wy * picked.astype(np.float64), 0.0)
-    return _reduce(loss, wy.sum(), reduction, result)
+    return reduce_losses(loss, wy.sum(), reduction, result)
 
 
 def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
@@ -376,14 +211,9 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     >>> bool(np.isclose(categorical_cross_entropy(y_hat, y), -np.log(0.7)))
     True
     """
-    arr, axis, compute, result = _logit_rows(probs, axis, "probs")
+    arr, axis, compute, result = logits_array(probs, axis, "probs")
     reduction = check_reduction(reduction)
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise TypeError(f"eps must be a real number, got {eps!r}") from None
-    if not 0.0 <= eps < 0.5:
-        raise ValueError(f"eps must be in [0, 0.5), got {eps}")
+    eps = check_real(eps, "eps", min=0.0, below=0.5, strict=False)
     if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
         raise ValueError("probs must lie in [0, 1]")
     p = np.clip(np.moveaxis(arr, axis, -1).astype(np.float64), eps, 1.0 - eps)
@@ -406,18 +236,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
         raise ValueError(
             f"target has shape {tarr.shape}; expected {arr.shape} (one-hot / soft) "
             f"or {batch_shape} (class indices)")
-    return _reduce(loss, loss.size, reduction, result)
-
-
-def _check_broadcasts_to(shape, target_shape, name, to_name):
-    # broadcasting must not enlarge the loss beyond the input's shape
-    try:
-        ok = np.broadcast_shapes(shape, target_shape) == target_shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} of shape {shape} does not broadcast to {to_name}'s "
-                         f"shape {target_shape}")
+    return reduce_losses(loss, loss.size, reduction, result)
 
 
 def _binary_inputs(input, target, weight, name):
@@ -434,13 +253,13 @@ def _binary_inputs(input, target, weight, name):
     w = None
     if weight is not None:
         w = _real_array(weight, "weight", compute)
-        _check_broadcasts_to(w.shape, arr.shape, "weight", name)
+        check_broadcasts_to(w.shape, arr.shape, "weight", f"{name}'s")
     return x, t, w, result
 
 
 def _binary_finish(loss, grad, reduction, result, want_grad):
     n = loss.size
-    value = _reduce(loss, n, reduction, result)
+    value = reduce_losses(loss, n, reduction, result)
     if not want_grad:
         return value
     if reduction == "mean":
@@ -493,7 +312,7 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
         pw = _real_array(pos_weight, "pos_weight", x.dtype)
-        _check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits")
+        check_broadcasts_to(pw.shape, x.shape, "pos_weight", "logits's")
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None

@@ -66,11 +66,12 @@ array([[0.0320586 , 0.08714432],
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ._validation import normalize_axis
+from ._driver import core
+from ._rows import RowsProblem
+from ._threads import resolve
+from ._validation import float_dtypes, normalize_axis
 from .sigmoid import log_sigmoid as _fs_log_sigmoid
 from .sigmoid import sigmoid as _fs_sigmoid
 from .softmax import log_softmax as _fs_log_softmax
@@ -149,20 +150,24 @@ def _axes(axis, ndim: int):
     return normalize_axis(axis, ndim)
 
 
-def _merged_rows(arr: np.ndarray, axes: tuple):
-    """(rows, perm, moved shape): ``arr`` with ``axes`` moved last and merged
-    into one trailing axis, the other axes in order in front."""
-    keep = [i for i in range(arr.ndim) if i not in axes]
-    perm = keep + list(axes)
-    moved = arr.transpose(perm)
-    lead = moved.shape[:len(keep)]
-    n = math.prod(moved.shape[len(keep):])
-    return moved.reshape(lead + (n,)), perm, moved.shape
+def _reduced_over(arr: np.ndarray, axes: tuple, kernel=None):
+    """softmax / log_softmax (``kernel``: the driver) of ``arr`` over the
+    tuple of ``axes`` merged into one, or (``kernel`` None) its logsumexp, of
+    the shape of the axes kept."""
+    compute, result = float_dtypes(arr)
+    p = RowsProblem(arr, axes, compute)
+    nt = resolve(None, arr.size)
+    if kernel is not None:
+        return p.elementwise(kernel, np.empty(arr.shape, dtype=result), nt)  # C order
+    kept = tuple(n for i, n in enumerate(arr.shape) if i not in axes)
+    return p.logsumexp(None, nt).reshape(kept).astype(result, copy=False)
 
 
 # ------------------------------------------------------------------ softmax family
 
 def _softmax_family(name: str, kernel, x, axis):
+    """``kernel``: the fastsoftmax function; ``getattr(core, name)`` the driver
+    (for a tuple of axes)."""
     if not _is_numpy_input(x):
         sp = _scipy_if_installed()
         if sp is not None:
@@ -202,13 +207,7 @@ def _softmax_family(name: str, kernel, x, axis):
         return kernel(work, axis=None)
     if len(axes) == 1:
         return kernel(work, axis=axes[0])
-    rows, perm, moved_shape = _merged_rows(work, axes)
-    res = kernel(rows, axis=-1).reshape(moved_shape)
-    if perm == sorted(perm):
-        return res
-    out = np.empty(work.shape, dtype=res.dtype)  # C order, as SciPy's result
-    out.transpose(perm)[...] = res
-    return out
+    return _reduced_over(work, axes, getattr(core, name))
 
 
 def softmax(x, axis=None):
@@ -354,8 +353,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if axes is None or isinstance(axes, int):
         res = _fs_logsumexp(arr, axis=axes, keepdims=keepdims)
     else:
-        rows, _, _ = _merged_rows(arr, axes)
-        res = _fs_logsumexp(rows, axis=-1)
+        res = _reduced_over(arr, axes)
         if keepdims:
             res = res.reshape(tuple(1 if i in axes else n for i, n in enumerate(arr.shape)))
     if not return_sign:

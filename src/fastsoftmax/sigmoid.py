@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from ._driver import core
 from ._threads import resolve
-from ._validation import as_array, check_out, float_dtypes, overlaps_partially
+from ._validation import (as_array, check_out, float_dtypes, kernel_array,
+                          overlaps_partially)
 
 __all__ = ["sigmoid", "log_sigmoid"]
 
@@ -16,14 +17,13 @@ def _logistic(x, out, log):
     compute, result = float_dtypes(arr)
     if out is not None:
         check_out(out, arr.shape, result)
-    flat = np.ascontiguousarray(arr, dtype=compute).reshape(-1)
-    dst = None
-    if (out is not None and out.dtype == compute and out.flags.c_contiguous
-            and not overlaps_partially(out.reshape(-1), flat)):
-        dst = out.reshape(-1)
+    flat = kernel_array(arr, compute, shape=(-1,))
+    dst = None if out is None else kernel_array(out, compute, writable=True, shape=(-1,))
+    if dst is not None and overlaps_partially(dst, flat):
+        dst = None
     if dst is None:
         dst = np.empty_like(flat)
-    _kernels.logistic(flat, dst, log, resolve(None, flat.size))
+    (core.log_sigmoid if log else core.sigmoid)(flat, dst, resolve(None, flat.size))
     if out is not None:
         if not np.shares_memory(dst, out):
             out[...] = dst.reshape(arr.shape)

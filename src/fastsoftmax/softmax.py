@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels, _threads
+from . import _threads
+from ._driver import core
+from ._rows import RowsProblem
 from ._threads import resolve
-from ._validation import (as_array, check_out, float_dtypes, normalize_axis,
-                          overlaps_partially, rows_view, writable_rows)
+from ._validation import (as_array, check_mask, check_out, check_temperature, float_dtypes,
+                          is_kernel_array, moved_last, normalize_axis)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
@@ -22,37 +24,6 @@ def _prepare(x, axis):
     return arr, axis, compute, result
 
 
-def _rows(arr, axis, compute):
-    """C-contiguous (rows, n) compute-dtype view with the reduction axis last."""
-    if axis is None or arr.ndim <= 1:
-        return np.ascontiguousarray(arr, dtype=compute).reshape(1, -1)
-    return rows_view(arr, axis, compute)
-
-
-def _output_rows(res, arr, axis, compute, xr):
-    """(rows buffer the kernel writes, whether it is ``res`` itself).
-
-    The kernel writes straight into ``res`` when its (rows, n) view is
-    contiguous compute-dtype memory that does not partially overlap the input
-    ``xr``; otherwise into a temporary that :func:`_copy_back` copies over."""
-    if axis is None or arr.ndim <= 1:
-        target = res.reshape(1, -1) if (res.flags.c_contiguous and res.dtype == compute
-                                         and res.dtype.isnative) else None
-    else:
-        target = writable_rows(res, axis, compute)
-    if target is not None and not overlaps_partially(target, xr):
-        return target, True
-    return np.empty_like(xr), False
-
-
-def _copy_back(buf, res, arr, axis):
-    if axis is None or arr.ndim <= 1:
-        res[...] = buf.reshape(arr.shape)
-    else:
-        dst = np.moveaxis(res, axis, -1)
-        dst[...] = buf.reshape(dst.shape)
-
-
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -62,9 +33,9 @@ def _elementwise(kernel, x, axis, out, num_threads):
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
             and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
-            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):
-        res = np.empty_like(x)
+        res = np.empty_like(x)  # fresh: a kernel array too
         kernel(x.reshape(-1, x.shape[-1]), res.reshape(-1, x.shape[-1]), 1)
         return res
     arr, axis, compute, result = _prepare(x, axis)
@@ -73,13 +44,8 @@ def _elementwise(kernel, x, axis, out, num_threads):
     else:
         res = check_out(out, arr.shape, result)
     nt = resolve(num_threads, arr.size)  # validates num_threads even with no work
-    if arr.size == 0:
-        return res
-    xr = _rows(arr, axis, compute)
-    buf, direct = _output_rows(res, arr, axis, compute, xr)
-    kernel(xr, buf, nt)
-    if not direct:
-        _copy_back(buf, res, arr, axis)
+    if arr.size:
+        RowsProblem(arr, axis, compute).elementwise(kernel, res, nt)
     if out is None and res.ndim == 0:
         return res[()]
     return res
@@ -110,36 +76,16 @@ def _fill_masked(dst, keep):
         np.bitwise_or(bits, m, out=bits)
 
 
-def _check_temperature(value):
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"temperature must be a positive real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"temperature must be a positive real number, got {value!r}") from None
-    if not (v > 0.0 and np.isfinite(v)):
-        raise ValueError(f"temperature must be finite and > 0, got {v}")
-    return v
-
-
-def _mask_rows(where, shape, axis, nrows, ncols):
+def _mask_rows(where, shape, axes, nrows, ncols):
     """``f(r0, r1)`` -> the (r1 - r0, ncols) boolean rows of ``where``
-    broadcast to ``shape``, in the row order of :func:`_rows`."""
+    broadcast to ``shape``, in the row order of :class:`RowsProblem`."""
     m = as_array(where, "where")
-    if m.dtype.kind != "b":
-        raise TypeError(f"where must be a boolean array, got dtype {m.dtype}")
-    try:
-        m = np.broadcast_to(m, shape)
-    except ValueError:
-        raise ValueError(f"where of shape {m.shape} does not broadcast to the input's "
-                         f"shape {shape}") from None
-    if axis is None or len(shape) <= 1:
+    check_mask(m, shape)
+    m = np.broadcast_to(m, shape)
+    if axes is None:
         flat = m.reshape(1, -1)
         return lambda r0, r1: flat[r0:r1]
-    moved = np.moveaxis(m, axis, -1)
+    moved = moved_last(m, axes)[0]
     try:  # a view when the broadcast strides allow it (the usual cases)
         flat = np.reshape(moved, (nrows, ncols), copy=False)
         return lambda r0, r1: flat[r0:r1]
@@ -153,17 +99,17 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     ``where`` is False set to -inf, row chunk by row chunk; rows with no True
     entry become ``fill``."""
     arr, axis, compute, result = _prepare(x, axis)
-    temperature = _check_temperature(temperature)
+    temperature = check_temperature(temperature)
     res = np.empty(arr.shape, dtype=result) if out is None else check_out(out, arr.shape,
                                                                            result)
     nt = resolve(num_threads, arr.size)
-    xr = _rows(arr, axis, compute)
-    nrows, ncols = xr.shape
+    p = RowsProblem(arr, axis, compute)
+    xr, nrows, ncols = p.x, p.nrows, p.ncols
     mask_rows = (None if where is None
-                 else _mask_rows(where, arr.shape, axis, nrows, ncols))
+                 else _mask_rows(where, arr.shape, p.axes, nrows, ncols))
     if arr.size == 0:
         return res
-    buf, direct = _output_rows(res, arr, axis, compute, xr)
+    buf, direct = p.output_rows(res)
     # the input is prepared chunk by chunk into the output (x / temperature,
     # masked entries -inf), then normalised in place by one kernel call (one
     # parallel region: cheap even when the CPUs are oversubscribed)
@@ -184,7 +130,7 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     if empty:
         buf[np.concatenate(empty)] = fill  # rows with no True entry
     if not direct:
-        _copy_back(buf, res, arr, axis)
+        p.copy_back(buf, res)
     if out is None and res.ndim == 0:
         return res[()]
     return res
@@ -246,8 +192,8 @@ def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=N
     array([0.18632372, 0.30719589, 0.50648039])
     """
     if where is None and temperature is None:
-        return _elementwise(_kernels.softmax, x, axis, out, num_threads)
-    return _masked_elementwise(_kernels.softmax, 0.0, x, axis, out, num_threads, where,
+        return _elementwise(core.softmax, x, axis, out, num_threads)
+    return _masked_elementwise(core.softmax, 0.0, x, axis, out, num_threads, where,
                                temperature)
 
 
@@ -289,8 +235,8 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperatu
     array([-0.69314718, -0.69314718,        -inf])
     """
     if where is None and temperature is None:
-        return _elementwise(_kernels.log_softmax, x, axis, out, num_threads)
-    return _masked_elementwise(_kernels.log_softmax, -np.inf, x, axis, out, num_threads,
+        return _elementwise(core.log_softmax, x, axis, out, num_threads)
+    return _masked_elementwise(core.log_softmax, -np.inf, x, axis, out, num_threads,
                                where, temperature)
 
 
@@ -331,10 +277,10 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
             and not keepdims and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
-            and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
+            and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
         res = np.empty(x.shape[:-1], dtype=x.dtype)
-        _kernels.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
+        core.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
         return res[()] if res.ndim == 0 else res
     arr, axis, compute, result = _prepare(x, axis)
     if axis is None or arr.ndim == 0:
@@ -344,15 +290,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if out is not None:
         check_out(out, shape, result)
     nt = resolve(num_threads, arr.size)
-    xr = _rows(arr, axis, compute)
-    flat = None
-    if (out is not None and out.dtype == compute and out.dtype.isnative
-            and out.flags.c_contiguous and not np.may_share_memory(out, xr)):
-        flat = out.reshape(-1)
-    if flat is None:
-        flat = np.empty(xr.shape[0], dtype=compute)
-    if xr.shape[0]:
-        _kernels.logsumexp(xr, flat, nt)
+    flat = RowsProblem(arr, axis, compute).logsumexp(out, nt)
     if out is not None:
         if not np.shares_memory(flat, out):
             out[...] = flat.reshape(shape)

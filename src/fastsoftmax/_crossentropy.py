@@ -1,0 +1,314 @@
+"""The cross-entropy problem, prepared once for every front end.
+
+:func:`fastsoftmax.cross_entropy` and ``cross_entropy_and_grad``, the linear
+layer's loss (:mod:`fastsoftmax.linear`, whose logits come tile by tile) and
+the Dask front end (:mod:`fastsoftmax.dask`, block by block) all describe
+their call with a :class:`CrossEntropyProblem`: the checked options, the
+classified targets (scanned once: the bad-index check and what the mean's
+denominator needs come from the same pass), the class weights, the
+denominator and the gradient's scale.  The problem runs the fused driver on
+rows of logits and finishes the reduction; the front ends only bring the
+logits.  The formulas are those of docs/semantics.md.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._driver import core
+from ._reduction import gradient_scale, reduced_loss
+from ._threads import resolve
+from ._validation import (as_array, check_class_indices, check_class_weight, check_fraction,
+                          check_int, check_out, check_real, check_reduction,
+                          check_target_shape, copy_back, float_dtypes, is_index_target,
+                          kernel_array, normalize_axis, output_rows, rows_view)
+
+_INT64 = np.dtype(np.int64)
+
+
+class CrossEntropyOptions:
+    """The scalar options of a cross-entropy, checked (in this order)."""
+
+    __slots__ = ("reduction", "z_loss", "softcap", "ignore_index", "label_smoothing")
+
+    def __init__(self, reduction, z_loss, softcap, ignore_index, label_smoothing):
+        self.reduction = check_reduction(reduction)
+        self.z_loss = check_real(z_loss, "z_loss", min=0.0)
+        self.softcap = (None if softcap is None else
+                        check_real(softcap, "softcap", above=0.0, what="None or a real number"))
+        self.ignore_index = check_int(ignore_index, "ignore_index")
+        self.label_smoothing = check_fraction(label_smoothing, "label_smoothing")
+
+
+class IndexTargets:
+    """Class-index targets (any integer dtype, the batch shape), scanned once.
+
+    The scan takes the non-ignored targets (``kept``): their range is the
+    bad-index check and their number, or their summed class weights, the
+    mean's denominator.  ``checked``: the caller has already checked the
+    values (the Dask front end checks each block of targets once, with the
+    position in the whole array), so nothing is scanned unless a denominator
+    is asked for.  ``offset``: the position of these targets in a larger
+    array, for the error message.
+    """
+
+    def __init__(self, target: np.ndarray, n_classes: int, ignore_index: int, *,
+                 checked: bool = False, offset: tuple | None = None):
+        self.target, self.n_classes, self.ignore_index = target, n_classes, ignore_index
+        self._keep = None
+        if not checked:
+            kept = self.kept
+            if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
+                # the (rare) error path finds the first bad position
+                check_class_indices(target, n_classes, ignore_index, offset=offset)
+
+    def _scan(self):
+        if self._keep is None:
+            # compared in the targets' own dtype: converting an out-of-range
+            # uint64 first could turn it into ignore_index
+            self._keep = self.target != self.ignore_index
+            self._kept = self.target[self._keep]
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Boolean mask of the non-ignored targets, flat."""
+        self._scan()
+        return self._keep.reshape(-1)
+
+    @property
+    def kept(self) -> np.ndarray:
+        """The non-ignored targets, in order (1-D)."""
+        self._scan()
+        return self._kept
+
+    def denominator(self, weight) -> float:
+        """The mean's denominator: the number of non-ignored targets, or
+        their summed class weights (summed in float64, in order)."""
+        if weight is None:
+            return float(self.kept.size)
+        return float(weight.astype(np.float64)[self.kept].sum())
+
+    def rows(self) -> np.ndarray:
+        """The targets as the driver takes them: int64, one per row."""
+        return kernel_array(self.target, _INT64, shape=(-1,))
+
+
+class CrossEntropyProblem:
+    """A cross-entropy over logits of ``shape`` (class axis ``axis``),
+    everything but the logits' values prepared once.
+
+    ``target`` is checked against the shape and classified: integer class
+    indices (:class:`IndexTargets`) or floating class probabilities (the
+    logits' shape); ``index_only`` accepts class indices only (the linear
+    layer).  ``weight``: per-class weights or None.  The denominator of
+    "mean" and the gradient's scale are decided here (``_reduction``).
+    """
+
+    def __init__(self, shape: tuple, axis: int, compute: np.dtype, result: np.dtype, target,
+                 weight, options: CrossEntropyOptions, *, index_only: bool = False,
+                 targets_checked: bool = False):
+        self.shape, self.axis = tuple(shape), axis
+        self.compute, self.result, self.options = compute, result, options
+        self.n_classes = self.shape[axis]
+        self.batch_shape = self.shape[:axis] + self.shape[axis + 1:]
+        self.nrows = math.prod(self.batch_shape)
+        self.weight = check_class_weight(weight, self.n_classes, compute)
+        tarr = as_array(target, "target")
+        if index_only:
+            if tarr.dtype.kind not in "iu":
+                raise TypeError(
+                    f"target must hold integer class indices, got dtype {tarr.dtype}")
+            check_target_shape(tarr, self.batch_shape)
+            self.index_target = True
+        else:
+            self.index_target = is_index_target(tarr, self.shape, self.batch_shape)
+        self._target = tarr
+        self.targets = (IndexTargets(tarr, self.n_classes, options.ignore_index,
+                                     checked=targets_checked)
+                        if self.index_target else None)
+        self.denominator = None
+        if options.reduction == "mean":
+            self.denominator = (self.targets.denominator(self.weight) if self.index_target
+                                else float(self.nrows))
+        self.scale = gradient_scale(options.reduction, self.denominator)
+
+    def target_rows(self) -> np.ndarray:
+        """The targets as the driver takes them: int64 (rows,) class indices
+        or (rows, C) probabilities of the compute dtype."""
+        if self.index_target:
+            return self.targets.rows()
+        return rows_view(self._target, self.axis, self.compute)
+
+    def run(self, x: np.ndarray, t: np.ndarray, *, loss_rows, grad, x_is_scratch: bool,
+            n_threads: int) -> float:
+        """The fused driver on (rows, C) logits ``x`` and their targets ``t``
+        (rows of :meth:`target_rows`): per-row losses into ``loss_rows`` and
+        the scaled gradient into ``grad`` when given; returns the loss sum."""
+        o = self.options
+        if self.index_target:
+            return core.cross_entropy_index(
+                x, t, ignore_index=o.ignore_index, weight=self.weight,
+                label_smoothing=o.label_smoothing, z_loss=o.z_loss, softcap=o.softcap,
+                scale=self.scale, loss_rows=loss_rows, grad=grad, x_is_scratch=x_is_scratch,
+                n_threads=n_threads)
+        return core.cross_entropy_prob(
+            x, t, weight=self.weight, label_smoothing=o.label_smoothing, z_loss=o.z_loss,
+            softcap=o.softcap, scale=self.scale, loss_rows=loss_rows, grad=grad,
+            x_is_scratch=x_is_scratch, n_threads=n_threads)
+
+    def capped(self, logits: np.ndarray) -> np.ndarray:
+        """``softcap * tanh(logits / softcap)`` in place (the logits the loss
+        sees), for logits the driver does not cap itself (vocabulary tiles)."""
+        cap = self.options.softcap
+        if cap is not None:
+            np.divide(logits, cap, out=logits)
+            np.tanh(logits, out=logits)
+            logits *= cap
+        return logits
+
+    def finish(self, total: float, loss_rows):
+        """The loss: per-sample (``loss_rows``, float64) for "none", else the
+        reduced ``total`` (see ``_reduction``)."""
+        if self.options.reduction == "none":
+            return loss_rows.reshape(self.batch_shape).astype(self.result)
+        return reduced_loss(total, self.denominator, self.options.reduction, self.result)
+
+
+class VocabularyTiles:
+    """Loss and dL/dlogits of a block of rows whose logits come in
+    vocabulary tiles (the linear layer's tiled path), in NumPy.
+
+    The fused kernel needs each row's logits at once.  Here the row's
+    logsumexp is merged across tiles exactly, in float64 (``logaddexp`` of
+    each tile's logsumexp); the target logit is taken from the tile that holds
+    it and, for label smoothing, the logits are summed.  The gradient
+    recomputes each tile once the logsumexp is known.
+
+    This re-derives the kernel's formulas (label smoothing, z-loss, the
+    softcap's derivative, ignored rows) in NumPy, with NumPy's exp; calling
+    the kernel instead would change the answers, so this is the one NumPy copy
+    of them, next to the problem it belongs to.  Index targets, no class
+    weights.  ``t`` and ``keep``: the block's int64 targets and their
+    non-ignored mask.
+    """
+
+    def __init__(self, problem: CrossEntropyProblem, t: np.ndarray, keep: np.ndarray):
+        self.p, self.t, self.keep = problem, t, keep
+        n = t.shape[0]
+        self.lse = np.full(n, -np.inf)
+        self.picked = np.zeros(n)
+        self.rowsum = np.zeros(n) if problem.options.label_smoothing else None
+
+    def _in_tile(self, v0, v1):
+        t, keep = self.t, self.keep
+        return np.flatnonzero(keep & (t >= v0) & (t < v1))
+
+    def add_tile(self, L: np.ndarray, v0: int, v1: int, tile_lse: np.ndarray,
+                 n_threads: int) -> None:
+        """Pass 1: merge the (capped) logits ``L`` of columns v0:v1 into the
+        rows' logsumexp, target logit and logit sum (``tile_lse``: scratch)."""
+        core.logsumexp(L, tile_lse, n_threads)
+        with np.errstate(invalid="ignore"):  # NaN rows stay NaN
+            np.logaddexp(self.lse, tile_lse, out=self.lse)
+        sel = self._in_tile(v0, v1)
+        if sel.size:
+            self.picked[sel] = L[sel, self.t[sel] - v0]
+        if self.rowsum is not None:
+            self.rowsum += L.sum(axis=1, dtype=np.float64)
+
+    def losses(self) -> np.ndarray:
+        """The rows' losses (float64), once every tile has been added."""
+        o, lse = self.p.options, self.lse
+        eps, z = o.label_smoothing, o.z_loss
+        with np.errstate(invalid="ignore"):
+            lr = lse - (1.0 - eps) * self.picked
+            if eps:
+                lr -= (eps / self.p.n_classes) * self.rowsum
+            if z:
+                lr += z * lse * lse
+        lr[~self.keep] = 0.0
+        return lr
+
+    def begin_gradient(self) -> None:
+        """Pass 2's per-row factors, from the rows' final logsumexp.
+
+        softmax = exp(x - lse_hi) * exp(lse_hi - lse) with lse_hi = lse
+        rounded to the compute dtype, so float32 loses nothing to the
+        rounding of lse."""
+        p, o, lse, keep = self.p, self.p.options, self.lse, self.keep
+        eps, z, compute = o.label_smoothing, o.z_loss, p.compute
+        self.ignored = np.flatnonzero(~keep)
+        self.s = s = np.where(keep, p.scale, 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            lse_hi = lse.astype(compute)
+            coef = s * np.exp(lse_hi.astype(np.float64) - lse)
+            if z:
+                coef *= 1.0 + 2.0 * z * lse
+        coef[self.ignored] = 0.0
+        self.coef = coef.astype(compute)[:, None]
+        self.lse_hi = lse_hi[:, None]
+        self.smooth = (s * (eps / p.n_classes)).astype(compute)[:, None] if eps else None
+
+    def gradient(self, G: np.ndarray, v0: int, v1: int, d) -> np.ndarray:
+        """Pass 2: the (capped, recomputed) logits ``G`` of columns v0:v1
+        turned into dL/dlogits in place (``d``: scratch of G's shape for the
+        softcap's derivative, or None without softcap)."""
+        p, o = self.p, self.p.options
+        cap, eps = o.softcap, o.label_smoothing
+        if cap is not None:
+            # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
+            np.divide(G, cap, out=d)
+            np.square(d, out=d)
+            np.subtract(1, d, out=d)
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(G, self.lse_hi, out=G)
+            np.exp(G, out=G)
+            G *= self.coef
+        if self.smooth is not None:
+            G -= self.smooth
+        sel = self._in_tile(v0, v1)
+        if sel.size:
+            G[sel, self.t[sel] - v0] -= (self.s[sel] * (1.0 - eps)).astype(p.compute)
+        if cap is not None:
+            G *= d
+        if self.ignored.size:
+            G[self.ignored] = 0  # whatever NaN / inf the ignored rows produced
+        return G
+
+
+def logits_array(logits, axis, name="logits"):
+    """(array, class axis, compute dtype, result dtype) of the logits of a
+    loss (at least one dimension, one integer class axis)."""
+    arr = as_array(logits, name)
+    compute, result = float_dtypes(arr, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the class axis)")
+    if axis is None:
+        raise TypeError("axis must be an integer, got None (the losses need one class axis)")
+    return arr, normalize_axis(axis, arr.ndim), compute, result
+
+
+def cross_entropy(logits, target, *, axis, weight, ignore_index, label_smoothing, reduction,
+                  num_threads, z_loss, softcap, want_grad, grad_out=None,
+                  targets_checked=False):
+    """The loss (and gradient) of in-memory logits: checks every argument,
+    prepares the problem and runs it on all rows in one driver call."""
+    arr, axis, compute, result = logits_array(logits, axis)
+    options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
+    p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
+                            targets_checked=targets_checked)
+    grad = None
+    if want_grad:
+        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
+                else check_out(grad_out, arr.shape, result, "grad_out"))
+    x = rows_view(arr, axis, compute)
+    t = p.target_rows()
+    loss_rows = np.empty(p.nrows, dtype=np.float64) if options.reduction == "none" else None
+    gbuf, direct = (None, True) if grad is None else output_rows(grad, axis, compute, (x, t))
+    total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
+                  n_threads=resolve(num_threads, x.size))
+    if not direct:
+        copy_back(gbuf, grad, axis)
+    loss = p.finish(total, loss_rows)
+    return (loss, grad) if want_grad else loss
