@@ -93,15 +93,15 @@ def _extensions():
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
-    # The C kernels are compiled into each extension module (static symbols
-    # per module would need a shared library; two copies cost ~100 KB), once
-    # per ISA level (fsm_rowops_v4.c, _v3.c, _v1.c; see cext/fsm_isa.h) with
-    # the run-time dispatch in fsm_rowops.c.
+    # One production module, fastsoftmax._core, with the C kernels compiled
+    # once per ISA level (fsm_rowops_v4.c, _v3.c, _v1.c; see cext/fsm_isa.h)
+    # and the run-time dispatch in fsm_rowops.c; and the test-only
+    # fastsoftmax._testing.
     kernels = ["cext/fsm_rowops.c", "cext/fsm_rowops_v4.c", "cext/fsm_rowops_v3.c",
                "cext/fsm_rowops_v1.c"]
     exts = [
-        Extension("fastsoftmax._kernels", sources=["cext/_kernels.pyx"] + kernels, **common),
-        Extension("fastsoftmax._losses", sources=["cext/_losses.pyx"] + kernels, **common),
+        Extension("fastsoftmax._core", sources=["cext/_core.pyx"] + kernels, **common),
+        Extension("fastsoftmax._testing", sources=["cext/_testing.pyx"] + kernels, **common),
     ]
     return cythonize(
         exts,

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.special as sp
 import fastsoftmax as fs
 
-print(fs.__file__, fs._kernels.isa_selected())
+print(fs.__file__, fs._core.isa_selected())
 rng = np.random.default_rng(1)
 ok = True
 

@@ -22,7 +22,7 @@ import threading
 import weakref
 from concurrent.futures import Executor
 
-from . import _kernels
+from . import _core
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads", "openmp_enabled"]
 
@@ -53,7 +53,7 @@ def openmp_enabled() -> bool:
     >>> isinstance(fastsoftmax.openmp_enabled(), bool)
     True
     """
-    return _kernels.openmp_enabled()
+    return _core.openmp_enabled()
 
 
 def _cgroup_cpu_limit() -> int | None:
@@ -177,7 +177,7 @@ def get_num_threads() -> int:
     >>> fastsoftmax.get_num_threads() >= 1
     True
     """
-    if _forked_child or not _kernels.openmp_enabled():
+    if _forked_child or not _core.openmp_enabled():
         return 1
     stack = _override.get()
     if stack and stack[-1] is not None:
@@ -185,7 +185,7 @@ def get_num_threads() -> int:
     if _user_threads is not None:
         return _user_threads
     cpus = _available_cpus()
-    n = min(_kernels.omp_max_threads(), cpus)
+    n = min(_core.omp_max_threads(), cpus)
     pool = _pool_size()
     if pool > 1:
         n = min(n, cpus // pool)
@@ -250,7 +250,7 @@ def resolve(num_threads, work: int) -> int:
         n = get_num_threads()
     else:
         n = _check_count(num_threads)
-        if _forked_child or not _kernels.openmp_enabled():
+        if _forked_child or not _core.openmp_enabled():
             n = 1
     if work < PARALLEL_MIN_ELEMENTS:
         return 1

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _core
 from ._threads import resolve
 from ._validation import (_COMPUTE, as_array, check_fraction, check_index_target,
                           check_int, check_reduction)
@@ -210,12 +210,9 @@ def _scratch(rows_hint, ncols, dtype):
 
 def _whole_vocab(p, loss_rows, grads, nt):
     """Row blocks of full-vocabulary logits through the fused kernel."""
-    from . import _losses
     N, V, D, nb = p.N, p.V, p.D, p.nb
     L = np.empty((nb, V), dtype=p.compute)
     G = np.empty((nb, V), dtype=p.compute) if grads else None
-    rpc = _losses.rows_per_chunk(V)
-    partial = np.empty(-(-nb // rpc), dtype=np.float64)
     if grads:
         gh, gw, gb = grads
         tmp = _scratch(V, D, p.compute)
@@ -225,9 +222,8 @@ def _whole_vocab(p, loss_rows, grads, nt):
         Hb, Lb = p.H[r0:r1], L[:n]
         p.logits(Lb, Hb, 0, V)
         Gb = None if G is None else G[:n]
-        _ce_rows(Lb, p.t[r0:r1], True, p.ignore_index, None, float(V), p.eps,
-                 partial[:-(-n // rpc)], loss_rows[r0:r1], Gb, p.scale, nt,
-                 p.z_loss, p.softcap, scratch=True)
+        _ce_rows(Lb, p.t[r0:r1], True, p.ignore_index, None, p.eps, loss_rows[r0:r1], Gb,
+                 p.scale, nt, p.z_loss, p.softcap, scratch=True)
         if not grads:
             continue
         # grad_hidden rows = G @ W; grad_weight += G.T @ H_block; grad_bias += sum G
@@ -275,7 +271,7 @@ def _vocab_tiles(p, loss_rows, grads, nt):
         for v0 in range(0, V, vt):
             v1 = min(v0 + vt, V)
             L = tile(Hb, v0, v1)
-            _kernels.logsumexp(L, tl, nt)
+            _core.logsumexp(L, tl, nt)
             with np.errstate(invalid="ignore"):  # NaN rows stay NaN
                 np.logaddexp(lse, tl, out=lse)
             sel = np.flatnonzero(kb & (yb >= v0) & (yb < v1))

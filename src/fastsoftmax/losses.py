@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _losses
+from . import _core
 from ._threads import resolve
 from .sigmoid import log_sigmoid, sigmoid
 from ._validation import (as_array, check_class_weight, check_fraction,
@@ -47,11 +47,6 @@ def _batch_shape(shape, axis):
     return shape[:axis] + shape[axis + 1:]
 
 
-# Rows the softcap path transforms at a time: about this many bytes of
-# logits, so its temporaries are O(chunk), never N x C.
-_EXTRA_CHUNK_BYTES = 32 << 20
-
-
 def _check_z_loss(value) -> float:
     if isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"z_loss must be a real number, got {value!r}")
@@ -78,54 +73,15 @@ def _check_softcap(value):
     return v
 
 
-def _ce_rows(x, t, index_target, ignore_index, w, wsum, eps, partial, loss_rows, gbuf,
-             scale, nt, z_loss=0.0, softcap=None, scratch=False):
-    """The fused kernel on (rows, C) logits ``x``, with z-loss and softcap.
-
-    The z-loss term (``z * lse**2`` per counted row, ``2 z lse softmax`` in
-    the gradient) is computed by the kernel itself, from the row's logsumexp
-    in double.  Without softcap this is one kernel call.  With it, the rows
-    are processed in chunks of about _EXTRA_CHUNK_BYTES (a multiple of the
-    kernel's partial-sum granularity, so ``partial`` is filled exactly as by
-    one call): the chunk is soft-capped (``c * tanh(x / c)``) into a chunk
-    buffer (into ``x`` itself when ``scratch``), the kernel runs on it, and
-    the gradient is multiplied by the softcap's derivative ``1 - tanh**2``.
-    Ignored rows keep zero loss and gradient.
-    """
-    if softcap is None:
-        if index_target:
-            _losses.ce_index(x, t, ignore_index, w, wsum, eps, z_loss, partial, loss_rows,
-                             gbuf, scale, nt)
-        else:
-            _losses.ce_prob(x, t, w, eps, z_loss, partial, loss_rows, gbuf, scale, nt)
-        return
-    nrows, ncols = x.shape
-    rpc = _losses.rows_per_chunk(ncols)
-    rows = max(rpc, _EXTRA_CHUNK_BYTES // max(1, ncols * x.itemsize) // rpc * rpc)
-    rows = min(rows, max(nrows, 1))
-    xs_buf = None if scratch else np.empty((rows, ncols), dtype=x.dtype)
-    for r0 in range(0, nrows, rows):
-        r1 = min(r0 + rows, nrows)
-        xs = x[r0:r1] if scratch else xs_buf[:r1 - r0]
-        np.divide(x[r0:r1], softcap, out=xs)
-        np.tanh(xs, out=xs)
-        xs *= softcap
-        tc = t[r0:r1]
-        lr = None if loss_rows is None else loss_rows[r0:r1]
-        gc = None if gbuf is None else gbuf[r0:r1]
-        pc = partial[r0 // rpc:-(-r1 // rpc)]
-        if index_target:
-            _losses.ce_index(xs, tc, ignore_index, w, wsum, eps, z_loss, pc, lr, gc, scale, nt)
-        else:
-            _losses.ce_prob(xs, tc, w, eps, z_loss, pc, lr, gc, scale, nt)
-        if gc is not None:
-            # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
-            np.divide(xs, softcap, out=xs)
-            np.square(xs, out=xs)
-            np.subtract(1, xs, out=xs)
-            gc *= xs
-            if index_target:  # 0 * (NaN or inf) in an ignored row stays 0
-                gc[np.flatnonzero(tc == ignore_index)] = 0
+def _ce_rows(x, t, index_target, ignore_index, w, eps, loss_rows, gbuf, scale, nt,
+             z_loss=0.0, softcap=None, scratch=False):
+    """The fused kernel on (rows, C) logits ``x``, with z-loss and softcap;
+    returns the sum of the row losses (see fastsoftmax._core)."""
+    kw = dict(weight=w, label_smoothing=eps, z_loss=z_loss, softcap=softcap, scale=scale,
+              loss_rows=loss_rows, grad=gbuf, x_is_scratch=scratch, n_threads=nt)
+    if index_target:
+        return _core.cross_entropy_index(x, t, ignore_index=ignore_index, **kw)
+    return _core.cross_entropy_prob(x, t, **kw)
 
 
 def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
@@ -152,8 +108,6 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
 
     x = rows_view(arr, axis, compute)
     nrows = x.shape[0]
-    rpc = _losses.rows_per_chunk(x.shape[1])
-    partial = np.zeros(-(-nrows // rpc), dtype=np.float64)
     loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
 
     if index_target:
@@ -163,7 +117,6 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
             denom = float(np.count_nonzero(keep))
         else:
             denom = float(w.astype(np.float64)[t[keep]].sum())
-        wsum = float(n_classes) if w is None else float(w.sum(dtype=np.float64))
     else:
         t = rows_view(tarr, axis, compute)
         denom = float(nrows)
@@ -177,8 +130,8 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
             gbuf = np.empty_like(x)
 
     nt = resolve(num_threads, x.size)
-    _ce_rows(x, t, index_target, ignore_index, w, wsum if index_target else 0.0,
-             eps, partial, loss_rows, gbuf, scale, nt, z_loss, softcap)
+    total = _ce_rows(x, t, index_target, ignore_index, w, eps, loss_rows, gbuf, scale, nt,
+                     z_loss, softcap)
 
     if grad is not None and not np.shares_memory(gbuf, grad):
         dst = np.moveaxis(grad, axis, -1)
@@ -187,7 +140,6 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
     if reduction == "none":
         loss = loss_rows.reshape(batch_shape).astype(result)
     else:
-        total = partial.sum()
         if reduction == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 total = np.float64(total) / np.float64(denom)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from . import _core
 from ._threads import resolve
 from ._validation import as_array, check_out, float_dtypes, overlaps_partially
 
@@ -23,7 +23,7 @@ def _logistic(x, out, log):
         dst = out.reshape(-1)
     if dst is None:
         dst = np.empty_like(flat)
-    _kernels.logistic(flat, dst, log, resolve(None, flat.size))
+    (_core.log_sigmoid if log else _core.sigmoid)(flat, dst, resolve(None, flat.size))
     if out is not None:
         if not np.shares_memory(dst, out):
             out[...] = dst.reshape(arr.shape)

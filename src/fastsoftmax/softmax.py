@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels, _threads
+from . import _core, _threads
 from ._threads import resolve
 from ._validation import (as_array, check_out, float_dtypes, normalize_axis,
                           overlaps_partially, rows_view, writable_rows)
@@ -246,8 +246,8 @@ def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=N
     array([0.18632372, 0.30719589, 0.50648039])
     """
     if where is None and temperature is None:
-        return _elementwise(_kernels.softmax, x, axis, out, num_threads)
-    return _masked_elementwise(_kernels.softmax, 0.0, x, axis, out, num_threads, where,
+        return _elementwise(_core.softmax, x, axis, out, num_threads)
+    return _masked_elementwise(_core.softmax, 0.0, x, axis, out, num_threads, where,
                                temperature)
 
 
@@ -289,8 +289,8 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperatu
     array([-0.69314718, -0.69314718,        -inf])
     """
     if where is None and temperature is None:
-        return _elementwise(_kernels.log_softmax, x, axis, out, num_threads)
-    return _masked_elementwise(_kernels.log_softmax, -np.inf, x, axis, out, num_threads,
+        return _elementwise(_core.log_softmax, x, axis, out, num_threads)
+    return _masked_elementwise(_core.log_softmax, -np.inf, x, axis, out, num_threads,
                                where, temperature)
 
 
@@ -334,7 +334,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
             and (axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
         res = np.empty(x.shape[:-1], dtype=x.dtype)
-        _kernels.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
+        _core.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
         return res[()] if res.ndim == 0 else res
     arr, axis, compute, result = _prepare(x, axis)
     if axis is None or arr.ndim == 0:
@@ -352,7 +352,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
     if flat is None:
         flat = np.empty(xr.shape[0], dtype=compute)
     if xr.shape[0]:
-        _kernels.logsumexp(xr, flat, nt)
+        _core.logsumexp(xr, flat, nt)
     if out is not None:
         if not np.shares_memory(flat, out):
             out[...] = flat.reshape(shape)
