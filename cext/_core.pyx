@@ -19,46 +19,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-cdef extern from "fsm_rowops.h" nogil:
-    void fsm_softmax_f32(const float *x, Py_ssize_t ldx, float *out, Py_ssize_t ldo,
-                         Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_softmax_f64(const double *x, Py_ssize_t ldx, double *out, Py_ssize_t ldo,
-                         Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_log_softmax_f32(const float *x, Py_ssize_t ldx, float *out, Py_ssize_t ldo,
-                             Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_log_softmax_f64(const double *x, Py_ssize_t ldx, double *out, Py_ssize_t ldo,
-                             Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_logsumexp_f32(const float *x, Py_ssize_t ldx, float *out,
-                           Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_logsumexp_f64(const double *x, Py_ssize_t ldx, double *out,
-                           Py_ssize_t nrows, Py_ssize_t ncols)
-    void fsm_sigmoid_f32(const float *x, float *out, Py_ssize_t n)
-    void fsm_sigmoid_f64(const double *x, double *out, Py_ssize_t n)
-    void fsm_log_sigmoid_f32(const float *x, float *out, Py_ssize_t n)
-    void fsm_log_sigmoid_f64(const double *x, double *out, Py_ssize_t n)
-    double fsm_ce_index_f32(const float *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
-                            const int64_t *target, int64_t ignore_index,
-                            const float *weight, double wsum, double eps, double z_loss,
-                            double *loss_rows, float *grad, Py_ssize_t ldg, double scale)
-    double fsm_ce_index_f64(const double *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
-                            const int64_t *target, int64_t ignore_index,
-                            const double *weight, double wsum, double eps, double z_loss,
-                            double *loss_rows, double *grad, Py_ssize_t ldg, double scale)
-    double fsm_ce_prob_f32(const float *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
-                           const float *t, Py_ssize_t ldt, const float *weight, double eps,
-                           double z_loss,
-                           double *loss_rows, float *grad, Py_ssize_t ldg, double scale)
-    double fsm_ce_prob_f64(const double *x, Py_ssize_t ldx, Py_ssize_t nrows, Py_ssize_t ncols,
-                           const double *t, Py_ssize_t ldt, const double *weight, double eps,
-                           double z_loss,
-                           double *loss_rows, double *grad, Py_ssize_t ldg, double scale)
-    const char *fsm_isa_selected()
-    const char *fsm_isa_compiled()
-    int fsm_isa_init(const char *request)
-
-cdef extern from "fsm_omp.h" nogil:
-    int fsm_openmp_enabled()
-    int fsm_omp_max_threads()
+from fsm_kernels cimport *  # generated from cext/fsm_kernel_list.h by setup.py
 
 
 # ------------------------------------------------------------------ module state
@@ -134,20 +95,21 @@ cdef enum RowOp:
 
 cdef inline void _row_op(RowOp op, const floating *x, floating *out, Py_ssize_t nrows,
                          Py_ssize_t ncols) noexcept nogil:
+    # rows [0, nrows) of x into out (one value per row for logsumexp)
     if floating is float:
         if op == SOFTMAX:
-            fsm_softmax_f32(x, ncols, out, ncols, nrows, ncols)
+            fsm_softmax_f32(fsm_rows_f32(x, ncols, nrows, ncols), fsm_out_f32(out, ncols))
         elif op == LOG_SOFTMAX:
-            fsm_log_softmax_f32(x, ncols, out, ncols, nrows, ncols)
+            fsm_log_softmax_f32(fsm_rows_f32(x, ncols, nrows, ncols), fsm_out_f32(out, ncols))
         else:
-            fsm_logsumexp_f32(x, ncols, out, nrows, ncols)
+            fsm_logsumexp_f32(fsm_rows_f32(x, ncols, nrows, ncols), out)
     else:
         if op == SOFTMAX:
-            fsm_softmax_f64(x, ncols, out, ncols, nrows, ncols)
+            fsm_softmax_f64(fsm_rows_f64(x, ncols, nrows, ncols), fsm_out_f64(out, ncols))
         elif op == LOG_SOFTMAX:
-            fsm_log_softmax_f64(x, ncols, out, ncols, nrows, ncols)
+            fsm_log_softmax_f64(fsm_rows_f64(x, ncols, nrows, ncols), fsm_out_f64(out, ncols))
         else:
-            fsm_logsumexp_f64(x, ncols, out, nrows, ncols)
+            fsm_logsumexp_f64(fsm_rows_f64(x, ncols, nrows, ncols), out)
 
 
 cdef void _run_rows(RowOp op, const floating[:, ::1] x, floating *out,
@@ -229,19 +191,18 @@ def log_sigmoid(const floating[::1] x, floating[::1] out, int n_threads):
 
 # ------------------------------------------------------------------ cross-entropy
 
-# One fused cross-entropy problem: the logits' row pointer and shape, the
-# targets, the options and the outputs (NULL where absent), for rows
-# [0, nrows); partials[k] receives the loss sum of the k-th chunk.
+# One fused cross-entropy problem, for rows [0, nrows): the targets, class
+# weights and outputs (NULL where absent; untyped: the element type is the
+# logits'), the kernel's options; partials[k] receives the loss sum of chunk k.
 cdef struct CEProblem:
     Py_ssize_t nrows, ncols
     bint index_target
     const int64_t *target_index
     const void *target_prob
-    int64_t ignore_index
     const void *weight
-    double wsum, label_smoothing, z_loss, scale
     double *loss_rows
     void *grad
+    fsm_ce_options options
     double *partials
 
 
@@ -252,20 +213,19 @@ cdef inline double _ce_chunk(const CEProblem *p, const floating *x, Py_ssize_t r
     cdef double *lr = p.loss_rows + r0 if p.loss_rows != NULL else NULL
     cdef floating *g = <floating *>p.grad + r0 * n if p.grad != NULL else NULL
     cdef const floating *w = <const floating *>p.weight
-    if p.index_target:
-        if floating is float:
-            return fsm_ce_index_f32(x, n, r1 - r0, n, p.target_index + r0, p.ignore_index,
-                                    w, p.wsum, p.label_smoothing, p.z_loss, lr, g, n, p.scale)
-        else:
-            return fsm_ce_index_f64(x, n, r1 - r0, n, p.target_index + r0, p.ignore_index,
-                                    w, p.wsum, p.label_smoothing, p.z_loss, lr, g, n, p.scale)
     cdef const floating *t = <const floating *>p.target_prob + r0 * n
     if floating is float:
-        return fsm_ce_prob_f32(x, n, r1 - r0, n, t, n, w, p.label_smoothing, p.z_loss,
-                               lr, g, n, p.scale)
+        if p.index_target:
+            return fsm_ce_index_f32(fsm_rows_f32(x, n, r1 - r0, n), p.target_index + r0, w,
+                                    &p.options, fsm_ce_out_f32(lr, g, n))
+        return fsm_ce_prob_f32(fsm_rows_f32(x, n, r1 - r0, n), fsm_rows_f32(t, n, r1 - r0, n),
+                               w, &p.options, fsm_ce_out_f32(lr, g, n))
     else:
-        return fsm_ce_prob_f64(x, n, r1 - r0, n, t, n, w, p.label_smoothing, p.z_loss,
-                               lr, g, n, p.scale)
+        if p.index_target:
+            return fsm_ce_index_f64(fsm_rows_f64(x, n, r1 - r0, n), p.target_index + r0, w,
+                                    &p.options, fsm_ce_out_f64(lr, g, n))
+        return fsm_ce_prob_f64(fsm_rows_f64(x, n, r1 - r0, n), fsm_rows_f64(t, n, r1 - r0, n),
+                               w, &p.options, fsm_ce_out_f64(lr, g, n))
 
 
 cdef void _ce_run(const CEProblem *p, const floating *x, Py_ssize_t r0, Py_ssize_t r1,
@@ -298,7 +258,8 @@ cdef double _cross_entropy(CEProblem *p, const floating[:, ::1] x, object target
     cdef double[::1] pv = partials
     p.nrows, p.ncols = nrows, ncols
     p.partials = &pv[0] if pv.shape[0] else NULL
-    p.wsum = <double>ncols if weight is None else float(weight.sum(dtype=np.float64))
+    p.options.weight_sum = (<double>ncols if weight is None
+                            else float(weight.sum(dtype=np.float64)))
     if nrows == 0:
         return float(partials.sum())
     if softcap is None:
@@ -328,7 +289,7 @@ cdef double _cross_entropy(CEProblem *p, const floating[:, ::1] x, object target
             np.subtract(1, xs, out=xs)
             gc *= xs
             if target_rows is not None:  # 0 * (NaN or inf) in an ignored row stays 0
-                gc[np.flatnonzero(target_rows[r0:r1] == p.ignore_index)] = 0
+                gc[np.flatnonzero(target_rows[r0:r1] == p.options.ignore_index)] = 0
     return float(partials.sum())
 
 
@@ -346,9 +307,10 @@ def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, *,
     p.index_target = True
     p.target_index = &target[0]
     p.target_prob = NULL
-    p.ignore_index = ignore_index
     p.weight = &w[0] if w is not None else NULL
-    p.label_smoothing, p.z_loss, p.scale = label_smoothing, z_loss, scale
+    p.options = fsm_ce_options(ignore_index=ignore_index, weight_sum=0.0,
+                               label_smoothing=label_smoothing, z_loss=z_loss,
+                               grad_scale=scale)
     p.loss_rows = &loss_rows[0] if loss_rows is not None else NULL
     p.grad = &grad[0, 0] if grad is not None else NULL
     return _cross_entropy(&p, x, None if softcap is None else target.base, weight,
@@ -370,9 +332,10 @@ def cross_entropy_prob(const floating[:, ::1] x, const floating[:, ::1] target, 
     p.index_target = False
     p.target_index = NULL
     p.target_prob = &target[0, 0]
-    p.ignore_index = 0
     p.weight = &w[0] if w is not None else NULL
-    p.label_smoothing, p.z_loss, p.scale = label_smoothing, z_loss, scale
+    p.options = fsm_ce_options(ignore_index=0, weight_sum=0.0,
+                               label_smoothing=label_smoothing, z_loss=z_loss,
+                               grad_scale=scale)
     p.loss_rows = &loss_rows[0] if loss_rows is not None else NULL
     p.grad = &grad[0, 0] if grad is not None else NULL
     return _cross_entropy(&p, x, None, weight, softcap, None if grad is None else grad.base,

@@ -9,13 +9,11 @@ from cython cimport floating
 
 from fastsoftmax import _core
 
-cdef extern from "fsm_rowops.h" nogil:
-    void fsm_exp_f32(const float *x, float *out, Py_ssize_t n)
-    void fsm_exp_f64(const double *x, double *out, Py_ssize_t n)
-    int fsm_isa_init(const char *request)
+from fsm_kernels cimport *  # generated from cext/fsm_kernel_list.h by setup.py
 
 # the level _core chose (which warns about a bad FASTSOFTMAX_ISA)
-fsm_isa_init(_core.isa_selected().split(" ")[0].encode())
+if not fsm_testing_select(_core.isa_selected().encode()):
+    raise ImportError(f"no test kernels for {_core.isa_selected()!r}")
 
 
 def exp(const floating[::1] x, floating[::1] out):
