@@ -30,8 +30,9 @@
 
 /* Max of x[0:n], NaN-propagating (a NaN anywhere gives NaN); -inf if n == 0.
  * The loop takes the NaN-ignoring max (one vmaxps) and flags non-finite
- * elements with x * 0 + z (one FMA); only a flagged block is rescanned. */
-FSM_INLINE FSM_T FSM_FN(block_max_impl)(const FSM_T *x, ptrdiff_t n, const int back)
+ * elements with x * 0 + z (one FMA); only a flagged block is rescanned.
+ * back: x[n - FSM_LANES] is readable (the tail is then one full vector). */
+FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
 {
     const FSM_T ninf = -(FSM_T)INFINITY;
     FSM_VT m0 = FSM_FN(fsm_splat)(ninf), m1 = m0, m2 = m0, m3 = m0;
@@ -73,20 +74,22 @@ FSM_INLINE FSM_T FSM_FN(block_max_impl)(const FSM_T *x, ptrdiff_t n, const int b
     return m;
 }
 
-FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n) { return FSM_FN(block_max_impl)(x, n, 0); }
-
 /* lanes k < FSM_LANES - rem all ones (0 < rem < FSM_LANES), without a compare */
 FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
 {
     return (FSM_IVT)(FSM_FN(fsm_iota)() - (int)(FSM_LANES - rem)) >> FSM_SIGN_SHIFT;
 }
 
-/* sum over x[0:n] of exp(x - m) (x <= m), elements equal to m counted in *cnt
- * and left out of the sum if COUNT, else none equal m.  Lanes are summed in
- * float32 over groups of 8 vectors (2 interleaved chains of 4: a relative
- * error below 4 ulp for these positive terms) and the group sums in double. */
-FSM_INLINE void FSM_FN(block_sumexp_impl)(const FSM_T *x, ptrdiff_t n, FSM_T m,
-                                      double *acc, double *cnt, const int count, const int back)
+/* Adds sum(exp(x - m)) over x[0:n] (x <= m, m finite) to *acc.  With count,
+ * the elements equal to m are left out of the sum and counted in *cnt
+ * instead (without, none equals m): keeping the max terms (exactly 1 each)
+ * apart lets the caller form log1p(others) + m, exact where one term
+ * dominates: logsumexp([0, -40]) = 4.25e-18, not 0 (as SciPy computes it).
+ * Lanes are summed in FSM_T over groups of 8 vectors (2 interleaved chains of
+ * 4: a relative error below 4 ulp for these positive terms) and the group
+ * sums in double.  back: as for block_max. */
+FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
+                                     double *acc, double *cnt, const int count, const int back)
 {
     /* the next block is read by block_max as soon as this one is summed:
      * fetch it during this compute-bound loop */
@@ -143,16 +146,6 @@ FSM_INLINE void FSM_FN(block_sumexp_impl)(const FSM_T *x, ptrdiff_t n, FSM_T m,
     if (count) *cnt += (double)FSM_FN(fsm_allsum)(c)[0];
 }
 
-/* Adds sum(exp(x - m)) over the elements below m to *acc and the number of
- * elements equal to m to *cnt (m finite).  Keeping the max terms (exactly 1
- * each) apart lets the caller form log1p(others) + m, exact where one term
- * dominates: logsumexp([0, -40]) = 4.25e-18, not 0 (as SciPy computes it). */
-FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
-                                    double *acc, double *cnt)
-{
-    FSM_FN(block_sumexp_impl)(x, n, m, acc, cnt, 1, 0);
-}
-
 /* One sweep over a row from memory: running max m, with the sum rescaled each
  * time the max grows (online softmax), block by block.  On return the row's
  * logsumexp is m + log1p(acc + cnt - 1) for finite m; otherwise m itself is
@@ -166,7 +159,7 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
         const int back = b + len >= FSM_LANES;   /* x[b + len - FSM_LANES] is in the row */
-        FSM_T bm = FSM_FN(block_max_impl)(x + b, len, back);
+        FSM_T bm = FSM_FN(block_max)(x + b, len, back);
         if (bm != bm) { m = bm; break; }
         if (bm > m) {
             /* exact difference in double, libm exp: once per block */
@@ -175,8 +168,8 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
             m = bm;
         }
         if (!isfinite(m)) continue;
-        if (bm == m) FSM_FN(block_sumexp_impl)(x + b, len, m, &acc, &cnt, 1, back);
-        else FSM_FN(block_sumexp_impl)(x + b, len, m, &acc, &cnt, 0, back);  /* all below m */
+        if (bm == m) FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 1, back);
+        else FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 0, back);  /* all below m */
     }
     *m_out = m;
     *acc_out = acc;

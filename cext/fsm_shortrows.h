@@ -90,7 +90,7 @@ FSM_INLINE void FSM_FN(short_row_splat)(FSM_T *p, ptrdiff_t n, FSM_VT v)
  * max and count of max-equal elements (butterflies), one full-width exp pass
  * over the chunk with the max-equal terms left out, per-row butterfly sums,
  * lse[i] = log1p(others) as in row_lse.  Returns 0 if the chunk holds an inf
- * or a NaN (the caller goes row by row, see fsm_softmax). */
+ * or a NaN (the caller goes row by row, see softmax_block in fsm_softmax.h). */
 FSM_INLINE int FSM_FN(lse_small_chunk)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
                                    const FSM_IVT *lanes, FSM_T *mbuf, FSM_T *ebuf, double *lse)
 {

@@ -153,7 +153,7 @@ FSM_INLINE void FSM_FN(softmax_row_store)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
     ptrdiff_t nb = 0;
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
-        FSM_T bm = FSM_FN(block_max_impl)(xi + b, len, b + len >= FSM_LANES);
+        FSM_T bm = FSM_FN(block_max)(xi + b, len, b + len >= FSM_LANES);
         if (bm != bm || bm == (FSM_T)INFINITY) { m = bm; break; }
         if (bm > m) {
             sum = isfinite(m) ? sum * exp((double)m - (double)bm) : 0.0;
