@@ -2,17 +2,18 @@
  * fsm_kernels.h -- the C interface of the kernels, called by the Cython
  * drivers (_core.pyx; _testing.pyx for the test-only ones).
  *
- * Contract.  Every pointer is aligned for its type and every block of rows
- * is C-contiguous in practice (stride == ncols: the short-row paths require
- * it and the others accept any stride); outputs never partially overlap
- * inputs (out == x, exactly in place, is allowed for softmax and
- * log_softmax); class indices are in [0, ncols) or equal to ignore_index.
- * Nothing is validated: the Python layer has checked everything.  The
- * kernels never allocate on the heap and never touch Python objects.  Each
- * row is computed by one call with a fixed order of operations, so a row's
- * result does not depend on the rows around it, on how rows are split
- * between calls or threads, nor on the thread that computes it; the
- * cross-entropy's returned loss sum adds the rows of one call in order.
+ * Contract (the callers guarantee it, nothing is validated): every pointer
+ * is aligned for its type; row i of a block is at data + i * stride with
+ * stride >= ncols (the drivers pass C-contiguous blocks, stride == ncols,
+ * which the short-row paths need: other strides take the general path);
+ * outputs never partially overlap inputs (out == x, exactly in place, is
+ * allowed for softmax and log_softmax only); class indices are in
+ * [0, ncols) or equal to ignore_index.  The kernels never allocate on the
+ * heap and never touch Python objects.  Deterministic per row: each row is
+ * computed with a fixed order of operations, so its result does not depend
+ * on the rows around it, on how rows are split between calls or threads,
+ * nor on the thread that computes it; the cross-entropy's returned loss
+ * sum adds the rows of one call in order.
  *
  * The functions and structs are generated from fsm_kernel_list.h:
  *   void fsm_softmax_f32(fsm_rows_f32 x, fsm_out_f32 out), ... _f64, etc.
