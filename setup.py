@@ -11,6 +11,7 @@ Environment variables:
                                 and non-x86-64 targets).
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -72,8 +73,34 @@ def _use_openmp():
     return False
 
 
+def _generate_pxd():
+    """cext/fsm_kernels.pxd, the Cython declarations of the kernels, from the
+    kernel list (cext/fsm_kernel_list.h) through the C preprocessor and the
+    template cext/fsm_kernels.pxd.in, in which "@N" starts a line indented by
+    N levels.  Rewritten only when it changes (Cython rebuilds what depends
+    on it)."""
+    src = os.path.join("cext", "fsm_kernels.pxd.in")
+    dst = os.path.join("cext", "fsm_kernels.pxd")
+    cpp = subprocess.run([_compiler(), "-E", "-P", "-x", "c", "-I", "cext", src],
+                         check=True, capture_output=True, text=True).stdout
+    text = " ".join(ln for ln in cpp.splitlines() if not ln.startswith("#"))
+    lines = ["    " * int(piece[0]) + " ".join(piece[1:].split())
+             for piece in re.split(r"@(?=[0-9])", text)[1:]]
+    new = "\n".join(lines) + "\n"
+    try:
+        with open(dst) as f:
+            if f.read() == new:
+                return
+    except OSError:
+        pass
+    with open(dst, "w") as f:
+        f.write(new)
+
+
 def _extensions():
     from Cython.Build import cythonize
+
+    _generate_pxd()
 
     openmp = _use_openmp()
     # No -ffast-math: it breaks NaN/inf semantics and flushes denormals for
@@ -85,27 +112,32 @@ def _extensions():
         ldflags.append("-fopenmp")
     if _env_flag("FASTSOFTMAX_NATIVE"):
         cflags.append("-march=native")
+    # the headers of cext/ (kernels and the SIMD layer) and the generated
+    # Cython declarations
+    depends = sorted(os.path.join("cext", f) for f in os.listdir("cext")
+                     if f.endswith((".h", ".pxd")))
     common = dict(
         include_dirs=["cext"],
-        depends=["cext/fsm_simd.h", "cext/fsm_rowops.h", "cext/fsm_rowops_impl.h",
-                 "cext/fsm_rowcore_impl.h", "cext/fsm_losses_impl.h", "cext/fsm_omp.h",
-                 "cext/fsm_isa.h", "cext/fsm_kernels.h"],
+        depends=depends,
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
-    # The C kernels are compiled into each extension module (static symbols
-    # per module would need a shared library; two copies cost ~100 KB), once
-    # per ISA level (fsm_rowops_v4.c, _v3.c, _v1.c; see cext/fsm_isa.h) with
-    # the run-time dispatch in fsm_rowops.c.
-    kernels = ["cext/fsm_rowops.c", "cext/fsm_rowops_v4.c", "cext/fsm_rowops_v3.c",
-               "cext/fsm_rowops_v1.c"]
+    # The production module fastsoftmax._core: the drivers and the kernels,
+    # compiled once per ISA level (fsm_isa_v4.c, _v3.c, _v1.c; see
+    # cext/fsm_isa.h) with the run-time dispatch in fsm_dispatch.c.  The
+    # test-only fastsoftmax._testing compiles the test-only kernels only
+    # (fsm_testing_v*.c), at the level _core selected (fsm_testing.c).
+    levels = ("v4", "v3", "v1")
     exts = [
-        Extension("fastsoftmax._kernels", sources=["cext/_kernels.pyx"] + kernels, **common),
-        Extension("fastsoftmax._losses", sources=["cext/_losses.pyx"] + kernels, **common),
+        Extension("fastsoftmax._core", sources=["cext/_core.pyx", "cext/fsm_dispatch.c"]
+                  + [f"cext/fsm_isa_{v}.c" for v in levels], **common),
+        Extension("fastsoftmax._testing", sources=["cext/_testing.pyx", "cext/fsm_testing.c"]
+                  + [f"cext/fsm_testing_{v}.c" for v in levels], **common),
     ]
     return cythonize(
         exts,
         compiler_directives={"language_level": 3},
+        include_path=["cext"],
     )
 
 

@@ -8,12 +8,22 @@ trap 'rm -rf "$work"' EXIT
 python -m pip install -q build
 python -m build --outdir "$work/dist" "$root" > "$work/build.log" 2>&1 || { tail -n 40 "$work/build.log"; exit 1; }
 ls "$work/dist"
+# the sdist ships the kernel list and the template of the Cython declarations,
+# not what the build generates from them
+files=$(tar tzf "$work"/dist/fastsoftmax-*.tar.gz)
+for f in cext/fsm_kernel_list.h cext/fsm_kernels.pxd.in cext/_core.pyx cext/_testing.pyx; do
+    grep -q "/$f\$" <<< "$files" || { echo "sdist lacks $f"; exit 1; }
+done
+if grep -qE "/cext/(fsm_kernels\.pxd|_core\.c|_testing\.c)\$" <<< "$files"; then
+    echo "sdist ships generated files"; exit 1
+fi
 python -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q "$work"/dist/fastsoftmax-*.tar.gz
 cd "$work"   # not the source tree: import the installed package
 "$work/venv/bin/python" - <<'PY'
 import numpy as np
 import fastsoftmax as fs
+from fastsoftmax import _core, _testing  # the production and the test-only module
 x = np.random.default_rng(0).standard_normal((1000, 37))
 p = fs.softmax(x)
 assert np.allclose(p.sum(axis=1), 1.0)

@@ -25,6 +25,13 @@ def answers():
         loss, grad = fs.cross_entropy_and_grad(xf, y[3:], weight=w, label_smoothing=0.1)
         out[f"ce_{name}"] = np.asarray(loss)
         out[f"ce_grad_{name}"] = grad
+        # the drivers' softcap loop and probability targets
+        p = fs.softmax(xf[:, ::-1])
+        loss, grad = fs.cross_entropy_and_grad(xf, p, softcap=5.0, z_loss=1e-3)
+        out[f"ce_prob_softcap_{name}"] = np.asarray(loss)
+        out[f"ce_prob_softcap_grad_{name}"] = grad
+        out[f"sigmoid_{name}"] = fs.sigmoid(x)
+        out[f"log_sigmoid_{name}"] = fs.log_sigmoid(x)
     return out
 
 

@@ -3,10 +3,10 @@
 #define FSM_OMP_H
 #ifdef _OPENMP
 #include <omp.h>
-static int fsm_openmp_enabled(void) { return 1; }
-static int fsm_omp_max_threads(void) { return omp_get_max_threads(); }
+static inline int fsm_openmp_enabled(void) { return 1; }
+static inline int fsm_omp_max_threads(void) { return omp_get_max_threads(); }
 #else
-static int fsm_openmp_enabled(void) { return 0; }
-static int fsm_omp_max_threads(void) { return 1; }
+static inline int fsm_openmp_enabled(void) { return 0; }
+static inline int fsm_omp_max_threads(void) { return 1; }
 #endif
 #endif

@@ -13,9 +13,9 @@ import fastsoftmax  # noqa: E402
 
 
 def pytest_report_header(config):
-    from fastsoftmax import _kernels
+    from fastsoftmax import _core
     return (f"fastsoftmax {fastsoftmax.__version__}: openmp={fastsoftmax.openmp_enabled()}, "
-            f"threads={fastsoftmax.get_num_threads()}, isa={_kernels.isa_selected()}")
+            f"threads={fastsoftmax.get_num_threads()}, isa={_core.isa_selected()}")
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from fastsoftmax import _kernels, _threads
+from fastsoftmax import _core, _threads
 
 SECTIONS = ["fastsoftmax", "build", "runtime", "platform", "dependencies"]
 
@@ -24,10 +24,10 @@ def test_returns_the_documented_sections():
     assert cfg["fastsoftmax"]["version"] == fs.__version__
     assert os.path.samefile(cfg["fastsoftmax"]["path"], os.path.dirname(fs.__file__))
     assert cfg["build"]["openmp"] is fs.openmp_enabled()
-    assert cfg["build"]["isa_compiled"] == _kernels.isa_compiled()
-    assert cfg["runtime"]["isa_selected"] == _kernels.isa_selected()
+    assert cfg["build"]["isa_compiled"] == _core.isa_compiled()
+    assert cfg["runtime"]["isa_selected"] == _core.isa_selected()
     assert cfg["runtime"]["num_threads"] == fs.get_num_threads()
-    assert cfg["runtime"]["omp_max_threads"] == _kernels.omp_max_threads()
+    assert cfg["runtime"]["omp_max_threads"] == _core.omp_max_threads()
     assert cfg["runtime"]["available_cpus"] == _threads._available_cpus()
     assert cfg["runtime"]["os_cpu_count"] == os.cpu_count()
     assert cfg["runtime"]["OMP_NUM_THREADS"] == os.environ.get("OMP_NUM_THREADS")

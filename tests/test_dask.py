@@ -14,7 +14,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import fastsoftmax as fs  # noqa: E402
-from fastsoftmax import _kernels, _threads  # noqa: E402
+from fastsoftmax import _core, _threads  # noqa: E402
 from fastsoftmax import dask as fsd  # noqa: E402
 
 SYNC = dict(scheduler="sync")
@@ -32,7 +32,7 @@ def _cpus():
 def _unpooled_default():
     # what get_num_threads() would give the calling thread outside any pool
     # (omp_get_max_threads() is per thread: ask in the thread itself)
-    return max(1, min(_kernels.omp_max_threads(), _cpus()))
+    return max(1, min(_core.omp_max_threads(), _cpus()))
 
 
 @pytest.fixture(scope="module")

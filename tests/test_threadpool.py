@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from fastsoftmax import _kernels, _threads
+from fastsoftmax import _core, _threads
 from fastsoftmax._threads import PARALLEL_MIN_ELEMENTS, resolve
 
 needs_openmp = pytest.mark.skipif(not fs.openmp_enabled(), reason="serial build")
@@ -32,7 +32,7 @@ def _default():
     settings.  (omp_get_max_threads() is per thread: a module that calls
     omp_set_num_threads at import, as torch.set_num_threads does when torch's
     libgomp is the one loaded, changes it for the main thread only.)"""
-    return max(1, min(_kernels.omp_max_threads(), _cpus())) if fs.openmp_enabled() else 1
+    return max(1, min(_core.omp_max_threads(), _cpus())) if fs.openmp_enabled() else 1
 
 
 def _fresh_default():

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from fastsoftmax import _losses
+from fastsoftmax import _core
 from fastsoftmax import slow
-from fastsoftmax._driver import core as driver  # runs the softcap row-chunk loop
 
 REDUCTIONS = ["mean", "sum", "none"]
 EXTRAS = [dict(z_loss=1e-2), dict(softcap=3.0), dict(z_loss=0.1, softcap=2.0)]
@@ -128,17 +127,17 @@ def test_defaults_take_the_plain_fused_path(monkeypatch):
     x, t, w = make((300, 70))
     plain = fs.cross_entropy_and_grad(x, t, weight=w, label_smoothing=0.1)
     # the same loss as one direct kernel call (the code before z_loss / softcap)
-    rpc = _losses.rows_per_chunk(x.shape[1])
-    partial = np.zeros(-(-x.shape[0] // rpc))
     keep = t != -100
     grad = np.empty_like(x)
-    _losses.ce_index(x, t, -100, w, float(w.sum()), 0.1, 0.0, partial, None, grad,
-                     1.0 / w[t[keep]].sum(), 1)
-    np.testing.assert_array_equal(plain[0], partial.sum() / w[t[keep]].sum())
+    total = _core.cross_entropy_index(x, t, ignore_index=-100, weight=w, label_smoothing=0.1,
+                                      z_loss=0.0, softcap=None, scale=1.0 / w[t[keep]].sum(),
+                                      loss_rows=None, grad=grad, x_is_scratch=False,
+                                      n_threads=1)
+    np.testing.assert_array_equal(plain[0], total / w[t[keep]].sum())
     np.testing.assert_array_equal(plain[1], grad)
 
     # and the explicit defaults never touch the chunked machinery
-    monkeypatch.setattr(driver, "_EXTRA_CHUNK_BYTES", None)  # would fail if used
+    monkeypatch.setattr(_core, "SOFTCAP_CHUNK_BYTES", None)  # would fail if used
     for kw in (dict(), dict(z_loss=0.0, softcap=None), dict(z_loss=0)):
         got = fs.cross_entropy_and_grad(x, t, weight=w, label_smoothing=0.1, **kw)
         np.testing.assert_array_equal(got[0], plain[0])
@@ -153,7 +152,7 @@ def test_many_chunks(monkeypatch, kind, extra):
     x, t, w = make((203, 37), kind=kind)
     one = fs.cross_entropy_and_grad(x, t, weight=w, label_smoothing=0.1, **extra)
     for chunk_bytes in (1, 37 * 8 * 10):
-        monkeypatch.setattr(driver, "_EXTRA_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(_core, "SOFTCAP_CHUNK_BYTES", chunk_bytes)
         for reduction in REDUCTIONS:
             kw = dict(weight=w, label_smoothing=0.1, reduction=reduction, **extra)
             loss, grad = fs.cross_entropy_and_grad(x, t, **kw)

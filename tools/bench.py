@@ -58,7 +58,7 @@ def main():
         import torch
         torch.set_num_threads(a.threads)
     fastsoftmax.set_num_threads(a.threads)   # default-argument calls, as users make them
-    print(f"fastsoftmax {fastsoftmax.__file__}  isa={fastsoftmax._kernels.isa_selected()}"
+    print(f"fastsoftmax {fastsoftmax.__file__}  isa={fastsoftmax._core.isa_selected()}"
           f"  threads={a.threads}")
     print(f"copy bandwidth (np.copyto 256 MiB f32, 1 thread): {copy_bw(a.reps):.1f} GB/s")
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ import scipy.special as sp
 import fastsoftmax as fs
 from fastsoftmax import slow
 
-print(fs.__file__, fs._kernels.isa_selected())
+print(fs.__file__, fs._core.isa_selected())
 rng = np.random.default_rng(1)
 ok = True
 

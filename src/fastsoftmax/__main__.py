@@ -14,7 +14,7 @@ import numpy as np
 
 import fastsoftmax
 
-from . import _bench, _kernels
+from . import _bench, _core
 
 
 def _shape_list(text: str) -> list[tuple[int, ...]]:
@@ -105,8 +105,8 @@ def cmd_config() -> int:
     print(f"numpy {np.__version__}")
     print(f"openmp_enabled: {fastsoftmax.openmp_enabled()}")
     print(f"num_threads: {fastsoftmax.get_num_threads()}")
-    print(f"isa_selected: {_kernels.isa_selected()}")
-    print(f"isa_compiled: {_kernels.isa_compiled()}")
+    print(f"isa_selected: {_core.isa_selected()}")
+    print(f"isa_compiled: {_core.isa_compiled()}")
     return 0
 
 

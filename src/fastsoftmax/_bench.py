@@ -31,7 +31,7 @@ import numpy as np
 
 import fastsoftmax
 
-from . import _kernels, _reference
+from . import _core, _reference
 
 __all__ = [
     "DEFAULT_SHAPES", "QUICK_SHAPES", "IMPLEMENTATIONS", "OPS", "Op", "Timing",
@@ -640,7 +640,7 @@ def machine_info(threads: int, impls: Sequence[str] = IMPLEMENTATIONS) -> dict:
     model, cores = _cpuinfo()
     return {
         "cpu": model, "cores": cores, "logical_cpus": os.cpu_count(), "usable_cpus": usable,
-        "isa_selected": _kernels.isa_selected(), "isa_compiled": _kernels.isa_compiled(),
+        "isa_selected": _core.isa_selected(), "isa_compiled": _core.isa_compiled(),
         "openmp": fastsoftmax.openmp_enabled(), "threads": threads,
         "python": platform.python_version(), "versions": versions,
         # other work on the machine skews every number; worth knowing

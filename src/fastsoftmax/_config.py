@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels, _threads
+from . import _core, _threads
 
 __all__ = ["show_config"]
 
@@ -60,15 +60,15 @@ def _config() -> dict[str, Any]:
             "path": os.path.dirname(os.path.abspath(__file__)),
         },
         "build": {
-            "compiler": _build_compiler(getattr(_kernels, "__file__", None)),
-            "openmp": _kernels.openmp_enabled(),
-            "isa_compiled": _kernels.isa_compiled(),
+            "compiler": _build_compiler(getattr(_core, "__file__", None)),
+            "openmp": _core.openmp_enabled(),
+            "isa_compiled": _core.isa_compiled(),
         },
         "runtime": {
-            "isa_selected": _kernels.isa_selected(),
+            "isa_selected": _core.isa_selected(),
             "num_threads": _threads.get_num_threads(),
             "set_num_threads": getattr(_threads, "_user_threads", None),
-            "omp_max_threads": _kernels.omp_max_threads(),
+            "omp_max_threads": _core.omp_max_threads(),
             "available_cpus": _threads._available_cpus(),
             "os_cpu_count": os.cpu_count(),
             "cgroup_cpu_limit": getattr(_threads, "_CGROUP_LIMIT", None),

@@ -8,8 +8,6 @@ native-endian and of the stated dtype, class indices already checked -- are
 established by ``_validation.kernel_array`` and the prepared problems
 (``_rows``, ``_crossentropy``); the drivers never check them.
 """
-# TEMPORARY: a Python implementation of _core's contract over today's
-# extension modules; becomes ``from . import _core as core``.
-from . import _core_adapter as core
+from . import _core as core
 
 __all__ = ["core"]

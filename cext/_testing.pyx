@@ -1,0 +1,25 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: initializedcheck=False, cdivision=True
+"""fastsoftmax._testing: test-only hooks into the kernels (private).
+
+``exp`` is the vectorised exponential behind every kernel, elementwise, at
+the instruction set fastsoftmax._core selected, for tests/test_exp_accuracy.py.
+"""
+from cython cimport floating
+
+from fastsoftmax import _core
+
+from fsm_kernels cimport *  # generated from cext/fsm_kernel_list.h by setup.py
+
+# the level _core chose (which warns about a bad FASTSOFTMAX_ISA)
+if not fsm_testing_select(_core.isa_selected().encode()):
+    raise ImportError(f"no test kernels for {_core.isa_selected()!r}")
+
+
+def exp(const floating[::1] x, floating[::1] out):
+    """Elementwise vectorised exp of a 1-D array into out."""
+    with nogil:
+        if floating is float:
+            fsm_exp_f32(&x[0], &out[0], x.shape[0])
+        else:
+            fsm_exp_f64(&x[0], &out[0], x.shape[0])

@@ -1,0 +1,87 @@
+/*
+ * fsm_kernel_list.h -- the one list of the kernels and of their argument
+ * structs.  Everything else is derived from it:
+ *   fsm_kernels.h       the structs and the public (dispatching) functions;
+ *   fsm_isa.h           each ISA level's entry points, the dispatch tables
+ *                       and the forwarders (used by fsm_dispatch.c,
+ *                       fsm_testing.c and fsm_instances.h);
+ *   fsm_kernels.pxd.in  the Cython declarations: setup.py runs the C
+ *                       preprocessor on it into cext/fsm_kernels.pxd.
+ * Adding a kernel: one X line below and its inline implementation
+ * kernel_<name> (FSM_FN(kernel_<name>)) in the kernel header of its role,
+ * taking the parameters of the X line.  Adding an option: one field in its
+ * struct's list and the kernel that reads it (and the driver that sets it).
+ *
+ * No #include and no declaration here, only lists: the Cython template
+ * includes this file and nothing else.
+ */
+#ifndef FSM_KERNEL_LIST_H
+#define FSM_KERNEL_LIST_H
+
+/* ------------------------------------------------------------ structs
+ * A struct's fields: F(type, name); T is the element type (float or double)
+ * for the structs that have one.  Pointers may be NULL only where said. */
+
+/* Rows [0, nrows) of ncols elements each; row i starts at data + i * stride. */
+#define FSM_ROWS_FIELDS(F, T)                                                              \
+    F(const T *, data)                                                                     \
+    F(ptrdiff_t, stride)                                                                   \
+    F(ptrdiff_t, nrows)                                                                    \
+    F(ptrdiff_t, ncols)
+
+/* Where a row kernel writes row i: data + i * stride (the input's shape). */
+#define FSM_OUT_FIELDS(F, T)                                                               \
+    F(T *, data)                                                                           \
+    F(ptrdiff_t, stride)
+
+/* The scalar options of the fused cross-entropy (both target kinds; the
+ * kernel reads those its target kind uses). */
+#define FSM_CE_OPTIONS_FIELDS(F, T)                                                        \
+    F(int64_t, ignore_index)     /* index targets: rows with it count 0 */                 \
+    F(double, weight_sum)        /* index targets: sum of the class weights (ncols if none) */ \
+    F(double, label_smoothing)   /* in [0, 1] */                                           \
+    F(double, z_loss)            /* >= 0: z_loss * lse**2 per counted row */               \
+    F(double, grad_scale)        /* the gradient's factor (1/denominator for "mean") */
+
+/* What the fused cross-entropy writes besides the returned loss sum. */
+#define FSM_CE_OUT_FIELDS(F, T)                                                            \
+    F(double *, loss_rows)       /* (nrows,) per-row losses, or NULL */                    \
+    F(T *, grad)                 /* (nrows, ncols) gradient, or NULL */                    \
+    F(ptrdiff_t, grad_stride)
+
+/* The structs: S(P, name, FIELDS); a typed struct is fsm_<name>_f32 and
+ * fsm_<name>_f64, an untyped one fsm_<name>.  P is passed through. */
+#define FSM_TYPED_STRUCTS(S, P)                                                            \
+    S(P, rows, FSM_ROWS_FIELDS)                                                            \
+    S(P, out, FSM_OUT_FIELDS)                                                              \
+    S(P, ce_out, FSM_CE_OUT_FIELDS)
+#define FSM_UNTYPED_STRUCTS(S, P)                                                          \
+    S(P, ce_options, FSM_CE_OPTIONS_FIELDS)
+
+/* ------------------------------------------------------------ kernels
+ * X(P, SFX, ret, name, (parameters), (arguments)) for element type T and
+ * name suffix SFX (f32, f64); ret is void or double; P is passed through.
+ * The public function is fsm_<name>_<SFX>, the entry point of ISA level v
+ * fsm_<name>_<SFX>_<v>, the inline implementation kernel_<name>_<SFX>. */
+
+/* The production kernels (fastsoftmax._core). */
+#define FSM_KERNELS(X, P, T, SFX)                                                          \
+    X(P, SFX, void, softmax, (fsm_rows_##SFX x, fsm_out_##SFX out), (x, out))              \
+    X(P, SFX, void, log_softmax, (fsm_rows_##SFX x, fsm_out_##SFX out), (x, out))          \
+    X(P, SFX, void, logsumexp, (fsm_rows_##SFX x, T *out), (x, out))                       \
+    X(P, SFX, void, sigmoid, (const T *x, T *out, ptrdiff_t n), (x, out, n))               \
+    X(P, SFX, void, log_sigmoid, (const T *x, T *out, ptrdiff_t n), (x, out, n))           \
+    X(P, SFX, double, ce_index,                                                            \
+      (fsm_rows_##SFX x, const int64_t *target, const T *weight,                           \
+       const fsm_ce_options *opt, fsm_ce_out_##SFX out),                                   \
+      (x, target, weight, opt, out))                                                       \
+    X(P, SFX, double, ce_prob,                                                             \
+      (fsm_rows_##SFX x, fsm_rows_##SFX target, const T *weight,                           \
+       const fsm_ce_options *opt, fsm_ce_out_##SFX out),                                   \
+      (x, target, weight, opt, out))
+
+/* The test-only kernels (fastsoftmax._testing): not in the production module. */
+#define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \
+    X(P, SFX, void, exp, (const T *x, T *out, ptrdiff_t n), (x, out, n))
+
+#endif /* FSM_KERNEL_LIST_H */

@@ -1,0 +1,188 @@
+/*
+ * fsm_rowpass.h -- the online max + sum-of-exponentials pass over one row
+ * (row_state, row_lse), shared by the softmax family (fsm_softmax.h) and the
+ * cross-entropy (fsm_crossentropy.h).  A template: included once per type
+ * after fsm_type_f32.h or fsm_type_f64.h (a second inclusion for the same
+ * type is empty).
+ *
+ * All arithmetic runs on the vectors of fsm_simd.h, including each row's
+ * tail, which is loaded padded with a neutral value (-inf): every element of
+ * a row goes through the same code, and lanes are combined in a fixed order,
+ * so each row's result is deterministic and independent of threading.
+ */
+#include "fsm_simd.h"
+
+#ifndef FSM_T
+#error "a template: include fsm_type_f32.h or fsm_type_f64.h first"
+#endif
+#if (FSM_TID == 32 && !defined(FSM_ROWPASS_F32)) || (FSM_TID == 64 && !defined(FSM_ROWPASS_F64))
+#if FSM_TID == 32
+#define FSM_ROWPASS_F32
+#else
+#define FSM_ROWPASS_F64
+#endif
+
+/* Block length of the online pass: 8-16 KiB, so the second sweep over a
+ * block (exponentials after its max) is served from L1. */
+#ifndef FSM_BLOCK
+#define FSM_BLOCK 2048
+#endif
+
+/* Max of x[0:n], NaN-propagating (a NaN anywhere gives NaN); -inf if n == 0.
+ * The loop takes the NaN-ignoring max (one vmaxps) and flags non-finite
+ * elements with x * 0 + z (one FMA); only a flagged block is rescanned.
+ * back: x[n - FSM_LANES] is readable (the tail is then one full vector). */
+FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
+{
+    const FSM_T ninf = -(FSM_T)INFINITY;
+    FSM_VT m0 = FSM_FN(fsm_splat)(ninf), m1 = m0, m2 = m0, m3 = m0;
+    FSM_VT z0 = FSM_FN(fsm_splat)(0), z1 = z0;
+    ptrdiff_t j = 0;
+    for (; j + 4 * FSM_LANES <= n; j += 4 * FSM_LANES) {
+        FSM_VT v0 = FSM_FN(fsm_loadu)(x + j), v1 = FSM_FN(fsm_loadu)(x + j + FSM_LANES);
+        FSM_VT v2 = FSM_FN(fsm_loadu)(x + j + 2 * FSM_LANES), v3 = FSM_FN(fsm_loadu)(x + j + 3 * FSM_LANES);
+        m0 = FSM_FN(fsm_vmax_fast)(m0, v0);
+        m1 = FSM_FN(fsm_vmax_fast)(m1, v1);
+        m2 = FSM_FN(fsm_vmax_fast)(m2, v2);
+        m3 = FSM_FN(fsm_vmax_fast)(m3, v3);
+        z0 = (v0 * 0 + z0) + v1 * 0;
+        z1 = (v2 * 0 + z1) + v3 * 0;
+    }
+    for (; j + FSM_LANES <= n; j += FSM_LANES) {
+        FSM_VT v = FSM_FN(fsm_loadu)(x + j);
+        m0 = FSM_FN(fsm_vmax_fast)(m0, v);
+        z0 = v * 0 + z0;
+    }
+    if (j < n && back) {
+        /* the last FSM_LANES elements (x[n - FSM_LANES] is readable): repeats are harmless */
+        FSM_VT v = FSM_FN(fsm_loadu)(x + n - FSM_LANES);
+        m1 = FSM_FN(fsm_vmax_fast)(m1, v);
+        z1 = v * 0 + z1;
+    } else if (j < n) {
+        FSM_VT v = FSM_FN(fsm_load_tail)(x + j, n - j, 0);
+        m1 = FSM_FN(fsm_vmax_fast)(m1, FSM_FN(fsm_load_tail)(x + j, n - j, ninf));
+        z1 = v * 0 + z1;
+    }
+    m0 = FSM_FN(fsm_vmax_fast)(FSM_FN(fsm_vmax_fast)(m0, m1), FSM_FN(fsm_vmax_fast)(m2, m3));
+    FSM_T m = FSM_FN(fsm_allmax_nonan)(m0)[0];
+    FSM_T z = FSM_FN(fsm_allsum)(z0 + z1)[0];
+    if (z != z) {
+        /* an infinity or a NaN: look for a NaN */
+        for (ptrdiff_t k = 0; k < n; k++)
+            if (x[k] != x[k]) return x[k];
+    }
+    return m;
+}
+
+/* lanes k < FSM_LANES - rem all ones (0 < rem < FSM_LANES), without a compare */
+FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
+{
+    return (FSM_IVT)(FSM_FN(fsm_iota)() - (int)(FSM_LANES - rem)) >> FSM_SIGN_SHIFT;
+}
+
+/* Adds sum(exp(x - m)) over x[0:n] (x <= m, m finite) to *acc.  With count,
+ * the elements equal to m are left out of the sum and counted in *cnt
+ * instead (without, none equals m): keeping the max terms (exactly 1 each)
+ * apart lets the caller form log1p(others) + m, exact where one term
+ * dominates: logsumexp([0, -40]) = 4.25e-18, not 0 (as SciPy computes it).
+ * Lanes are summed in FSM_T over groups of 8 vectors (2 interleaved chains of
+ * 4: a relative error below 4 ulp for these positive terms) and the group
+ * sums in double.  back: as for block_max. */
+FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
+                                     double *acc, double *cnt, const int count, const int back)
+{
+    /* the next block is read by block_max as soon as this one is summed:
+     * fetch it during this compute-bound loop */
+    const char *pf = (const char *)(x + n);
+    const FSM_T ninf = -(FSM_T)INFINITY;
+    const FSM_VT mv = FSM_FN(fsm_splat)(m), zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
+    FSM_DACC a;
+    FSM_FN(fsm_dacc_zero)(&a);
+    FSM_VT c = zero;                  /* per-lane counts, exact: a block is < 2^24 */
+    ptrdiff_t j = 0;
+    for (; j + 8 * FSM_LANES <= n; j += 8 * FSM_LANES) {
+        FSM_VT s0 = zero, s1 = zero;
+        for (int g = 0; g < FSM_W / 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(FSM_T)) * (ptrdiff_t)sizeof(FSM_T));
+        for (int g = 0; g < 8; g += 2) {
+            FSM_VT v0 = FSM_FN(fsm_loadu)(x + j + g * FSM_LANES);
+            FSM_VT v1 = FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES);
+            FSM_VT e0 = FSM_FN(fsm_vexp_le)(v0, mv), e1 = FSM_FN(fsm_vexp_le)(v1, mv);
+            if (count) {
+                /* x == m exactly where x - m (<= 0) is zero: mask from the
+                 * sign of (x - m) + 0 (+0 also for -0 - +0) */
+                FSM_IVT k0 = (FSM_IVT)((v0 - mv) + 0) >> FSM_SIGN_SHIFT, k1 = (FSM_IVT)((v1 - mv) + 0) >> FSM_SIGN_SHIFT;
+                e0 = (FSM_VT)((FSM_IVT)e0 & k0);
+                e1 = (FSM_VT)((FSM_IVT)e1 & k1);
+                c += (FSM_VT)((FSM_IVT)one & ~k0);
+                c += (FSM_VT)((FSM_IVT)one & ~k1);
+            }
+            s0 += e0;
+            s1 += e1;
+        }
+        FSM_FN(fsm_dacc_add)(&a, s0 + s1);
+    }
+    FSM_VT s = zero;
+    for (;; j += FSM_LANES) {
+        FSM_VT v;
+        if (j + FSM_LANES <= n) v = FSM_FN(fsm_loadu)(x + j);
+        else if (j < n && back) {
+            /* the last FSM_LANES elements, those already summed set to -inf */
+            FSM_IVT h = FSM_FN(head_mask)(n - j);
+            v = FSM_FN(fsm_loadu)(x + n - FSM_LANES);
+            v = (FSM_VT)(((FSM_IVT)v & ~h) | ((FSM_IVT)FSM_FN(fsm_splat)(ninf) & h));
+        }
+        else if (j < n) v = FSM_FN(fsm_load_tail)(x + j, n - j, ninf);  /* exp(-inf) = 0 */
+        else break;
+        FSM_VT e = FSM_FN(fsm_vexp_le)(v, mv);
+        if (count) {
+            FSM_IVT k = (FSM_IVT)((v - mv) + 0) >> FSM_SIGN_SHIFT;
+            e = (FSM_VT)((FSM_IVT)e & k);
+            c += (FSM_VT)((FSM_IVT)one & ~k);
+        }
+        s += e;
+    }
+    FSM_FN(fsm_dacc_add)(&a, s);
+    *acc += FSM_FN(fsm_dacc_sum)(&a);
+    if (count) *cnt += (double)FSM_FN(fsm_allsum)(c)[0];
+}
+
+/* One sweep over a row from memory: running max m, with the sum rescaled each
+ * time the max grows (online softmax), block by block.  On return the row's
+ * logsumexp is m + log1p(acc + cnt - 1) for finite m; otherwise m itself is
+ * the answer (+inf: some element is +inf; -inf: all are -inf or the row is
+ * empty; NaN: some element is NaN). */
+FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
+                                 double *acc_out, double *cnt_out)
+{
+    FSM_T m = -(FSM_T)INFINITY;
+    double acc = 0.0, cnt = 0.0;
+    for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK) {
+        ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
+        const int back = b + len >= FSM_LANES;   /* x[b + len - FSM_LANES] is in the row */
+        FSM_T bm = FSM_FN(block_max)(x + b, len, back);
+        if (bm != bm) { m = bm; break; }
+        if (bm > m) {
+            /* exact difference in double, libm exp: once per block */
+            acc = isfinite(m) && isfinite(bm) ? (acc + cnt) * exp((double)m - (double)bm) : 0.0;
+            cnt = 0.0;
+            m = bm;
+        }
+        if (!isfinite(m)) continue;
+        if (bm == m) FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 1, back);
+        else FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 0, back);  /* all below m */
+    }
+    *m_out = m;
+    *acc_out = acc;
+    *cnt_out = cnt;
+}
+
+FSM_INLINE double FSM_FN(row_lse)(const FSM_T *x, ptrdiff_t n)
+{
+    FSM_T m;
+    double acc, cnt;
+    FSM_FN(row_state)(x, n, &m, &acc, &cnt);
+    if (!isfinite(m)) return (double)m;
+    return (double)m + log1p(acc + (cnt - 1.0));
+}
+
+#endif

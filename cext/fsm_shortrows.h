@@ -1,0 +1,134 @@
+/*
+ * fsm_shortrows.h -- helpers of the short-row paths (rows of at most 64 bytes,
+ * contiguous, handled a chunk of rows at a time with full-width vectors):
+ * per-row max and sum by butterflies, and lse_small_chunk, the max and
+ * log1p(others) of every row of a chunk, shared by log_softmax, logsumexp
+ * (fsm_softmax.h) and the index-target cross-entropy (fsm_crossentropy.h).
+ * A template, like fsm_rowpass.h.
+ */
+#include "fsm_simd.h"
+
+#ifndef FSM_T
+#error "a template: include fsm_type_f32.h or fsm_type_f64.h first"
+#endif
+#if (FSM_TID == 32 && !defined(FSM_SHORTROWS_F32)) || (FSM_TID == 64 && !defined(FSM_SHORTROWS_F64))
+#if FSM_TID == 32
+#define FSM_SHORTROWS_F32
+#else
+#define FSM_SHORTROWS_F64
+#endif
+
+/* Elements per chunk of the short-row path (stack buffer of this size). */
+#ifndef FSM_SMALL_CHUNK
+#define FSM_SMALL_CHUNK 1024
+#endif
+
+/* Short rows: up to FSM_SLANES = 64 bytes of elements (16 floats, 8 doubles) at
+ * every ISA, i.e. FSM_SK native vectors per row (1 for AVX-512, 2 for AVX2, 4 for
+ * SSE2).  Piece k of a row is lanes [k * FSM_LANES, (k + 1) * FSM_LANES). */
+#ifndef FSM_SLANES
+#define FSM_SLANES ((ptrdiff_t)(64 / sizeof(FSM_T)))
+#define FSM_SK (64 / FSM_W)
+#endif
+
+/* p[0:FSM_LANES], of which only the first lim >= 1 are readable; pad elsewhere */
+FSM_INLINE FSM_VT FSM_FN(load_lim)(const FSM_T *p, ptrdiff_t lim, FSM_T pad)
+{
+    return lim >= FSM_LANES ? FSM_FN(fsm_loadu)(p) : FSM_FN(fsm_load_tail)(p, lim, pad);
+}
+
+/* lanes[k]: all ones where lane k * FSM_LANES + l < n */
+FSM_INLINE void FSM_FN(short_lanes)(ptrdiff_t n, FSM_IVT *lanes)
+{
+    for (int k = 0; k < FSM_SK; k++)
+        lanes[k] = (FSM_IVT)(FSM_FN(fsm_iota)() + (int)(k * FSM_LANES) < (FSM_IVT){0} + (int)n);
+}
+
+/* Max of each short row of x (n <= FSM_SLANES, rows * n elements, avail of them
+ * readable), broadcast to mbuf[i * n : i * n + n]; vs receives the last
+ * row's pieces with the lanes past n set to -inf.  Returns in *z a vector
+ * that is NaN in some lane iff the rows hold an inf or a NaN. */
+FSM_INLINE FSM_VT FSM_FN(short_row_max)(const FSM_T *x, ptrdiff_t i, ptrdiff_t n, ptrdiff_t avail,
+                                const FSM_IVT *lanes, FSM_T *mbuf, FSM_VT *vs, FSM_VT z)
+{
+    const FSM_VT vninf = FSM_FN(fsm_splat)(-(FSM_T)INFINITY);
+    FSM_VT mx = vninf;
+    for (int k = 0; k < FSM_SK; k++) {
+        if (k * FSM_LANES >= n) { vs[k] = vninf; continue; }
+        const ptrdiff_t off = i * n + k * FSM_LANES;
+        FSM_VT vm = (FSM_VT)((FSM_IVT)FSM_FN(load_lim)(x + off, avail - off, 0) & lanes[k]);
+        z = vm * 0 + z;                       /* NaN if an inf or a NaN */
+        vs[k] = (FSM_VT)((FSM_IVT)vm | ((FSM_IVT)vninf & ~lanes[k]));
+        mx = k == 0 ? vs[0] : FSM_FN(fsm_vmax_nonan)(mx, vs[k]);
+    }
+    mx = FSM_FN(fsm_allmax_nonan)(mx);
+    for (int k = 0; k < FSM_SK; k++)
+        if (k * FSM_LANES < n) FSM_FN(fsm_storeu)(mbuf + i * n + k * FSM_LANES, mx);
+    return z;
+}
+
+/* sum of p[0:n] (n <= FSM_SLANES; lim >= n elements readable), as a broadcast */
+FSM_INLINE FSM_VT FSM_FN(short_row_sum)(const FSM_T *p, ptrdiff_t n, ptrdiff_t lim, const FSM_IVT *lanes)
+{
+    FSM_VT s = FSM_FN(fsm_splat)(0);
+    for (int k = 0; k < FSM_SK; k++) {
+        if (k * FSM_LANES >= n) break;
+        FSM_VT e = (FSM_VT)((FSM_IVT)FSM_FN(load_lim)(p + k * FSM_LANES, lim - k * FSM_LANES, 0) & lanes[k]);
+        s = k == 0 ? e : s + e;   /* not 0 + e: one add less on the chain */
+    }
+    return FSM_FN(fsm_allsum)(s);
+}
+
+/* p[0:FSM_SLANES] = v (rows overlap: each row's store is overwritten by the next) */
+FSM_INLINE void FSM_FN(short_row_splat)(FSM_T *p, ptrdiff_t n, FSM_VT v)
+{
+    for (int k = 0; k < FSM_SK; k++)
+        if (k * FSM_LANES < n) FSM_FN(fsm_storeu)(p + k * FSM_LANES, v);
+}
+
+/* Short rows (n <= FSM_SLANES, contiguous) for logsumexp and log_softmax: per-row
+ * max and count of max-equal elements (butterflies), one full-width exp pass
+ * over the chunk with the max-equal terms left out, per-row butterfly sums,
+ * lse[i] = log1p(others) as in row_lse.  Returns 0 if the chunk holds an inf
+ * or a NaN (the caller goes row by row, see softmax_block in fsm_softmax.h). */
+FSM_INLINE int FSM_FN(lse_small_chunk)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
+                                   const FSM_IVT *lanes, FSM_T *mbuf, FSM_T *ebuf, double *lse)
+{
+    const FSM_T ninf = -(FSM_T)INFINITY;
+    const FSM_VT zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
+    const ptrdiff_t tot = rows * n;
+    FSM_VT z = zero, vs[FSM_SK];
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        z = FSM_FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z);
+        FSM_VT mv = FSM_FN(fsm_loadu)(mbuf + i * n);
+        FSM_VT c = zero;
+        for (int k = 0; k < FSM_SK; k++) {
+            if (k * FSM_LANES >= n) break;
+            FSM_IVT below = (FSM_IVT)((vs[k] - mv) + 0) >> FSM_SIGN_SHIFT;    /* pad lanes: -inf, below */
+            c = k == 0 ? (FSM_VT)((FSM_IVT)one & ~below) : c + (FSM_VT)((FSM_IVT)one & ~below);
+        }
+        lse[i] = (double)FSM_FN(fsm_allsum)(c)[0];   /* count */
+    }
+    if (FSM_FN(fsm_allsum)(z)[0] != 0) return 0;
+    ptrdiff_t j = 0;
+    for (; j < tot; j += FSM_LANES) {
+        FSM_VT v = j + FSM_LANES <= tot ? FSM_FN(fsm_loadu)(x + j) : FSM_FN(fsm_load_tail)(x + j, tot - j, ninf);
+        FSM_VT mb = FSM_FN(fsm_loadu)(mbuf + j);
+        FSM_VT e = FSM_FN(fsm_vexp_le)(v, mb);
+        FSM_FN(fsm_storeu)(ebuf + j, (FSM_VT)((FSM_IVT)e & ((FSM_IVT)((v - mb) + 0) >> FSM_SIGN_SHIFT)));
+    }
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        /* ebuf holds whole vectors up to the end of the last row */
+        FSM_T acc = FSM_FN(short_row_sum)(ebuf + i * n, n, FSM_SLANES, lanes)[0];
+        lse[i] = (double)acc + (lse[i] - 1.0);
+    }
+    /* log1p, LANES_f64 rows at a time (lse has room for a padded last vector) */
+    for (ptrdiff_t i = 0; i < rows; i += FSM_LANES_f64) {
+        if (i + FSM_LANES_f64 > rows)
+            for (ptrdiff_t k = rows; k < i + FSM_LANES_f64; k++) lse[k] = 0.0;
+        fsm_storeu_f64(lse + i, fsm_vlog1p_f64(fsm_loadu_f64(lse + i)));
+    }
+    return 1;
+}
+
+#endif

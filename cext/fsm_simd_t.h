@@ -1,0 +1,168 @@
+/*
+ * fsm_simd_t.h -- the SIMD primitives of one element type, written once:
+ * included by fsm_simd.h only, once per type, between fsm_type_f32.h (or
+ * fsm_type_f64.h) and fsm_type_undef.h, which bind FSM_T, FSM_VT, FSM_FN and
+ * the type's constants.  No include guard, on purpose.
+ *
+ * exp method: x = k*ln2 + r with |r| <= ln2/2, exp(r) by a polynomial
+ * (FSM_EXP_POLY), times 2^k.  2^k is applied as two factors so that
+ * subnormal results are rounded once instead of flushed; k comes from the
+ * bits of a "magic number" addition (no float->int64 converts, absent before
+ * AVX-512).  exp(a - b) takes the rounding error of a - b into the reduced
+ * argument (TwoSum): for float32 and |a - b| = 80 that error alone would be
+ * 4e-6.
+ */
+#ifndef FSM_T
+#error "fsm_simd_t.h is a template: fsm_simd.h includes it once per type"
+#endif
+
+/* the steps of the butterflies of fsm_allmax_nonan and fsm_allsum */
+#ifndef FSM_MAX_STEP
+#define FSM_MAX_STEP(v, ...) v = FSM_FN(fsm_vmax_nonan)(v, __builtin_shufflevector(v, v, __VA_ARGS__));
+#define FSM_SUM_STEP(v, ...) v = v + __builtin_shufflevector(v, v, __VA_ARGS__);
+#endif
+
+/* a in every lane; (0 - 0) + a turns a -0.0 into +0.0 (as it always has) */
+FSM_INLINE FSM_VT FSM_FN(fsm_splat)(FSM_T a) { return (FSM_VT){0} - (FSM_T)0 + a; }
+FSM_INLINE FSM_VT FSM_FN(fsm_sel)(FSM_IVT m, FSM_VT a, FSM_VT b)
+{
+    return (FSM_VT)(((FSM_IVT)a & m) | ((FSM_IVT)b & ~m));
+}
+FSM_INLINE FSM_VT FSM_FN(fsm_loadu)(const FSM_T *p)
+{
+    FSM_VT v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* the first n <= LANES elements of p, the other lanes set to pad */
+FSM_INLINE FSM_VT FSM_FN(fsm_load_tail)(const FSM_T *p, ptrdiff_t n, FSM_T pad)
+{
+    FSM_T buf[FSM_LANES];
+    FSM_VT v = FSM_FN(fsm_splat)(pad);
+    memcpy(buf, &v, sizeof v);
+    memcpy(buf, p, (size_t)n * sizeof(FSM_T));
+    memcpy(&v, buf, sizeof v);
+    return v;
+}
+FSM_INLINE void FSM_FN(fsm_storeu)(FSM_T *p, FSM_VT v) { memcpy(p, &v, sizeof v); }
+FSM_INLINE void FSM_FN(fsm_store_tail)(FSM_T *p, FSM_VT v, ptrdiff_t n)
+{
+    FSM_T buf[FSM_LANES];
+    memcpy(buf, &v, sizeof v);
+    memcpy(p, buf, (size_t)n * sizeof(FSM_T));
+}
+
+/* p(r) by Horner's rule, then 1 + r + r^2 p(r) */
+FSM_INLINE FSM_VT FSM_FN(fsm_exp_poly)(FSM_VT r)
+{
+    static const FSM_T c[] = {FSM_EXP_POLY};
+    FSM_VT p = FSM_FN(fsm_splat)(c[0]);
+    for (size_t i = 1; i < sizeof c / sizeof c[0]; i++) p = p * r + c[i];
+    return p * (r * r) + r + (FSM_T)1;
+}
+
+/* exp(hi + lo), |lo| <= ulp(hi); max error ~1 ulp (tests/test_exp_accuracy.py) */
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp_core)(FSM_VT hi, FSM_VT lo)
+{
+    const FSM_VT magic = FSM_FN(fsm_splat)(FSM_EXP_MAGIC);
+    FSM_VT xc = FSM_FN(fsm_sel)(hi > FSM_EXP_CLAMP_HI, FSM_FN(fsm_splat)(FSM_EXP_CLAMP_HI), hi);
+    xc = FSM_FN(fsm_sel)(xc < FSM_EXP_CLAMP_LO, FSM_FN(fsm_splat)(FSM_EXP_CLAMP_LO), xc);
+    FSM_VT t = xc * FSM_LOG2E + magic;
+    FSM_IVT k = (FSM_IVT)((FSM_UVT)t - (FSM_UVT)magic);
+    FSM_VT kf = t - magic;
+    FSM_VT r = xc - kf * FSM_LN2_HI;
+    r = (r - kf * FSM_LN2_LO) + lo;
+    FSM_VT p = FSM_FN(fsm_exp_poly)(r);
+    FSM_IVT k1 = FSM_FN(fsm_exp_half_k)(k, kf, magic);
+    FSM_IVT k2 = k - k1;
+    FSM_VT s1 = (FSM_VT)((FSM_UVT)(k1 + FSM_EXP_BIAS) << FSM_MANT_BITS);
+    FSM_VT s2 = (FSM_VT)((FSM_UVT)(k2 + FSM_EXP_BIAS) << FSM_MANT_BITS);
+    FSM_VT y = (p * s1) * s2;                        /* overflows to inf by itself */
+    y = FSM_FN(fsm_sel)(hi < -FSM_EXP_ZERO, FSM_FN(fsm_splat)(0), y);
+    y = FSM_FN(fsm_sel)(hi != hi, hi, y);            /* NaN in, NaN out */
+    return y;
+}
+
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp)(FSM_VT x)
+{
+    return FSM_FN(fsm_vexp_core)(x, FSM_FN(fsm_splat)(-(FSM_T)0));
+}
+
+/* exp(a - b) without the rounding error of the subtraction */
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp_diff)(FSM_VT a, FSM_VT b)
+{
+    FSM_VT hi = a - b;
+    FSM_VT bb = hi - a;
+    FSM_VT lo = (a - (hi - bb)) + (-b - bb);
+    lo = FSM_FN(fsm_sel)((hi - hi) == (FSM_T)0, lo, FSM_FN(fsm_splat)(0));  /* inf/NaN hi */
+    return FSM_FN(fsm_vexp_core)(hi, lo);
+}
+
+/* NaN-propagating max */
+FSM_INLINE FSM_VT FSM_FN(fsm_vmax)(FSM_VT acc, FSM_VT v)
+{
+    return FSM_FN(fsm_sel)((v > acc) | (v != v), v, acc);
+}
+FSM_INLINE FSM_T FSM_FN(fsm_hmax)(FSM_VT v)
+{
+    FSM_T m = v[0];
+    for (int k = 1; k < FSM_LANES; k++) m = ((v[k] > m) | (v[k] != v[k])) ? v[k] : m;
+    return m;
+}
+
+/* exp(a - b) for finite b and a <= b, a = -inf (gives 0) or a NaN (gives
+ * NaN): the softmax case, where the argument is never positive.  Same
+ * reduction, TwoSum-corrected argument and polynomial as fsm_vexp_diff (so
+ * the same results), fewer operations: no clamp (results below -FSM_EXP_ZERO
+ * are masked to 0 at the end, whatever the polynomial gave), and 2^k applied
+ * as 2^(k+64) * 2^-64, both factors normal, so subnormal results are still
+ * rounded once.  A NaN a gives NaN or 0: callers deal with NaN rows first. */
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp_le)(FSM_VT a, FSM_VT b)
+{
+    const FSM_VT magic = FSM_FN(fsm_splat)(FSM_EXP_MAGIC);
+    FSM_VT hi = a - b;
+    FSM_VT bb = hi - a;
+    FSM_VT lo = (a - (hi - bb)) + (-b - bb);
+    FSM_VT xc = hi;   /* no clamp: below -FSM_EXP_ZERO the result is masked to 0 below */
+    FSM_VT t = xc * FSM_LOG2E + magic;
+    FSM_VT kf = t - magic;
+    FSM_VT r = xc - kf * FSM_LN2_HI;
+    r = (r - kf * FSM_LN2_LO) + lo;
+    FSM_VT p = FSM_FN(fsm_exp_poly)(r);
+    /* bits of 2^(k+64): k sits in the low bits of t */
+    FSM_VT s = (FSM_VT)(((FSM_UVT)t << FSM_MANT_BITS) +
+                        (FSM_UT)(((FSM_UT)FSM_EXP_BIAS + 64 - FSM_EXP_MAGIC_BITS) << FSM_MANT_BITS));
+    FSM_VT y = (p * s) * FSM_TWO_M64;
+    /* 0 below -FSM_EXP_ZERO (and for a = -inf): the mask is the sign of
+     * hi + FSM_EXP_ZERO (an arithmetic shift; GCC scalarizes some vector
+     * compares) */
+    return (FSM_VT)((FSM_IVT)y & ~((FSM_IVT)(hi + FSM_EXP_ZERO) >> FSM_SIGN_SHIFT));
+}
+
+/* max ignoring NaN (keeps acc when v is NaN): one vmaxps */
+FSM_INLINE FSM_VT FSM_FN(fsm_vmax_nonan)(FSM_VT acc, FSM_VT v)
+{
+    return FSM_FN(fsm_sel)(v > acc, v, acc);
+}
+/* max of non-NaN lanes (a NaN gives either operand: callers detect NaNs
+ * separately).  v where acc - v < 0, from the sign bit: compare-free, since
+ * GCC scalarizes 64-byte vector compares when building for AVX2 (2.8x faster
+ * block_max there; the same speed with AVX-512). */
+FSM_INLINE FSM_VT FSM_FN(fsm_vmax_fast)(FSM_VT acc, FSM_VT v)
+{
+    return FSM_FN(fsm_sel)((FSM_IVT)(acc - v) >> FSM_SIGN_SHIFT, v, acc);
+}
+/* max of all lanes ignoring NaN, broadcast to every lane (fixed butterfly) */
+FSM_INLINE FSM_VT FSM_FN(fsm_allmax_nonan)(FSM_VT v)
+{
+    FSM_BUTTERFLY(FSM_MAX_STEP, v)
+    return v;
+}
+/* sum of all lanes in a fixed pairwise order, broadcast to every lane */
+FSM_INLINE FSM_VT FSM_FN(fsm_allsum)(FSM_VT v)
+{
+    FSM_BUTTERFLY(FSM_SUM_STEP, v)
+    return v;
+}
+/* lane index vector */
+FSM_INLINE FSM_IVT FSM_FN(fsm_iota)(void) { return (FSM_IVT){FSM_IOTA}; }

@@ -1,0 +1,26 @@
+/* fsm_type_undef.h -- unbinds what fsm_type_f32.h / fsm_type_f64.h bound. */
+#undef FSM_T
+#undef FSM_SFX
+#undef FSM_TID
+#undef FSM_FN
+#undef FSM_UT
+#undef FSM_VT
+#undef FSM_IVT
+#undef FSM_UVT
+#undef FSM_LANES
+#undef FSM_SIGN_SHIFT
+#undef FSM_DACC
+#undef FSM_BUTTERFLY
+#undef FSM_IOTA
+#undef FSM_EXP_POLY
+#undef FSM_EXP_MAGIC
+#undef FSM_EXP_MAGIC_BITS
+#undef FSM_EXP_CLAMP_HI
+#undef FSM_EXP_CLAMP_LO
+#undef FSM_EXP_ZERO
+#undef FSM_LOG2E
+#undef FSM_LN2_HI
+#undef FSM_LN2_LO
+#undef FSM_MANT_BITS
+#undef FSM_EXP_BIAS
+#undef FSM_TWO_M64
