@@ -47,9 +47,9 @@ def _value_bytes(a: np.ndarray) -> bytes:
 def _feed(h: Any, value: Any) -> None:
     """Hash ``value`` into ``h``: arrays by dtype, shape and bytes."""
     if isinstance(value, np.ndarray) or np.isscalar(value) and isinstance(value, np.generic):
-        a = np.ascontiguousarray(np.asarray(value))
+        a = np.asarray(value)
         h.update(f"a{a.dtype.str}{a.shape}".encode())
-        h.update(_value_bytes(a))
+        h.update(_value_bytes(np.ascontiguousarray(a)))
     elif isinstance(value, (tuple, list)):
         h.update(f"s{type(value).__name__}{len(value)}".encode())
         for v in value:
