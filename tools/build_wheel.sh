@@ -57,7 +57,7 @@ plat=$(tr '\n' ' ' < "$work/show.txt" | sed -n 's/.*constrains the platform tag 
 wheel=$(ls "$work"/repaired/*.whl)
 rm -f "$outdir/$(basename "$wheel")"
 mv "$wheel" "$outdir/"
-echo "repaired for $plat; bundled libraries:"
+echo "repaired for $plat: $(basename "$wheel"), $(( $(stat -c %s "$outdir/$(basename "$wheel")") / 1024 )) KiB; contents:"
 "$python" - "$outdir/$(basename "$wheel")" <<'PY'
 import sys
 import zipfile
