@@ -4,7 +4,8 @@
 # PATH holds no C compiler, with pip allowed to take binaries only (numpy
 # from the index), and run .ci/wheel_smoke.py outside the source tree: every
 # ISA level the CPU has, against a float64 formula, bundled libgomp, 2
-# threads bitwise equal to 1.
+# threads bitwise equal to 1; and, when the calling Python has a development
+# build (pip install -e .), bitwise the same answers as that build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=$(command -v "${PYTHON:-python}") || { echo "no ${PYTHON:-python} found"; exit 1; }
@@ -74,4 +75,17 @@ mkdir "$work/run"
 cp "$root/.ci/wheel_smoke.py" "$work/run/"
 (cd "$work/run" && run "$work/venv/bin/python" -I wheel_smoke.py)
 step "smoke test"
+
+# --- 5. the same answers as the development build, if there is one -------------
+# (CI has installed the checkout with pip install -e; the wheel's isolated
+# build environment may bring other versions of Cython and setuptools)
+if dev=$(cd "$work/run" && "$python" -I -c "import fastsoftmax; print(fastsoftmax.__file__)" \
+        2> /dev/null); then
+    echo "development build: $dev"
+    (cd "$work/run" && "$python" -I wheel_smoke.py --save dev.npz)
+    (cd "$work/run" && run "$work/venv/bin/python" -I wheel_smoke.py --compare dev.npz)
+    step "answers vs the development build"
+else
+    echo "no development build importable by $python: answers not compared"
+fi
 printf '[wheel] %-36s %s\n' "total" "$(elapsed "$t_all" "$(now)")"

@@ -2,6 +2,8 @@
 
     python -I wheel_smoke.py          check this installation, every ISA level the CPU has
     python -I wheel_smoke.py --one    check the level FASTSOFTMAX_ISA names (a child run)
+    python -I wheel_smoke.py --save FILE.npz      save a set of answers
+    python -I wheel_smoke.py --compare FILE.npz   compare them bitwise with this installation's
 
 Checks that ``fastsoftmax`` is the installed copy (not a checkout), that OpenMP
 is enabled and its runtime is the libgomp bundled in the wheel, and, in one
@@ -118,6 +120,37 @@ def check_one():
     print(f"  FASTSOFTMAX_ISA={request:8s} -> {selected}: answers and threads OK", flush=True)
 
 
+def answers():
+    """A set of answers, special values included, to compare bitwise between builds."""
+    rng = np.random.default_rng(7)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        x = (10 * rng.standard_normal((3000, 37))).astype(dtype)
+        x[0, 3], x[1, :], x[2, 5] = np.inf, -np.inf, np.nan
+        y = rng.integers(0, 37, 3000)
+        y[::7] = -100
+        w = rng.random(37).astype(dtype)
+        name = np.dtype(dtype).name
+        out[f"softmax_{name}"] = fs.softmax(x)
+        out[f"log_softmax_{name}"] = fs.log_softmax(x, axis=0)
+        out[f"logsumexp_{name}"] = fs.logsumexp(x)
+        out[f"sigmoid_{name}"] = fs.sigmoid(x)
+        loss, grad = fs.cross_entropy_and_grad(x[3:], y[3:], weight=w, label_smoothing=0.1)
+        out[f"ce_{name}"], out[f"ce_grad_{name}"] = np.asarray(loss), grad
+        out[f"ce_none_{name}"] = fs.cross_entropy(x[3:], y[3:], reduction="none", z_loss=1e-4)
+    return out
+
+
+def compare(path):
+    saved = np.load(path)
+    mine = answers()
+    assert sorted(saved.files) == sorted(mine), "different sets of answers"
+    differ = [k for k in mine if saved[k].dtype != mine[k].dtype
+              or saved[k].tobytes() != mine[k].tobytes()]
+    assert not differ, f"answers differ from the other build: {differ}"
+    print(f"{len(mine)} answers bitwise equal to the other build's")
+
+
 def bundled_gomp():
     """The path of the OpenMP runtime loaded into this process."""
     with open("/proc/self/maps") as f:
@@ -158,5 +191,9 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1:] == ["--one"]:
         check_one()
+    elif sys.argv[1:2] == ["--save"]:
+        np.savez(sys.argv[2], **answers())
+    elif sys.argv[1:2] == ["--compare"]:
+        compare(sys.argv[2])
     else:
         main()
