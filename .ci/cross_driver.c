@@ -2,10 +2,11 @@
  * cross_driver.c -- a tiny check of the C kernels without Python, for
  * .ci/cross_check.sh: linked statically with the kernels built for another
  * CPU (aarch64) and run under qemu-user, and first natively as a check of
- * the driver itself.  Calls only the dispatching entry points of
- * cext/fsm_rowops.h; if that API changes, cross_check.sh reports that this
- * file no longer compiles and skips the run (the compile-only check of the
- * kernels still runs): update the calls below.
+ * the driver itself.  Calls the kernels' dispatching entry points only in
+ * the five wrappers below and fsm_isa_init/_selected/_compiled in main; if
+ * that interface changes, cross_check.sh reports that this file no longer
+ * compiles and skips the run (the compile-only check of the kernels still
+ * runs): update the wrappers.
  *
  * Checks, on row lengths that cover the vector bodies and every tail, that
  * softmax rows sum to 1 and match a double-precision formula, log_softmax
@@ -15,7 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* ---- the only lines that know the kernel API: one row of n elements ---- */
 #include "fsm_rowops.h"
+static void softmax_f32(const float *x, float *out, int n) { fsm_softmax_f32(x, n, out, n, 1, n); }
+static void softmax_f64(const double *x, double *out, int n) { fsm_softmax_f64(x, n, out, n, 1, n); }
+static void log_softmax_f64(const double *x, double *out, int n)
+{ fsm_log_softmax_f64(x, n, out, n, 1, n); }
+static void logsumexp_f32(const float *x, float *out, int n) { fsm_logsumexp_f32(x, n, out, 1, n); }
+static void logsumexp_f64(const double *x, double *out, int n) { fsm_logsumexp_f64(x, n, out, 1, n); }
+/* ------------------------------------------------------------------------- */
 
 static int failures = 0;
 
@@ -43,9 +52,9 @@ static void check_row_f64(int n)
     double lse, m = -INFINITY, s = 0.0, sum = 0.0;
     for (int j = 0; j < n; j++) { x[j] = value(n, j); if (x[j] > m) m = x[j]; }
     for (int j = 0; j < n; j++) s += exp(x[j] - m);
-    fsm_softmax_f64(x, n, p, n, 1, n);
-    fsm_log_softmax_f64(x, n, lp, n, 1, n);
-    fsm_logsumexp_f64(x, n, &lse, 1, n);
+    softmax_f64(x, p, n);
+    log_softmax_f64(x, lp, n);
+    logsumexp_f64(x, &lse, n);
     for (int j = 0; j < n; j++) {
         double want = exp(x[j] - m) / s;
         sum += p[j];
@@ -64,8 +73,8 @@ static void check_row_f32(int n)
     double m = -INFINITY, s = 0.0, sum = 0.0;
     for (int j = 0; j < n; j++) { x[j] = (float)value(n, j); if (x[j] > m) m = x[j]; }
     for (int j = 0; j < n; j++) s += exp((double)x[j] - m);
-    fsm_softmax_f32(x, n, p, n, 1, n);
-    fsm_logsumexp_f32(x, n, &lse, 1, n);
+    softmax_f32(x, p, n);
+    logsumexp_f32(x, &lse, n);
     for (int j = 0; j < n; j++) {
         double want = exp((double)x[j] - m) / s;
         sum += p[j];
@@ -91,15 +100,15 @@ int main(void)
     /* known values */
     double x3[3] = {1.0, 2.0, 3.0}, p3[3];
     const double want3[3] = {0.090030573170380458, 0.24472847105479765, 0.66524095577482189};
-    fsm_softmax_f64(x3, 3, p3, 3, 1, 3);
+    softmax_f64(x3, p3, 3);
     for (int j = 0; j < 3; j++) check(rel_err(p3[j], want3[j]) < 1e-15, "softmax([1,2,3])", 3, j,
                                       p3[j], want3[j]);
     double big[2] = {1000.0, 1000.0}, lse;
-    fsm_logsumexp_f64(big, 2, &lse, 1, 2);   /* no overflow */
+    logsumexp_f64(big, &lse, 2);   /* no overflow */
     check(rel_err(lse, 1000.0 + log(2.0)) < 1e-15, "logsumexp([1000,1000])", 2, -1, lse,
           1000.0 + log(2.0));
     float inf_row[3] = {-INFINITY, 0.0f, -INFINITY}, pinf[3];
-    fsm_softmax_f32(inf_row, 3, pinf, 3, 1, 3);
+    softmax_f32(inf_row, pinf, 3);
     check(pinf[0] == 0.0f && pinf[1] == 1.0f && pinf[2] == 0.0f, "softmax([-inf,0,-inf])", 3, 1,
           pinf[1], 1.0);
 
