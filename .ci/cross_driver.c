@@ -17,13 +17,17 @@
 #include <stdlib.h>
 
 /* ---- the only lines that know the kernel API: one row of n elements ---- */
-#include "fsm_rowops.h"
-static void softmax_f32(const float *x, float *out, int n) { fsm_softmax_f32(x, n, out, n, 1, n); }
-static void softmax_f64(const double *x, double *out, int n) { fsm_softmax_f64(x, n, out, n, 1, n); }
+#include "fsm_kernels.h"
+#define ROWS(SFX, x, n) ((fsm_rows_##SFX){.data = (x), .stride = (n), .nrows = 1, .ncols = (n)})
+#define OUT(SFX, o, n) ((fsm_out_##SFX){.data = (o), .stride = (n)})
+static void softmax_f32(const float *x, float *out, int n)
+{ fsm_softmax_f32(ROWS(f32, x, n), OUT(f32, out, n)); }
+static void softmax_f64(const double *x, double *out, int n)
+{ fsm_softmax_f64(ROWS(f64, x, n), OUT(f64, out, n)); }
 static void log_softmax_f64(const double *x, double *out, int n)
-{ fsm_log_softmax_f64(x, n, out, n, 1, n); }
-static void logsumexp_f32(const float *x, float *out, int n) { fsm_logsumexp_f32(x, n, out, 1, n); }
-static void logsumexp_f64(const double *x, double *out, int n) { fsm_logsumexp_f64(x, n, out, 1, n); }
+{ fsm_log_softmax_f64(ROWS(f64, x, n), OUT(f64, out, n)); }
+static void logsumexp_f32(const float *x, float *out, int n) { fsm_logsumexp_f32(ROWS(f32, x, n), out); }
+static void logsumexp_f64(const double *x, double *out, int n) { fsm_logsumexp_f64(ROWS(f64, x, n), out); }
 /* ------------------------------------------------------------------------- */
 
 static int failures = 0;
