@@ -14,7 +14,7 @@ import numpy.typing as npt
 from typing_extensions import assert_type
 
 import fastsoftmax as fs
-from fastsoftmax import scipy as special
+from fastsoftmax import scipy as special, slow
 
 x32: npt.NDArray[np.float32] = np.ones((4, 10), dtype=np.float32)
 x64: npt.NDArray[np.float64] = np.ones((4, 10))
@@ -60,6 +60,24 @@ assert_type(g3, tuple[np.floating[Any], npt.NDArray[np.floating[Any]],
 _, gh, gw, gb = fs.linear_cross_entropy_and_grad(hidden, weight, labels, bias=np.zeros(10),
                                                  reduction="none")
 assert_type(gb, npt.NDArray[np.floating[Any]])
+assert_type(fs.nll_loss(fs.log_softmax(x64), labels, reduction="none"),
+            npt.NDArray[np.floating[Any]])
+assert_type(fs.cross_entropy_and_grad(x32, labels, reduction="none"),
+            tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]])
+assert_type(fs.binary_cross_entropy_with_logits_and_grad(x64, targets),
+            tuple[np.floating[Any], npt.NDArray[np.floating[Any]]])
+assert_type(fs.categorical_cross_entropy(fs.softmax(x64), labels, reduction="sum"),
+            np.floating[Any])
+reduction: str = "mean"
+loss_any: Any = fs.cross_entropy(x32, labels, reduction=reduction)  # decided at run time
+
+# ------------------------------------------------------------------ the references
+assert_type(slow.softmax(x32), npt.NDArray[np.float32])
+assert_type(slow.logsumexp(x64, None), np.float64)
+assert_type(slow.cross_entropy(x64, labels), np.floating[Any])
+assert_type(slow.linear_cross_entropy_and_grad(hidden, weight, labels, bias=np.zeros(10)),
+            tuple[np.floating[Any], npt.NDArray[np.floating[Any]],
+                  npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]])
 
 # ------------------------------------------------------------------ threads, config
 n: int = fs.get_num_threads()
@@ -79,6 +97,7 @@ assert_type(special.log_softmax(x32, axis=(0, 1)), npt.NDArray[np.float32])
 assert_type(special.logsumexp(x64), np.float64)
 assert_type(special.logsumexp(ints), np.float64)
 res, sgn = special.logsumexp(x64, axis=1, return_sign=True)
+assert_type(special.logsumexp(x64, axis=1, return_sign=True), tuple[Any, Any])
 weighted: Any = special.logsumexp(x64, b=x64, keepdims=True)
 assert_type(special.expit(x32), npt.NDArray[np.float32])
 assert_type(special.expit(ints), npt.NDArray[np.float64])

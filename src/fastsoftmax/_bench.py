@@ -23,11 +23,12 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 import fastsoftmax
 
@@ -113,7 +114,7 @@ def make_logits_and_labels(shape: tuple[int, ...], dtype: str = "float32",
     return make_logits(shape, dtype, seed), labels
 
 
-def _logits_only(shape, dtype="float32", seed=0):
+def _logits_only(shape: Any, dtype: Any = "float32", seed: Any = 0) -> Any:
     return (make_logits(shape, dtype, seed),)
 
 
@@ -150,7 +151,7 @@ class Op:
     ours: Callable[..., Any]
     reference: Callable[..., Any]
     bytes_moved: Callable[[tuple[int, ...], int], int]
-    make_inputs: Callable[..., tuple] = _logits_only
+    make_inputs: Callable[..., tuple[Any, ...]] = _logits_only
     torch: Callable[[Any], Callable[..., Any]] | None = None
     scipy: Callable[[Any], Callable[..., Any]] | None = None
 
@@ -165,47 +166,47 @@ def register(op: Op) -> Op:
     return op
 
 
-def _rows(shape):
+def _rows(shape: Any) -> Any:
     return math.prod(shape[:-1])
 
 
-def _elementwise_bytes(shape, itemsize):
+def _elementwise_bytes(shape: Any, itemsize: Any) -> Any:
     # read the input, write an output of the same size
     return 2 * math.prod(shape) * itemsize
 
 
-def _reduction_bytes(shape, itemsize):
+def _reduction_bytes(shape: Any, itemsize: Any) -> Any:
     # read the input, write one value per row
     return (math.prod(shape) + _rows(shape)) * itemsize
 
 
-def _loss_bytes(shape, itemsize):
+def _loss_bytes(shape: Any, itemsize: Any) -> Any:
     # read the logits and the int64 labels; the scalar result is negligible
     return math.prod(shape) * itemsize + _rows(shape) * 8
 
 
-def _loss_and_grad_bytes(shape, itemsize):
+def _loss_and_grad_bytes(shape: Any, itemsize: Any) -> Any:
     # ... plus the gradient, the size of the logits
     return _loss_bytes(shape, itemsize) + math.prod(shape) * itemsize
 
 
-def _torch_rows(x, y):
+def _torch_rows(x: Any, y: Any) -> Any:
     """(N, C) logits and (N,) labels: the layout F.cross_entropy expects."""
     return x.reshape(-1, x.shape[-1]), y.reshape(-1)
 
 
-def _torch_cross_entropy(torch):
+def _torch_cross_entropy(torch: Any) -> Any:
     F = torch.nn.functional
 
-    def cross_entropy(x, y):
+    def cross_entropy(x: Any, y: Any) -> Any:
         return F.cross_entropy(*_torch_rows(x, y))
     return cross_entropy
 
 
-def _torch_cross_entropy_and_grad(torch):
+def _torch_cross_entropy_and_grad(torch: Any) -> Any:
     F = torch.nn.functional
 
-    def cross_entropy_and_grad(x, y):
+    def cross_entropy_and_grad(x: Any, y: Any) -> Any:
         # a fresh leaf per call: no gradient accumulates between calls
         x = x.detach().requires_grad_(True)
         loss = F.cross_entropy(*_torch_rows(x, y))
@@ -214,7 +215,7 @@ def _torch_cross_entropy_and_grad(torch):
     return cross_entropy_and_grad
 
 
-def _reference_cross_entropy_and_grad(x, y):
+def _reference_cross_entropy_and_grad(x: Any, y: Any) -> Any:
     return (_reference.cross_entropy(x, y, dtype=x.dtype),
             _reference.cross_entropy_grad(x, y, dtype=x.dtype))
 
@@ -268,7 +269,8 @@ def backend_available(impl: str) -> bool:
     return True
 
 
-def bind(op: Op, impl: str, args: tuple, threads: int | None = None) -> Callable[[], Any] | None:
+def bind(op: Op, impl: str, args: tuple[Any, ...], threads: int | None = None
+         ) -> Callable[[], Any] | None:
     """A zero-argument callable running ``impl``'s version of ``op`` on ``args``.
 
     Parameters
@@ -306,7 +308,7 @@ def bind(op: Op, impl: str, args: tuple, threads: int | None = None) -> Callable
 
 
 @contextlib.contextmanager
-def torch_threads(n: int | None):
+def torch_threads(n: int | None) -> Iterator[None]:
     """Run torch with ``n`` intra-op threads (None: leave as is), then restore."""
     if n is None or not backend_available("torch"):
         yield
@@ -462,7 +464,7 @@ class Result:
         t, ours = self.timings.get(impl), self.timings.get("fastsoftmax")
         return None if t is None or ours is None else t.median / ours.median
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         impls = {}
         for name, t in self.timings.items():
@@ -476,7 +478,7 @@ class Result:
                 "agrees_with_reference": self.agrees, "implementations": impls}
 
 
-def _sampled_rows(result, rows: int = 257) -> list[np.ndarray]:
+def _sampled_rows(result: Any, rows: int = 257) -> list[NDArray[Any]]:
     """Each output as float64, only ``rows`` evenly spaced leading-axis rows.
 
     Checking a sample keeps the check cheap (a full float64 copy of a 2048x32000
@@ -492,7 +494,7 @@ def _sampled_rows(result, rows: int = 257) -> list[np.ndarray]:
     return out
 
 
-def _agrees(ours, ref, dtype) -> bool:
+def _agrees(ours: Any, ref: Any, dtype: str) -> bool:
     """Loose comparison: catches a broken kernel, not ulp-level differences."""
     rtol = 1e-3 if np.dtype(dtype) == np.float32 else 1e-9
     a, b = _sampled_rows(ours), _sampled_rows(ref)
@@ -539,15 +541,15 @@ def run(ops: Iterable[str], shapes: Iterable[Sequence[int]], *, dtype: str = "fl
         Shape-major order (all ops of a shape share one generated input).
     """
     threads = fastsoftmax.get_num_threads() if threads is None else threads
-    ops = [OPS[name] for name in ops]
-    shapes = [tuple(int(n) for n in s) for s in shapes]
+    selected = [OPS[name] for name in ops]
+    shape_list = [tuple(int(n) for n in s) for s in shapes]
     itemsize = np.dtype(dtype).itemsize
     results = []
-    total, start = len(ops) * len(shapes), time.perf_counter()
-    _prefault(max(int(np.prod(s)) for s in shapes) * itemsize)
+    total, start = len(selected) * len(shape_list), time.perf_counter()
+    _prefault(max(int(np.prod(s)) for s in shape_list) * itemsize)
     with torch_threads(threads if "torch" in impls else None):
-        for shape in shapes:
-            for op in ops:
+        for shape in shape_list:
+            for op in selected:
                 args = op.make_inputs(shape, dtype, seed)
                 res = Result(op.name, shape, dtype, threads, op.bytes_moved(shape, itemsize))
                 outputs = {}
@@ -618,22 +620,24 @@ def _cpuinfo() -> tuple[str, int | None]:
 
 def _version(module_name: str) -> str | None:
     try:
-        return importlib.import_module(module_name).__version__
+        version: str = importlib.import_module(module_name).__version__
+        return version
     except ImportError:
         return None
 
 
-def machine_info(threads: int, impls: Sequence[str] = IMPLEMENTATIONS) -> dict:
+def machine_info(threads: int, impls: Sequence[str] = IMPLEMENTATIONS) -> dict[str, Any]:
     """CPU, core count, ISA, threads and library versions, as a dict.
 
     Versions are listed for the libraries of ``impls`` only, so that an
     excluded optional library is not imported.
     """
     try:
-        usable = len(os.sched_getaffinity(0))
+        usable: int | None = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = os.cpu_count()
-    versions = {"fastsoftmax": fastsoftmax.__version__, "numpy": np.__version__}
+    versions: dict[str, str | None] = {"fastsoftmax": fastsoftmax.__version__,
+                                       "numpy": np.__version__}
     for impl in ("torch", "scipy"):
         if impl in impls and backend_available(impl):
             versions[impl] = _version(impl)
@@ -702,7 +706,7 @@ def format_speedup(ratio: float | None) -> str:
     return "-" if ratio is None else f"x{_sig3(ratio)}"
 
 
-def format_header(info: dict, bandwidth: float | None) -> str:
+def format_header(info: dict[str, Any], bandwidth: float | None) -> str:
     """The machine-facts line and the copy-bandwidth line."""
     versions = " ".join(f"{k} {v}" for k, v in info["versions"].items())
     cpus = f"{info['cores'] or '?'} cores"
@@ -746,8 +750,8 @@ def format_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str, results: Sequence[Result], info: dict,
-               bandwidth: float | None, settings: dict) -> None:
+def write_json(path: str, results: Sequence[Result], info: dict[str, Any],
+               bandwidth: float | None, settings: dict[str, Any]) -> None:
     """Write machine facts, settings and every result (with raw samples)."""
     doc = {"machine": info, "copy_bandwidth_gbps": bandwidth, "settings": settings,
            "results": [r.to_dict() for r in results]}
@@ -804,7 +808,8 @@ LINEAR_IMPLS = ("fastsoftmax", "torch", "numpy")
 LINEAR_MODES = ("loss", "loss_and_grad")
 
 
-def linear_inputs(n: int, d: int, v: int, dtype: str = "float32", seed: int = 0):
+def linear_inputs(n: int, d: int, v: int, dtype: str = "float32", seed: int = 0
+                  ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Hidden states (N, D), an nn.Linear-style weight (V, D) and labels (N,)."""
     rng = np.random.default_rng(seed)
     h = rng.standard_normal((n, d), dtype=np.dtype(dtype).type)
@@ -826,7 +831,7 @@ def linear_impl(impl: str, mode: str) -> Callable[..., Any] | None:
         return (fastsoftmax.linear_cross_entropy_and_grad if grad
                 else fastsoftmax.linear_cross_entropy)
     if impl == "numpy":
-        def numpy_impl(h, w, y):
+        def numpy_impl(h: Any, w: Any, y: Any) -> Any:
             logits = h @ w.T
             loss = _reference.cross_entropy(logits, y, dtype=logits.dtype)
             if not grad:
@@ -840,7 +845,7 @@ def linear_impl(impl: str, mode: str) -> Callable[..., Any] | None:
     import torch
     F = torch.nn.functional
 
-    def torch_impl(h, w, y):
+    def torch_impl(h: Any, w: Any, y: Any) -> Any:
         th, tw, ty = torch.from_numpy(h), torch.from_numpy(w), torch.from_numpy(y)
         if not grad:
             with torch.no_grad():
@@ -882,8 +887,8 @@ print(json.dumps({"seconds": min(times), "peak_extra": status("VmHWM") - base}))
 """
 
 
-def linear_probe(impl: str, mode: str, size=LINEAR_SIZE, dtype: str = "float32",
-                 threads: int | None = None) -> dict | None:
+def linear_probe(impl: str, mode: str, size: tuple[int, ...] = LINEAR_SIZE,
+                 dtype: str = "float32", threads: int | None = None) -> dict[str, Any] | None:
     """{"seconds": best of two calls, "peak_extra": bytes above the inputs}
     for one implementation, measured in a subprocess; None if unavailable."""
     if linear_impl(impl, mode) is None:
@@ -896,12 +901,14 @@ def linear_probe(impl: str, mode: str, size=LINEAR_SIZE, dtype: str = "float32",
                          timeout=3600)
     if res.returncode != 0:
         raise RuntimeError(f"{impl} {mode} failed:\n{res.stderr[-2000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    probe: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return probe
 
 
-def run_linear(size=LINEAR_SIZE, dtype: str = "float32", threads: int | None = None,
+def run_linear(size: tuple[int, ...] = LINEAR_SIZE, dtype: str = "float32",
+               threads: int | None = None,
                impls: Sequence[str] = LINEAR_IMPLS,
-               progress: Callable[[str], None] | None = None) -> dict:
+               progress: Callable[[str], None] | None = None) -> dict[Any, Any]:
     """{(impl, mode): probe result} over the implementations and both modes."""
     out = {}
     for mode in LINEAR_MODES:
@@ -916,7 +923,8 @@ def run_linear(size=LINEAR_SIZE, dtype: str = "float32", threads: int | None = N
     return out
 
 
-def format_linear_table(results: dict, size=LINEAR_SIZE, dtype: str = "float32") -> str:
+def format_linear_table(results: dict[Any, Any], size: tuple[int, ...] = LINEAR_SIZE,
+                        dtype: str = "float32") -> str:
     """The ``--linear`` table: time and extra peak memory per implementation."""
     n, d, v = size
     logits_mib = n * v * np.dtype(dtype).itemsize / 2**20

@@ -14,7 +14,7 @@ import re
 import sys
 import sysconfig
 from importlib import metadata
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -35,7 +35,7 @@ def _build_compiler(path: str | None) -> str | None:
             data = f.read()
     except OSError:
         return None
-    found = [m.decode("ascii", "replace").strip() for m in _COMPILER_RE.findall(data)]
+    found: list[str] = [m.decode("ascii", "replace").strip() for m in _COMPILER_RE.findall(data)]
     if not found:
         return None
     # the toolchain's own crt objects may be listed too: the last one is the
@@ -91,7 +91,7 @@ def _config() -> dict[str, Any]:
     }
 
 
-def show_config(file=None) -> dict[str, dict[str, Any]]:
+def show_config(file: TextIO | None = None) -> dict[str, dict[str, Any]]:
     """Print the build and run-time configuration; return it as a dict.
 
     Reports the version, the compiler that built the kernels, whether OpenMP

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 
+from typing import Any, SupportsIndex
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._driver import core
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve
+from ._typing import Array, Axis, FloatScalar
 from ._validation import (as_array, check_class_indices, check_class_weight, check_fraction,
                           check_int, check_out, check_real, check_reduction,
                           check_target_shape, copy_back, float_dtypes, is_index_target,
@@ -32,7 +36,8 @@ class CrossEntropyOptions:
 
     __slots__ = ("reduction", "z_loss", "softcap", "ignore_index", "label_smoothing")
 
-    def __init__(self, reduction, z_loss, softcap, ignore_index, label_smoothing):
+    def __init__(self, reduction: object, z_loss: object, softcap: object, ignore_index: object,
+                 label_smoothing: object) -> None:
         self.reduction = check_reduction(reduction)
         self.z_loss = check_real(z_loss, "z_loss", min=0.0)
         self.softcap = (None if softcap is None else
@@ -53,17 +58,18 @@ class IndexTargets:
     array, for the error message.
     """
 
-    def __init__(self, target: np.ndarray, n_classes: int, ignore_index: int, *,
-                 checked: bool = False, offset: tuple | None = None):
+    def __init__(self, target: Array, n_classes: int, ignore_index: int, *,
+                 checked: bool = False, offset: tuple[int, ...] | None = None) -> None:
         self.target, self.n_classes, self.ignore_index = target, n_classes, ignore_index
-        self._keep = None
+        self._keep: Array | None = None
+        self._kept: Array
         if not checked:
             kept = self.kept
             if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
                 # the (rare) error path finds the first bad position
                 check_class_indices(target, n_classes, ignore_index, offset=offset)
 
-    def _scan(self):
+    def _scan(self) -> None:
         if self._keep is None:
             # compared in the targets' own dtype: converting an out-of-range
             # uint64 first could turn it into ignore_index
@@ -71,25 +77,26 @@ class IndexTargets:
             self._kept = self.target[self._keep]
 
     @property
-    def keep(self) -> np.ndarray:
+    def keep(self) -> Array:
         """Boolean mask of the non-ignored targets, flat."""
         self._scan()
+        assert self._keep is not None  # set by _scan
         return self._keep.reshape(-1)
 
     @property
-    def kept(self) -> np.ndarray:
+    def kept(self) -> Array:
         """The non-ignored targets, in order (1-D)."""
         self._scan()
         return self._kept
 
-    def denominator(self, weight) -> float:
+    def denominator(self, weight: Array | None) -> float:
         """The mean's denominator: the number of non-ignored targets, or
         their summed class weights (summed in float64, in order)."""
         if weight is None:
             return float(self.kept.size)
         return float(weight.astype(np.float64)[self.kept].sum())
 
-    def rows(self) -> np.ndarray:
+    def rows(self) -> Array:
         """The targets as the driver takes them: int64, one per row."""
         return kernel_array(self.target, _INT64, shape=(-1,))
 
@@ -105,9 +112,10 @@ class CrossEntropyProblem:
     "mean" and the gradient's scale are decided here (``_reduction``).
     """
 
-    def __init__(self, shape: tuple, axis: int, compute: np.dtype, result: np.dtype, target,
-                 weight, options: CrossEntropyOptions, *, index_only: bool = False,
-                 targets_checked: bool = False):
+    def __init__(self, shape: tuple[int, ...], axis: int, compute: np.dtype[Any],
+                 result: np.dtype[Any], target: ArrayLike, weight: ArrayLike | None,
+                 options: CrossEntropyOptions, *, index_only: bool = False,
+                 targets_checked: bool = False) -> None:
         self.shape, self.axis = tuple(shape), axis
         self.compute, self.result, self.options = compute, result, options
         self.n_classes = self.shape[axis]
@@ -127,21 +135,22 @@ class CrossEntropyProblem:
         self.targets = (IndexTargets(tarr, self.n_classes, options.ignore_index,
                                      checked=targets_checked)
                         if self.index_target else None)
-        self.denominator = None
+        self.denominator: float | None = None
         if options.reduction == "mean":
-            self.denominator = (self.targets.denominator(self.weight) if self.index_target
+            self.denominator = (self.targets.denominator(self.weight)
+                                if self.targets is not None
                                 else float(self.nrows))
         self.scale = gradient_scale(options.reduction, self.denominator)
 
-    def target_rows(self) -> np.ndarray:
+    def target_rows(self) -> Array:
         """The targets as the driver takes them: int64 (rows,) class indices
         or (rows, C) probabilities of the compute dtype."""
-        if self.index_target:
+        if self.targets is not None:  # class indices
             return self.targets.rows()
         return rows_view(self._target, self.axis, self.compute)
 
-    def run(self, x: np.ndarray, t: np.ndarray, *, loss_rows, grad, x_is_scratch: bool,
-            n_threads: int) -> float:
+    def run(self, x: Array, t: Array, *, loss_rows: Array | None, grad: Array | None,
+            x_is_scratch: bool, n_threads: int) -> float:
         """The fused driver on (rows, C) logits ``x`` and their targets ``t``
         (rows of :meth:`target_rows`): per-row losses into ``loss_rows`` and
         the scaled gradient into ``grad`` when given; returns the loss sum."""
@@ -157,7 +166,7 @@ class CrossEntropyProblem:
             softcap=o.softcap, scale=self.scale, loss_rows=loss_rows, grad=grad,
             x_is_scratch=x_is_scratch, n_threads=n_threads)
 
-    def capped(self, logits: np.ndarray) -> np.ndarray:
+    def capped(self, logits: Array) -> Array:
         """``softcap * tanh(logits / softcap)`` in place (the logits the loss
         sees), for logits the driver does not cap itself (vocabulary tiles)."""
         cap = self.options.softcap
@@ -167,11 +176,13 @@ class CrossEntropyProblem:
             logits *= cap
         return logits
 
-    def finish(self, total: float, loss_rows):
+    def finish(self, total: float | None, loss_rows: Array | None) -> Array | FloatScalar:
         """The loss: per-sample (``loss_rows``, float64) for "none", else the
         reduced ``total`` (see ``_reduction``)."""
         if self.options.reduction == "none":
+            assert loss_rows is not None  # "none" always has them
             return loss_rows.reshape(self.batch_shape).astype(self.result)
+        assert total is not None  # reduced losses have one
         return reduced_loss(total, self.denominator, self.options.reduction, self.result)
 
 
@@ -193,18 +204,18 @@ class VocabularyTiles:
     non-ignored mask.
     """
 
-    def __init__(self, problem: CrossEntropyProblem, t: np.ndarray, keep: np.ndarray):
+    def __init__(self, problem: CrossEntropyProblem, t: Array, keep: Array) -> None:
         self.p, self.t, self.keep = problem, t, keep
         n = t.shape[0]
         self.lse = np.full(n, -np.inf)
         self.picked = np.zeros(n)
         self.rowsum = np.zeros(n) if problem.options.label_smoothing else None
 
-    def _in_tile(self, v0, v1):
+    def _in_tile(self, v0: int, v1: int) -> Array:
         t, keep = self.t, self.keep
         return np.flatnonzero(keep & (t >= v0) & (t < v1))
 
-    def add_tile(self, L: np.ndarray, v0: int, v1: int, tile_lse: np.ndarray,
+    def add_tile(self, L: Array, v0: int, v1: int, tile_lse: Array,
                  n_threads: int) -> None:
         """Pass 1: merge the (capped) logits ``L`` of columns v0:v1 into the
         rows' logsumexp, target logit and logit sum (``tile_lse``: scratch)."""
@@ -217,13 +228,13 @@ class VocabularyTiles:
         if self.rowsum is not None:
             self.rowsum += L.sum(axis=1, dtype=np.float64)
 
-    def losses(self) -> np.ndarray:
+    def losses(self) -> Array:
         """The rows' losses (float64), once every tile has been added."""
         o, lse = self.p.options, self.lse
         eps, z = o.label_smoothing, o.z_loss
         with np.errstate(invalid="ignore"):
             lr = lse - (1.0 - eps) * self.picked
-            if eps:
+            if self.rowsum is not None:  # label smoothing
                 lr -= (eps / self.p.n_classes) * self.rowsum
             if z:
                 lr += z * lse * lse
@@ -250,7 +261,7 @@ class VocabularyTiles:
         self.lse_hi = lse_hi[:, None]
         self.smooth = (s * (eps / p.n_classes)).astype(compute)[:, None] if eps else None
 
-    def gradient(self, G: np.ndarray, v0: int, v1: int, d) -> np.ndarray:
+    def gradient(self, G: Array, v0: int, v1: int, d: Array | None) -> Array:
         """Pass 2: the (capped, recomputed) logits ``G`` of columns v0:v1
         turned into dL/dlogits in place (``d``: scratch of G's shape for the
         softcap's derivative, or None without softcap)."""
@@ -258,6 +269,7 @@ class VocabularyTiles:
         cap, eps = o.softcap, o.label_smoothing
         if cap is not None:
             # d(c tanh(x/c))/dx = 1 - tanh(x/c)**2, from the capped values
+            assert d is not None  # the softcap's scratch
             np.divide(G, cap, out=d)
             np.square(d, out=d)
             np.subtract(1, d, out=d)
@@ -277,7 +289,8 @@ class VocabularyTiles:
         return G
 
 
-def logits_array(logits, axis, name="logits"):
+def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits"
+                 ) -> tuple[Array, int, np.dtype[Any], np.dtype[Any]]:
     """(array, class axis, compute dtype, result dtype) of the logits of a
     loss (at least one dimension, one integer class axis)."""
     arr = as_array(logits, name)
@@ -289,9 +302,12 @@ def logits_array(logits, axis, name="logits"):
     return arr, normalize_axis(axis, arr.ndim), compute, result
 
 
-def cross_entropy(logits, target, *, axis, weight, ignore_index, label_smoothing, reduction,
-                  num_threads, z_loss, softcap, want_grad, grad_out=None,
-                  targets_checked=False):
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
+                  weight: ArrayLike | None, ignore_index: SupportsIndex,
+                  label_smoothing: float, reduction: str,
+                  num_threads: SupportsIndex | None, z_loss: float, softcap: float | None,
+                  want_grad: bool, grad_out: Array | None = None,
+                  targets_checked: bool = False) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
     prepares the problem and runs it on all rows in one driver call."""
     arr, axis, compute, result = logits_array(logits, axis)
@@ -309,6 +325,7 @@ def cross_entropy(logits, target, *, axis, weight, ignore_index, label_smoothing
     total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
                   n_threads=resolve(num_threads, x.size))
     if not direct:
+        assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, axis)
     loss = p.finish(total, loss_rows)
     return (loss, grad) if want_grad else loss

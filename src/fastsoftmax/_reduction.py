@@ -17,19 +17,25 @@ correctly rounded quotient.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ._typing import Array, FloatScalar
 
-def gradient_scale(reduction: str, denominator) -> float:
+
+def gradient_scale(reduction: str, denominator: float | None) -> float:
     """The factor the gradient is multiplied by: ``1 / denominator`` for
     "mean" (0 when the denominator is 0 -- every sample ignored -- so that the
     gradient is 0, not NaN, as in torch), 1 for "sum" and "none"."""
     if reduction != "mean":
         return 1.0
+    assert denominator is not None  # "mean" always has one
     return 1.0 / denominator if denominator != 0 else 0.0
 
 
-def reduced_loss(total, denominator, reduction: str, dtype: np.dtype):
+def reduced_loss(total: float, denominator: float | None, reduction: str,
+                 dtype: np.dtype[np.floating[Any]]) -> FloatScalar:
     """The reduced loss (a NumPy scalar of ``dtype``) from the float64 sum of
     the per-sample losses: divided by ``denominator`` for "mean" (NaN for an
     empty batch, as in torch)."""
@@ -40,7 +46,8 @@ def reduced_loss(total, denominator, reduction: str, dtype: np.dtype):
     return dtype.type(total)
 
 
-def reduce_losses(loss: np.ndarray, denominator, reduction: str, dtype: np.dtype):
+def reduce_losses(loss: Array, denominator: float | None, reduction: str,
+                  dtype: np.dtype[np.floating[Any]]) -> Array | FloatScalar:
     """Per-sample losses reduced: themselves in ``dtype`` for "none", else
     :func:`reduced_loss` of their float64 (pairwise) sum."""
     if reduction == "none":

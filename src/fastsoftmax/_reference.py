@@ -10,17 +10,19 @@ This module stays only while ``fastsoftmax._bench``, ``benchmarks/`` and
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
 
 
-def _max_shift(x, axis):
+def _max_shift(x: Any, axis: Any) -> Any:
     m = np.max(x, axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
-def logsumexp(x, axis=-1, keepdims=False, dtype=np.float64):
+def logsumexp(x: Any, axis: Any = -1, keepdims: Any = False, dtype: Any = np.float64) -> Any:
     """log(sum(exp(x))) as max + log1p(sum of the non-max terms)."""
     x = np.asarray(x, dtype=dtype)
     if x.shape[axis] == 0:
@@ -42,7 +44,7 @@ def logsumexp(x, axis=-1, keepdims=False, dtype=np.float64):
     return r if keepdims else np.squeeze(r, axis=axis)
 
 
-def softmax(x, axis=-1, dtype=np.float64):
+def softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
     """exp(x - max) / sum; a row whose max is not finite is NaN (SciPy)."""
     x = np.asarray(x, dtype=dtype)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -51,7 +53,7 @@ def softmax(x, axis=-1, dtype=np.float64):
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1, dtype=np.float64):
+def log_softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
     """(x - max) - log(sum(exp(x - max))), non-finite max replaced by 0 (SciPy)."""
     x = np.asarray(x, dtype=dtype)
     ms = _max_shift(x, axis)
@@ -60,7 +62,7 @@ def log_softmax(x, axis=-1, dtype=np.float64):
         return t - np.log(np.sum(np.exp(t), axis=axis, keepdims=True))
 
 
-def _reduce(loss, denom, reduction):
+def _reduce(loss: Any, denom: Any, reduction: Any) -> Any:
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -69,20 +71,20 @@ def _reduce(loss, denom, reduction):
         return loss.sum() / denom
 
 
-def _softcap(x, softcap):
+def _softcap(x: Any, softcap: Any) -> Any:
     return x if softcap is None else softcap * np.tanh(x / softcap)
 
 
-def _no_distribution(x):
+def _no_distribution(x: Any) -> Any:
     """Rows (last axis) whose max is not finite; an empty row has a loss of 0."""
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1], dtype=bool)
     return ~np.isfinite(np.max(x, axis=-1))
 
 
-def cross_entropy(logits, target, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", dtype=np.float64,
-                  z_loss=0.0, softcap=None):
+def cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: Any = -100,
+                  label_smoothing: Any = 0.0, reduction: Any = "mean", dtype: Any = np.float64,
+                  z_loss: Any = 0.0, softcap: Any = None) -> Any:
     """torch.nn.functional.cross_entropy with the class axis last.
 
     Integer targets: indices, shape = logits.shape[:-1].  Float targets:
@@ -123,9 +125,9 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100,
     return _reduce(loss, loss.size, reduction)
 
 
-def cross_entropy_grad(logits, target, weight=None, ignore_index=-100,
-                       label_smoothing=0.0, reduction="mean", dtype=np.float64,
-                       z_loss=0.0, softcap=None):
+def cross_entropy_grad(logits: Any, target: Any, weight: Any = None, ignore_index: Any = -100,
+                       label_smoothing: Any = 0.0, reduction: Any = "mean", dtype: Any = np.float64,
+                       z_loss: Any = 0.0, softcap: Any = None) -> Any:
     """Gradient of the reduced cross_entropy w.r.t. logits (reduction "none":
     gradient of the sum).  z-loss adds ``2 z lse softmax`` per non-ignored
     sample; the softcap multiplies by ``1 - tanh(logits / softcap)**2``."""

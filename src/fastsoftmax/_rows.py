@@ -11,9 +11,12 @@ and the copy back.  Arguments are validated by the callers.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._driver import core
+from ._typing import Array, Kernel, RowAxes
 from ._validation import copy_back, kernel_array, output_rows, rows_view
 
 
@@ -26,23 +29,23 @@ class RowsProblem:
     (rows, n) kernel array of the ``compute`` dtype.
     """
 
-    def __init__(self, arr: np.ndarray, axes, compute: np.dtype):
+    def __init__(self, arr: Array, axes: RowAxes, compute: np.dtype[Any]) -> None:
         self.axes = None if arr.ndim <= 1 and not isinstance(axes, tuple) else axes
         self.compute = compute
         self.x = rows_view(arr, self.axes, compute)
         self.nrows, self.ncols = self.x.shape
 
-    def output_rows(self, res: np.ndarray):
+    def output_rows(self, res: Array) -> tuple[Array, bool]:
         """(rows buffer, whether it is ``res`` itself) for an elementwise
         result ``res`` of the input's shape: ``res``'s own rows when they are
         a kernel array that is the input itself (in place) or does not overlap
         it, else a temporary for :meth:`copy_back`."""
         return output_rows(res, self.axes, self.compute, (self.x,), in_place=True)
 
-    def copy_back(self, buf: np.ndarray, res: np.ndarray) -> None:
+    def copy_back(self, buf: Array, res: Array) -> None:
         copy_back(buf, res, self.axes)
 
-    def elementwise(self, kernel, res: np.ndarray, n_threads: int) -> np.ndarray:
+    def elementwise(self, kernel: Kernel, res: Array, n_threads: int) -> Array:
         """``kernel`` (the softmax or log_softmax driver) over the rows, into
         ``res`` (the input's shape, any layout)."""
         buf, direct = self.output_rows(res)
@@ -51,7 +54,7 @@ class RowsProblem:
             self.copy_back(buf, res)
         return res
 
-    def logsumexp(self, out, n_threads: int) -> np.ndarray:
+    def logsumexp(self, out: Array | None, n_threads: int) -> Array:
         """The rows' logsumexp, (rows,) of the compute dtype: written into
         ``out`` (nrows elements, or None) when it is a kernel array that does
         not share memory with the input, else into a new array."""

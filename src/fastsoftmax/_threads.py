@@ -21,8 +21,13 @@ import os
 import threading
 import weakref
 from concurrent.futures import Executor
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, SupportsIndex
 
 from ._driver import core
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["get_num_threads", "set_num_threads", "num_threads", "openmp_enabled"]
 
@@ -37,7 +42,7 @@ _forked_child = False
 # threading.local: it is per thread too, and also per asyncio task, so two
 # tasks interleaving their ``with num_threads(...)`` blocks on one event-loop
 # thread cannot restore each other's values.
-_override: contextvars.ContextVar[tuple] = contextvars.ContextVar(
+_override: contextvars.ContextVar[tuple[int | None, ...]] = contextvars.ContextVar(
     "fastsoftmax_num_threads", default=())
 # Per-thread cache of the size of the thread pool the thread works for
 # (0: not a pool thread); a thread never changes pools.
@@ -81,12 +86,12 @@ def _available_cpus() -> int:
     return max(1, min(n, _CGROUP_LIMIT) if _CGROUP_LIMIT else n)
 
 
-def valid_count(n) -> bool:
+def valid_count(n: object) -> bool:
     """Cheap check for the small-input fast paths: a plain positive int."""
     return type(n) is int and n > 0
 
 
-def check_count(n, name="num_threads") -> int:
+def check_count(n: SupportsIndex, name: str = "num_threads") -> int:
     """A thread count: a positive integer (TypeError / ValueError otherwise).
     Front ends call it to reject a bad ``num_threads`` at call time."""
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
@@ -97,7 +102,7 @@ def check_count(n, name="num_threads") -> int:
     return n
 
 
-def set_num_threads(n: int | None) -> None:
+def set_num_threads(n: SupportsIndex | None) -> None:
     """Set the number of threads the kernels use; ``None`` restores the default.
 
     Parameters
@@ -118,7 +123,7 @@ def set_num_threads(n: int | None) -> None:
         _user_threads = None if n is None else check_count(n, "n")
 
 
-def _find_pool_size(thread) -> int:
+def _find_pool_size(thread: threading.Thread) -> int:
     # A concurrent.futures worker thread runs _worker(executor_ref, ...): the
     # standard library passes a weak reference to its ThreadPoolExecutor
     # (Dask's threaded scheduler uses a subclass), distributed's workers the
@@ -141,7 +146,8 @@ def _find_pool_size(thread) -> int:
 def _pool_size() -> int:
     """Threads in the pool the calling thread belongs to; 0 if none (cached)."""
     try:
-        return _pool_cache.size
+        cached: int = _pool_cache.size
+        return cached
     except AttributeError:
         size = _pool_cache.size = _find_pool_size(threading.current_thread())
         return size
@@ -224,18 +230,19 @@ class num_threads(contextlib.ContextDecorator):
 
     __slots__ = ("n",)
 
-    def __init__(self, n: int | None):
+    def __init__(self, n: SupportsIndex | None) -> None:
         self.n = None if n is None else check_count(n, "n")
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         _override.set(_override.get() + (self.n,))
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None, /) -> Literal[False]:
         _override.set(_override.get()[:-1])
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"fastsoftmax.num_threads({self.n!r})"
 
 
@@ -246,7 +253,7 @@ def _thread_cap() -> int:
     return max(8, 4 * _available_cpus())
 
 
-def resolve(num_threads, work: int) -> int:
+def resolve(num_threads: SupportsIndex | None, work: int) -> int:
     """Thread count for one call doing ``work`` element operations."""
     if num_threads is None:
         n = get_num_threads()

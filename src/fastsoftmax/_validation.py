@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import Any, Literal, overload
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+from ._typing import Array, RowAxes
 
 # Floating types the kernels compute in; float16 is computed in float32.
-_COMPUTE = {np.dtype(np.float32): np.dtype(np.float32),
+_COMPUTE: dict[np.dtype[Any], np.dtype[Any]] = {np.dtype(np.float32): np.dtype(np.float32),
             np.dtype(np.float64): np.dtype(np.float64),
             np.dtype(np.float16): np.dtype(np.float32)}
 
 
-def as_array(x, name: str = "x") -> np.ndarray:
+def as_array(x: object, name: str = "x") -> Array:
     """``np.asarray`` with the rejections NumPy itself would not make."""
     if isinstance(x, np.ma.MaskedArray):
         raise TypeError(
@@ -32,7 +36,7 @@ def as_array(x, name: str = "x") -> np.ndarray:
     return arr
 
 
-def float_dtypes(arr: np.ndarray, name: str = "x") -> tuple[np.dtype, np.dtype]:
+def float_dtypes(arr: Array, name: str = "x") -> tuple[np.dtype[Any], np.dtype[Any]]:
     """(compute dtype, result dtype) for an input array, SciPy's rules.
 
     float32 -> float32, float64 -> float64, float16 -> computed in float32 and
@@ -47,7 +51,7 @@ def float_dtypes(arr: np.ndarray, name: str = "x") -> tuple[np.dtype, np.dtype]:
         f"{name} must have a real numeric dtype (float, int or bool), got {dt}")
 
 
-def _supported_float(dt: np.dtype, name: str) -> np.dtype:
+def _supported_float(dt: np.dtype[Any], name: str) -> np.dtype[Any]:
     """The native form of a floating dtype the kernels support (else TypeError)."""
     native = dt.newbyteorder("=")
     if native not in _COMPUTE:
@@ -56,7 +60,7 @@ def _supported_float(dt: np.dtype, name: str) -> np.dtype:
     return native
 
 
-def real_array(value, name: str) -> np.ndarray:
+def real_array(value: object, name: str) -> Array:
     """An operand of a mixed-dtype computation (the linear layer's hidden,
     weight and bias): real numbers, floating ones of a supported type."""
     arr = as_array(value, name)
@@ -67,7 +71,7 @@ def real_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def promoted_float_dtypes(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
+def promoted_float_dtypes(*arrays: Array) -> tuple[np.dtype[Any], np.dtype[Any]]:
     """(compute, result) dtypes of several operands (see :func:`real_array`):
     their promoted float type, integers and bool counting as float64,
     computed in float32 for float16 (as :func:`float_dtypes`)."""
@@ -76,7 +80,7 @@ def promoted_float_dtypes(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
     return _COMPUTE[result], result
 
 
-def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
+def normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     """An int axis in range(ndim); negative values count from the end."""
     try:
         if isinstance(axis, (bool, np.bool_)):
@@ -89,7 +93,7 @@ def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
     return ax % ndim
 
 
-def is_kernel_array(a: np.ndarray, dtype: np.dtype) -> bool:
+def is_kernel_array(a: Array, dtype: DTypeLike) -> bool:
     """The drivers' rule for every array: C-contiguous, aligned, and of
     ``dtype`` (a native dtype, so native byte order too).  The small-input
     fast paths test it directly; everything else goes through
@@ -98,8 +102,14 @@ def is_kernel_array(a: np.ndarray, dtype: np.dtype) -> bool:
     return a.dtype == dtype and flags.c_contiguous and flags.aligned
 
 
-def kernel_array(a: np.ndarray, dtype: np.dtype, *, writable: bool = False,
-                 shape: tuple | None = None):
+@overload
+def kernel_array(a: Array, dtype: DTypeLike, *, writable: Literal[False] = False,
+                 shape: tuple[int, ...] | None = None) -> Array: ...
+@overload
+def kernel_array(a: Array, dtype: DTypeLike, *, writable: bool,
+                 shape: tuple[int, ...] | None = None) -> Array | None: ...
+def kernel_array(a: Array, dtype: DTypeLike, *, writable: bool = False,
+                 shape: tuple[int, ...] | None = None) -> Array | None:
     """``a`` as the compiled drivers require every array they are handed.
 
     The drivers use raw pointers into C-contiguous buffers of ``dtype``
@@ -122,7 +132,7 @@ def kernel_array(a: np.ndarray, dtype: np.dtype, *, writable: bool = False,
     return a if shape is None else a.reshape(shape)
 
 
-def moved_last(arr: np.ndarray, axes) -> tuple[np.ndarray, int, int]:
+def moved_last(arr: Array, axes: RowAxes) -> tuple[Array, int, int]:
     """(view, rows, row length): ``arr`` with ``axes`` moved last.
 
     ``axes`` is an int, a tuple of ints (merged into one trailing axis in
@@ -138,14 +148,15 @@ def moved_last(arr: np.ndarray, axes) -> tuple[np.ndarray, int, int]:
             math.prod(moved.shape[len(lead):]))
 
 
-def rows_view(arr: np.ndarray, axes, dtype: np.dtype) -> np.ndarray:
+def rows_view(arr: Array, axes: RowAxes, dtype: np.dtype[Any]) -> Array:
     """A (rows, n) kernel array of ``dtype`` with ``axes`` last (see
     :func:`moved_last`).  Copies only when it must."""
     moved, rows, n = moved_last(arr, axes)
     return kernel_array(moved, dtype, shape=(rows, n))
 
 
-def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
+def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any],
+              name: str = "out") -> Array:
     """Validate a user-supplied output array."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
@@ -158,7 +169,7 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
     return out
 
 
-def writable_rows(out: np.ndarray, axes, compute: np.dtype):
+def writable_rows(out: Array, axes: RowAxes, compute: np.dtype[Any]) -> Array | None:
     """The (rows, n) view of ``out`` (``axes`` last) the driver can write
     into, or None.
 
@@ -170,8 +181,8 @@ def writable_rows(out: np.ndarray, axes, compute: np.dtype):
     return kernel_array(moved, compute, writable=True, shape=(rows, n))
 
 
-def output_rows(out: np.ndarray, axes, compute: np.dtype, inputs: tuple, *,
-                in_place: bool = False):
+def output_rows(out: Array, axes: RowAxes, compute: np.dtype[Any], inputs: tuple[Array, ...], *,
+                in_place: bool = False) -> tuple[Array, bool]:
     """(rows buffer the driver writes, whether it is ``out`` itself).
 
     The driver writes straight into ``out``'s (rows, n) view (``axes`` last)
@@ -188,14 +199,14 @@ def output_rows(out: np.ndarray, axes, compute: np.dtype, inputs: tuple, *,
     return np.empty((nrows, n), dtype=compute), False
 
 
-def copy_back(buf: np.ndarray, out: np.ndarray, axes) -> None:
+def copy_back(buf: Array, out: Array, axes: RowAxes) -> None:
     """Copy the (rows, n) buffer into ``out`` (``axes`` last, see
     :func:`moved_last`)."""
     dst = moved_last(out, axes)[0]
     dst[...] = buf.reshape(dst.shape)
 
 
-def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
+def overlaps_partially(a: Array, b: Array) -> bool:
     """True if a and b share memory but are not the very same elements in the
     same order (in-place operation is only safe for identical views)."""
     if not np.may_share_memory(a, b):
@@ -208,7 +219,7 @@ def overlaps_partially(a: np.ndarray, b: np.ndarray) -> bool:
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def check_reduction(reduction) -> str:
+def check_reduction(reduction: object) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(
             f"reduction must be one of {', '.join(repr(r) for r in REDUCTIONS)}; "
@@ -216,7 +227,7 @@ def check_reduction(reduction) -> str:
     return reduction
 
 
-def check_int(value, name: str) -> int:
+def check_int(value: Any, name: str) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
@@ -228,7 +239,7 @@ def check_int(value, name: str) -> int:
     return v
 
 
-def check_real(value, name: str, *, min: float | None = None, above: float | None = None,
+def check_real(value: Any, name: str, *, min: float | None = None, above: float | None = None,
                max: float | None = None, below: float | None = None,
                what: str = "a real number", strict: bool = True) -> float:
     """``value`` as a float within bounds, or TypeError / ValueError.
@@ -245,6 +256,7 @@ def check_real(value, name: str, *, min: float | None = None, above: float | Non
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    lo: Any  # every caller gives a lower bound
     lo, lo_open = (above, True) if above is not None else (min, False)
     hi, hi_open = (below, True) if below is not None else (max, False)
     if hi is None:
@@ -260,19 +272,20 @@ def check_real(value, name: str, *, min: float | None = None, above: float | Non
     return v
 
 
-def check_temperature(value) -> float | None:
+def check_temperature(value: object) -> float | None:
     """A softmax temperature: None (none) or a finite positive real."""
     if value is None:
         return None
     return check_real(value, "temperature", above=0.0, what="a positive real number")
 
 
-def check_fraction(value, name: str) -> float:
+def check_fraction(value: object, name: str) -> float:
     """A float in [0, 1] (label smoothing)."""
     return check_real(value, name, min=0.0, max=1.0, strict=False)
 
 
-def check_class_weight(weight, n_classes: int, dtype: np.dtype, name: str = "weight"):
+def check_class_weight(weight: object, n_classes: int, dtype: DTypeLike,
+                       name: str = "weight") -> Array | None:
     """A (C,) kernel array of the compute dtype, or None."""
     if weight is None:
         return None
@@ -285,7 +298,8 @@ def check_class_weight(weight, n_classes: int, dtype: np.dtype, name: str = "wei
     return kernel_array(w, dtype)
 
 
-def check_target_shape(target, batch_shape: tuple, name: str = "target") -> None:
+def check_target_shape(target: Array, batch_shape: tuple[int, ...],
+                       name: str = "target") -> None:
     """Class indices must have the input's shape without the class axis."""
     if tuple(target.shape) != tuple(batch_shape):
         raise ValueError(
@@ -294,8 +308,8 @@ def check_target_shape(target, batch_shape: tuple, name: str = "target") -> None
             "shape for class probabilities")
 
 
-def check_class_indices(target: np.ndarray, n_classes: int, ignore_index: int | None,
-                        name: str = "target", offset: tuple | None = None) -> None:
+def check_class_indices(target: Array, n_classes: int, ignore_index: int | None,
+                        name: str = "target", offset: tuple[int, ...] | None = None) -> None:
     """Raise IndexError naming the first class index outside [0, n_classes)
     that is not ignore_index (None: no index is ignored).
 
@@ -318,14 +332,15 @@ def check_class_indices(target: np.ndarray, n_classes: int, ignore_index: int | 
             f"[0, {n_classes}){also}")
 
 
-def check_index_target(target: np.ndarray, batch_shape: tuple, n_classes: int,
+def check_index_target(target: Array, batch_shape: tuple[int, ...], n_classes: int,
                        ignore_index: int | None, name: str = "target") -> None:
     """:func:`check_target_shape` and :func:`check_class_indices`."""
     check_target_shape(target, batch_shape, name)
     check_class_indices(target, n_classes, ignore_index, name)
 
 
-def check_broadcasts_to(shape: tuple, target_shape: tuple, name: str, owner: str) -> None:
+def check_broadcasts_to(shape: tuple[int, ...], target_shape: tuple[int, ...], name: str,
+                        owner: str) -> None:
     """``name`` (of ``shape``) must broadcast to ``target_shape`` without
     enlarging it: the result has the shape of ``owner`` (e.g. "the input's")."""
     try:
@@ -337,7 +352,7 @@ def check_broadcasts_to(shape: tuple, target_shape: tuple, name: str, owner: str
                          f"shape {tuple(target_shape)}")
 
 
-def check_mask(where, shape: tuple, name: str = "where") -> None:
+def check_mask(where: Any, shape: tuple[int, ...], name: str = "where") -> None:
     """A boolean mask broadcastable to ``shape``; needs ``dtype`` and
     ``shape`` only, so a lazy (Dask) array works too."""
     if where.dtype.kind != "b":
@@ -345,7 +360,7 @@ def check_mask(where, shape: tuple, name: str = "where") -> None:
     check_broadcasts_to(where.shape, shape, name, "the input's")
 
 
-def is_index_target(target, shape: tuple, batch_shape: tuple) -> bool:
+def is_index_target(target: Any, shape: tuple[int, ...], batch_shape: tuple[int, ...]) -> bool:
     """Classify a cross-entropy target by dtype and shape (values unchecked).
 
     True: integer class indices, shape ``batch_shape`` (the input's shape

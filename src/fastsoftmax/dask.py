@@ -76,8 +76,11 @@ import functools
 import math
 import operator
 import warnings
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, SupportsIndex, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 try:
     import dask
@@ -99,6 +102,11 @@ from .softmax import log_softmax as _log_softmax
 from .softmax import logsumexp as _logsumexp  # 0-d input
 from .softmax import softmax as _softmax
 
+if TYPE_CHECKING:
+    from dask.array import Array as DaskArray
+
+    from ._typing import Array
+
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
            "cross_entropy_and_grad", "RechunkWarning"]
 
@@ -110,12 +118,12 @@ class RechunkWarning(UserWarning):
 
 # --------------------------------------------------------------- helpers
 
-def _check_threads(num_threads):
+def _check_threads(num_threads: SupportsIndex | None) -> int | None:
     # validate now, at call time, rather than in every block at compute time
     return None if num_threads is None else check_count(num_threads)
 
 
-def _as_dask(x, name, class_axis=-1):
+def _as_dask(x: object, name: str, class_axis: SupportsIndex | None = -1) -> DaskArray:
     """A Dask array of a supported NumPy dtype.
 
     Non-Dask input is wrapped in one chunk along ``class_axis`` (None: all
@@ -141,7 +149,8 @@ def _as_dask(x, name, class_axis=-1):
                                       for i in range(arr.ndim)})
 
 
-def _require_known(x, name, axes=None):
+def _require_known(x: DaskArray, name: str,
+                   axes: Iterable[SupportsIndex] | None = None) -> None:
     axes = range(x.ndim) if axes is None else axes
     for ax in axes:
         if math.isnan(x.shape[ax]):
@@ -150,14 +159,15 @@ def _require_known(x, name, axes=None):
                 f"{name}.compute_chunk_sizes() first")
 
 
-def _block_nbytes(x, chunks):
-    n = x.dtype.itemsize
+def _block_nbytes(x: DaskArray, chunks: Sequence[Sequence[int]]) -> int:
+    n: int = x.dtype.itemsize
     for c in chunks:
         n *= max(c) if c else 0
     return n
 
 
-def _one_chunk_along(x, axes, fname, what, stacklevel):
+def _one_chunk_along(x: DaskArray, axes: tuple[SupportsIndex, ...], fname: str, what: str,
+                     stacklevel: int) -> DaskArray:
     """``x`` with each of ``axes`` in a single chunk (warns if it rechunks)."""
     split = [ax for ax in axes if len(x.chunks[ax]) > 1]
     if not split:
@@ -165,7 +175,7 @@ def _one_chunk_along(x, axes, fname, what, stacklevel):
     _require_known(x, "x", split)
     where = ", ".join(f"axis {ax} (length {x.shape[ax]}, {len(x.chunks[ax])} chunks)"
                       for ax in split)
-    spec = {ax: -1 for ax in axes}
+    spec: dict[Any, int | str] = {ax: -1 for ax in axes}
     # merging chunks along the class axis multiplies the block size; if that
     # would exceed dask's array.chunk-size, let dask shrink the other axes
     merged = [(x.shape[i],) if i in spec else x.chunks[i] for i in range(x.ndim)]
@@ -181,13 +191,15 @@ def _one_chunk_along(x, axes, fname, what, stacklevel):
     return out
 
 
-def _meta(ndim, dtype):
+def _meta(ndim: int, dtype: DTypeLike) -> Array:
     return np.empty((0,) * ndim, dtype=dtype)
 
 
 # --------------------------------------------------------------- softmax family
 
-def _elementwise(func, fname, x, axis, num_threads, where, temperature):
+def _elementwise(func: Callable[..., Any], fname: str, x: Any, axis: SupportsIndex | None,
+                 num_threads: SupportsIndex | None, where: object,
+                 temperature: float | None) -> DaskArray:
     num_threads = _check_threads(num_threads)
     x = _as_dask(x, "x", axis)
     _, result = float_dtypes(np.empty(0, x.dtype))
@@ -213,7 +225,7 @@ def _elementwise(func, fname, x, axis, num_threads, where, temperature):
                          temperature=temperature, dtype=result, meta=_meta(x.ndim, result))
 
 
-def _block(b, *mask, fn, **kwargs):
+def _block(b: Array, *mask: Array, fn: Callable[..., Any], **kwargs: Any) -> Any:
     """``fn`` (an in-memory function) on one block, with its block of the
     ``where`` mask if there is one; a NumPy scalar for a 0-d block."""
     if mask:
@@ -221,9 +233,10 @@ def _block(b, *mask, fn, **kwargs):
     return fn(b, **kwargs)
 
 
-def _checked_mask(where, x):
+def _checked_mask(where: object, x: DaskArray) -> DaskArray | Array:
     """``where`` checked against ``x`` (as the in-memory functions check it),
     as a NumPy or Dask array."""
+    m: DaskArray | Array
     if isinstance(where, da.Array):
         m = _as_dask(where, "where")        # block type checks
         _require_known(m, "where")
@@ -234,7 +247,7 @@ def _checked_mask(where, x):
     return m
 
 
-def _broadcast_like(m, x):
+def _broadcast_like(m: DaskArray | Array, x: DaskArray) -> DaskArray:
     """The mask ``m`` (broadcastable to ``x``) as a Dask array of x's shape
     and chunks: rechunked along the axes where it has x's length, broadcast
     (no copy) along the others."""
@@ -248,7 +261,9 @@ def _broadcast_like(m, x):
     return da.broadcast_to(m, x.shape, chunks=x.chunks)
 
 
-def softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
+def softmax(x: DaskArray | ArrayLike, axis: SupportsIndex | None = -1, *,
+            num_threads: SupportsIndex | None = None, where: DaskArray | ArrayLike | None = None,
+            temperature: float | None = None) -> DaskArray:
     """Softmax along an axis of a Dask array (lazy); see :func:`fastsoftmax.softmax`.
 
     ``axis`` is rechunked into one chunk if needed (with a
@@ -278,7 +293,10 @@ def softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
     return _elementwise(_softmax, "softmax", x, axis, num_threads, where, temperature)
 
 
-def log_softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
+def log_softmax(x: DaskArray | ArrayLike, axis: SupportsIndex | None = -1, *,
+                num_threads: SupportsIndex | None = None,
+                where: DaskArray | ArrayLike | None = None,
+                temperature: float | None = None) -> DaskArray:
     """Log-softmax along an axis of a Dask array (lazy); see
     :func:`fastsoftmax.log_softmax` and :func:`softmax` for the chunking,
     ``where`` and ``temperature``.
@@ -296,7 +314,8 @@ def log_softmax(x, axis=-1, *, num_threads=None, where=None, temperature=None):
     return _elementwise(_log_softmax, "log_softmax", x, axis, num_threads, where, temperature)
 
 
-def _lse_block(b, axis, keepdims, compute, num_threads):
+def _lse_block(b: Array, axis: tuple[int, ...], keepdims: bool, compute: np.dtype[Any],
+               num_threads: int | None) -> Any:
     """logsumexp of block ``b`` over the tuple of axes ``axis`` in the compute
     dtype (keepdims as dask's reductions ask)."""
     b = np.asarray(b)
@@ -307,11 +326,13 @@ def _lse_block(b, axis, keepdims, compute, num_threads):
     return r.reshape(tuple(n for a, n in enumerate(b.shape) if a not in axes))[()]
 
 
-def _lse_aggregate(b, axis, keepdims, compute, result, num_threads):
+def _lse_aggregate(b: Array, axis: tuple[int, ...], keepdims: bool, compute: np.dtype[Any],
+                   result: np.dtype[Any], num_threads: int | None) -> Any:
     return _lse_block(b, axis, keepdims, compute, num_threads).astype(result, copy=False)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, num_threads=None):
+def logsumexp(x: DaskArray | ArrayLike, axis: SupportsIndex | None = -1, *, keepdims: bool = False,
+              num_threads: SupportsIndex | None = None) -> DaskArray:
     """``log(sum(exp(x)))`` along an axis of a Dask array (lazy).
 
     See :func:`fastsoftmax.logsumexp`.  No rechunking is needed: each chunk
@@ -364,8 +385,10 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 class _CE:
     """Checked and aligned arguments of a cross-entropy call."""
 
-    def __init__(self, fname, logits, target, axis, weight, ignore_index,
-                 label_smoothing, reduction, num_threads, z_loss, softcap):
+    def __init__(self, fname: str, logits: object, target: object, axis: SupportsIndex,
+                 weight: ArrayLike | None, ignore_index: SupportsIndex, label_smoothing: float,
+                 reduction: str, num_threads: SupportsIndex | None, z_loss: float,
+                 softcap: float | None) -> None:
         num_threads = _check_threads(num_threads)
         x = _as_dask(logits, "logits", axis)
         compute, result = float_dtypes(np.empty(0, x.dtype), "logits")
@@ -380,6 +403,7 @@ class _CE:
         batch_shape = x.shape[:axis] + x.shape[axis + 1:]
         self.weight = check_class_weight(weight, n_classes, compute)
 
+        t: DaskArray | Array
         if isinstance(target, da.Array):
             t = target
             _require_known(t, "target")
@@ -407,7 +431,9 @@ class _CE:
             x = x.astype(compute)
         # dtype of the per-block results (``result``: of the final ones)
         self.block = np.dtype(np.float64) if x.dtype.kind in "iub" else x.dtype
-        self.x, self.t, self.axis = x, t, axis
+        self.x, self.axis = x, axis
+        # both branches above made t a Dask array (from_array is untyped)
+        self.t = cast("DaskArray", t)
         self.n_classes, self.batch_shape = n_classes, batch_shape
         self.compute, self.result = compute, result
         self.num_threads = num_threads
@@ -415,14 +441,14 @@ class _CE:
         self.batch_ind = self.x_ind[:axis] + self.x_ind[axis + 1:]
         self.t_ind = self.batch_ind if self.index_target else self.x_ind
 
-    def kernel_kwargs(self):
+    def kernel_kwargs(self) -> dict[str, Any]:
         """The arguments of every block's in-memory call but ``reduction``."""
         o = self.options
         return dict(axis=self.axis, weight=self.weight, ignore_index=o.ignore_index,
                     label_smoothing=o.label_smoothing, z_loss=o.z_loss, softcap=o.softcap,
                     num_threads=self.num_threads)
 
-    def denominator(self):
+    def denominator(self) -> DaskArray | float:
         """The mean's denominator: a 0-d float64 Dask array (index targets)
         or a Python float (probability targets: the number of samples)."""
         if not self.index_target:
@@ -436,7 +462,8 @@ class _CE:
         return parts.sum(dtype=np.float64)
 
 
-def _denominator_block(t, weight, n_classes, ignore_index, block_info=None):
+def _denominator_block(t: Array, weight: Array | None, n_classes: int, ignore_index: int,
+                       block_info: dict[Any, Any] | None = None) -> Array:
     """Sum of the target-class weights of the non-ignored samples of a block
     of class-index targets (their count without weights); checks the indices,
     naming a bad one by its position in the whole array."""
@@ -454,31 +481,33 @@ def _denominator_block(t, weight, n_classes, ignore_index, block_info=None):
 # with its position in the whole array, not by a block with its position in
 # the block, and the blocks need not check (nor scan) their targets again.
 
-def _cross_entropy(x, t, **kwargs):
+def _cross_entropy(x: Array, t: Array, **kwargs: Any) -> Any:
     """The in-memory loss of one block (targets already checked)."""
     return _crossentropy.cross_entropy(x, t, want_grad=False, targets_checked=True, **kwargs)
 
 
-def _cross_entropy_and_grad(x, t, **kwargs):
+def _cross_entropy_and_grad(x: Array, t: Array, **kwargs: Any) -> Any:
     """The in-memory loss and gradient of one block (targets already checked)."""
     return _crossentropy.cross_entropy(x, t, want_grad=True, targets_checked=True, **kwargs)
 
 
-def _ce_sum_block(x, t, checked=None, *, ndim, **kwargs):
+def _ce_sum_block(x: Array, t: Array, checked: object = None, *, ndim: int,
+                  **kwargs: Any) -> Array:
     s = _cross_entropy(x, t, reduction="sum", **kwargs)
     return np.full((1,) * ndim, np.float64(s))
 
 
-def _ce_none_block(x, t, checked=None, **kwargs):
+def _ce_none_block(x: Array, t: Array, checked: object = None, **kwargs: Any) -> Array:
     return np.asarray(_cross_entropy(x, t, reduction="none", **kwargs))
 
 
-def _finish(total, denom=None, *, reduction, result):
+def _finish(total: float, denom: float | None = None, *, reduction: str,
+            result: np.dtype[np.floating[Any]]) -> np.floating[Any]:
     """The reduced loss from the summed block losses (and the denominator)."""
     return reduced_loss(total, denom, reduction, result)
 
 
-def _reduced(ce, total, denom):
+def _reduced(ce: _CE, total: DaskArray, denom: DaskArray | float) -> DaskArray:
     """0-d Dask array: the final loss from 0-d ``total`` and ``denom``."""
     args = [total, ""]
     if ce.reduction == "mean":
@@ -491,9 +520,11 @@ def _reduced(ce, total, denom):
                         token="fastsoftmax-ce-finish")
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", num_threads=None, z_loss=0.0,
-                  softcap=None):
+def cross_entropy(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, *,
+                  axis: SupportsIndex = -1, weight: ArrayLike | None = None,
+                  ignore_index: SupportsIndex = -100, label_smoothing: float = 0.0,
+                  reduction: str = "mean", num_threads: SupportsIndex | None = None,
+                  z_loss: float = 0.0, softcap: float | None = None) -> DaskArray:
     """Cross-entropy of Dask arrays (lazy); see :func:`fastsoftmax.cross_entropy`.
 
     Each block of ``logits`` (with the class axis in one chunk, rechunked
@@ -551,7 +582,8 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     return _reduced(ce, parts.sum(dtype=np.float64), denom)
 
 
-def _ce_grad_block(x, t, denom=None, *, reduction, **kwargs):
+def _ce_grad_block(x: Array, t: Array, denom: Any = None, *, reduction: str,
+                   **kwargs: Any) -> tuple[Array, Array]:
     """(loss, grad) of one block from one fused call: the loss summed
     (float64, shape (1,)*ndim) or per sample, the gradient of the global
     reduction (scaled by 1/denominator for "mean")."""
@@ -569,16 +601,19 @@ def _ce_grad_block(x, t, denom=None, *, reduction, **kwargs):
     return loss, grad
 
 
-def _pick_loss_none(blocks):
+def _pick_loss_none(blocks: list[tuple[Array, Array]]) -> Array:
     # blockwise hands over the blocks along the dropped class axis as a list
     # (one: the class axis is one chunk)
     (pair,) = blocks
     return pair[0]
 
 
-def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                           label_smoothing=0.0, reduction="mean", num_threads=None,
-                           z_loss=0.0, softcap=None):
+def cross_entropy_and_grad(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, *,
+                           axis: SupportsIndex = -1, weight: ArrayLike | None = None,
+                           ignore_index: SupportsIndex = -100, label_smoothing: float = 0.0,
+                           reduction: str = "mean", num_threads: SupportsIndex | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[DaskArray, DaskArray]:
     """Cross-entropy of Dask arrays and its gradient w.r.t. the logits (lazy).
 
     See :func:`fastsoftmax.cross_entropy_and_grad` and :func:`cross_entropy`.

@@ -29,14 +29,20 @@ Two tilings are used:
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, Optional, SupportsIndex, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._crossentropy import CrossEntropyOptions, CrossEntropyProblem, VocabularyTiles
 from ._threads import resolve
+from ._typing import Array, FloatArray, FloatScalar, Reduced
 from ._validation import check_int, kernel_array, promoted_float_dtypes, real_array
 
 __all__ = ["linear_cross_entropy", "linear_cross_entropy_and_grad"]
+
+# (grad_hidden, grad_weight, grad_bias or None) being accumulated, or None
+_Grads = Optional[tuple[Array, Array, Optional[Array]]]
 
 #: Bytes of logits in one tile (default tiling).  The gradient pass holds a
 #: second array of this size (dL/dlogits) and chunk-sized temporaries.
@@ -55,7 +61,7 @@ TILED_BLOCK_ROWS = 1024
 
 # ----------------------------------------------------------------- checking
 
-def _check_chunk_size(value):
+def _check_chunk_size(value: object) -> int | None:
     if value is None:
         return None
     v = check_int(value, "chunk_size")
@@ -67,8 +73,10 @@ def _check_chunk_size(value):
 class _Problem:
     """Validated inputs in compute dtype, with the row and tile geometry."""
 
-    def __init__(self, hidden, weight, target, bias, ignore_index, label_smoothing,
-                 reduction, z_loss, softcap, chunk_size, want_grad=True):
+    def __init__(self, hidden: ArrayLike, weight: ArrayLike, target: ArrayLike,
+                 bias: ArrayLike | None, ignore_index: SupportsIndex, label_smoothing: float,
+                 reduction: str, z_loss: float, softcap: float | None,
+                 chunk_size: SupportsIndex | None, want_grad: bool = True) -> None:
         h = real_array(hidden, "hidden")
         w = real_array(weight, "weight")
         b = None if bias is None else real_array(bias, "bias")
@@ -98,6 +106,7 @@ class _Problem:
         self.W_ready = w.dtype == self.compute
         self.bias = None if b is None else np.ascontiguousarray(b, dtype=self.compute)
         self.t = self.ce.target_rows()
+        assert self.ce.targets is not None  # index_only: class indices
         self.keep = self.ce.targets.keep
 
         item = self.compute.itemsize
@@ -117,12 +126,12 @@ class _Problem:
         self.vt = vt
         self.nb = max(1, min(N, TILE_BYTES // (vt * item)))
 
-    def weight_rows(self, v0, v1):
+    def weight_rows(self, v0: int, v1: int) -> Array:
         """weight[v0:v1] in the compute dtype."""
         wt = self.W[v0:v1]
         return wt if self.W_ready else wt.astype(self.compute)
 
-    def logits(self, out, Hb, v0, v1):
+    def logits(self, out: Array, Hb: Array, v0: int, v1: int) -> Array:
         """``Hb @ weight[v0:v1].T + bias[v0:v1]`` into ``out`` (rows, v1 - v0)."""
         if self.W_ready:
             np.matmul(Hb, self.W[v0:v1].T, out=out)
@@ -135,19 +144,21 @@ class _Problem:
             out += self.bias[v0:v1]
         return out
 
-    def finish(self, loss_rows):
+    def finish(self, loss_rows: Array) -> Array | FloatScalar:
         # the sum: pairwise over the rows, in a fixed order (thread-count independent)
         total = None if self.ce.options.reduction == "none" else loss_rows.sum()
         return self.ce.finish(total, loss_rows)
 
 
-def _tile(buf, shape, dtype):
+def _tile(buf: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
     """The first ``shape`` elements of the flat scratch ``buf`` as the array a
     driver is handed (a fresh buffer: always a kernel array)."""
-    return kernel_array(buf[:math.prod(shape)], dtype, writable=True, shape=shape)
+    tile = kernel_array(buf[:math.prod(shape)], dtype, writable=True, shape=shape)
+    assert tile is not None
+    return tile
 
 
-def _matmul_into(a, b, out, accumulate, tmp):
+def _matmul_into(a: Array, b: Array, out: Array, accumulate: bool, tmp: Array) -> None:
     """``out (+)= a @ b``; with ``accumulate`` through ``tmp`` (a 2-D scratch
     array of out's column count), row chunk by row chunk of ``out``."""
     if not accumulate:
@@ -161,7 +172,7 @@ def _matmul_into(a, b, out, accumulate, tmp):
         out[r0:r1] += t
 
 
-def _grad_hidden(G, wt, out, accumulate):
+def _grad_hidden(G: Array, wt: Array, out: Array, accumulate: bool) -> None:
     """``out (+)= G @ wt`` (rows x D), computed as ``(wt.T @ G.T).T``: OpenBLAS
     runs this product with a long inner dimension and few rows 2-4 times faster
     in the transposed orientation (measured with G of 262 x 32000)."""
@@ -172,7 +183,7 @@ def _grad_hidden(G, wt, out, accumulate):
         out[...] = t.T
 
 
-def _scratch(rows_hint, ncols, dtype):
+def _scratch(rows_hint: int, ncols: int, dtype: np.dtype[Any]) -> Array:
     """A 2-D scratch array of about TILE_BYTES // 2 for _matmul_into."""
     rows = max(1, min(rows_hint, (TILE_BYTES // 2) // max(1, ncols * dtype.itemsize)))
     return np.empty((rows, ncols), dtype=dtype)
@@ -180,7 +191,7 @@ def _scratch(rows_hint, ncols, dtype):
 
 # ----------------------------------------------------------------- the two tilings
 
-def _whole_vocab(p, loss_rows, grads, nt):
+def _whole_vocab(p: _Problem, loss_rows: Array, grads: _Grads, nt: int) -> None:
     """Row blocks of full-vocabulary logits through the fused kernel."""
     N, V, D, nb = p.N, p.V, p.D, p.nb
     L = np.empty(nb * V, dtype=p.compute)
@@ -196,7 +207,7 @@ def _whole_vocab(p, loss_rows, grads, nt):
         Gb = None if G is None else _tile(G, (n, V), p.compute)
         p.ce.run(Lb, p.t[r0:r1], loss_rows=loss_rows[r0:r1], grad=Gb, x_is_scratch=True,
                  n_threads=nt)
-        if not grads:
+        if Gb is None:  # no gradients
             continue
         # grad_hidden rows = G @ W; grad_weight += G.T @ H_block; grad_bias += sum G
         if p.W_ready:
@@ -211,7 +222,7 @@ def _whole_vocab(p, loss_rows, grads, nt):
             gb += Gb.sum(axis=0, dtype=np.float64)
 
 
-def _vocab_tiles(p, loss_rows, grads, nt):
+def _vocab_tiles(p: _Problem, loss_rows: Array, grads: _Grads, nt: int) -> None:
     """Row blocks x vocabulary tiles; the loss and gradient arithmetic is
     :class:`~fastsoftmax._crossentropy.VocabularyTiles`'."""
     N, V, D, nb, vt = p.N, p.V, p.D, p.nb, p.vt
@@ -223,7 +234,7 @@ def _vocab_tiles(p, loss_rows, grads, nt):
         gh, gw, gb = grads
         tmp_w = _scratch(vt, D, p.compute)
 
-    def tile(Hb, v0, v1):
+    def tile(Hb: Array, v0: int, v1: int) -> Array:
         L = _tile(buf, (Hb.shape[0], v1 - v0), p.compute)
         p.logits(L, Hb, v0, v1)
         return p.ce.capped(L)
@@ -255,8 +266,10 @@ def _vocab_tiles(p, loss_rows, grads, nt):
             _matmul_into(G.T, Hb, gw[v0:v1], r0 > 0, tmp_w)
 
 
-def _linear_ce(hidden, weight, target, bias, ignore_index, label_smoothing, reduction,
-               z_loss, softcap, chunk_size, num_threads, want_grad):
+def _linear_ce(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, bias: ArrayLike | None,
+               ignore_index: SupportsIndex, label_smoothing: float, reduction: str,
+               z_loss: float, softcap: float | None, chunk_size: SupportsIndex | None,
+               num_threads: SupportsIndex | None, want_grad: bool) -> Any:
     p = _Problem(hidden, weight, target, bias, ignore_index, label_smoothing, reduction,
                  z_loss, softcap, chunk_size, want_grad)
     nt = resolve(num_threads, p.nb * p.vt)
@@ -273,7 +286,7 @@ def _linear_ce(hidden, weight, target, bias, ignore_index, label_smoothing, redu
     loss = p.finish(loss_rows)
     if not want_grad:
         return loss
-    out = (loss, gh.reshape(p.hidden_shape).astype(p.result, copy=False),
+    out: tuple[Any, ...] = (loss, gh.reshape(p.hidden_shape).astype(p.result, copy=False),
            gw.astype(p.result, copy=False))
     if gb is not None:
         out += (gb.astype(p.result),)
@@ -319,9 +332,31 @@ _PARAMS_DOC = """
 """
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100,
-                         label_smoothing=0.0, reduction="mean", z_loss=0.0, softcap=None,
-                         chunk_size=None, num_threads=None):
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                         z_loss: float = 0.0, softcap: float | None = None,
+                         chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: Literal["none"],
+                         z_loss: float = 0.0, softcap: float | None = None,
+                         chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatArray: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
+                         softcap: float | None = None, chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> Any: ...
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
+                         softcap: float | None = None, chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> Any:
     """Cross-entropy of ``hidden @ weight.T + bias`` without storing the logits.
 
     The same loss as ``cross_entropy(hidden @ weight.T + bias, target)``
@@ -367,9 +402,53 @@ def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100
                       reduction, z_loss, softcap, chunk_size, num_threads, False)
 
 
-def linear_cross_entropy_and_grad(hidden, weight, target, *, bias=None, ignore_index=-100,
-                                  label_smoothing=0.0, reduction="mean", z_loss=0.0,
-                                  softcap=None, chunk_size=None, num_threads=None):
+# without bias: (loss, grad_hidden, grad_weight)
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+# with bias: (loss, grad_hidden, grad_weight, grad_bias)
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatScalar, FloatArray, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: str = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None) -> tuple[Any, ...]: ...
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: str = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None) -> Any:
     """:func:`linear_cross_entropy` and its gradients, without storing the logits.
 
     With ``G = dL/dlogits`` computed tile by tile (see
@@ -417,5 +496,7 @@ def linear_cross_entropy_and_grad(hidden, weight, target, *, bias=None, ignore_i
                       reduction, z_loss, softcap, chunk_size, num_threads, True)
 
 
-linear_cross_entropy.__doc__ = linear_cross_entropy.__doc__ % _PARAMS_DOC
-linear_cross_entropy_and_grad.__doc__ = linear_cross_entropy_and_grad.__doc__ % _PARAMS_DOC
+if linear_cross_entropy.__doc__ is not None:  # None under python -OO
+    linear_cross_entropy.__doc__ = linear_cross_entropy.__doc__ % _PARAMS_DOC
+if linear_cross_entropy_and_grad.__doc__ is not None:
+    linear_cross_entropy_and_grad.__doc__ = linear_cross_entropy_and_grad.__doc__ % _PARAMS_DOC

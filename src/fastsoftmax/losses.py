@@ -8,11 +8,15 @@ probabilities, so there is nothing to fuse.
 """
 from __future__ import annotations
 
+from typing import Any, Literal, SupportsIndex, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _crossentropy
 from ._crossentropy import logits_array
 from ._reduction import reduce_losses
+from ._typing import Array, FloatArray, FloatScalar, Reduced
 from ._validation import (as_array, check_broadcasts_to, check_class_weight,
                           check_index_target, check_int, check_real, check_reduction,
                           float_dtypes)
@@ -24,7 +28,7 @@ __all__ = ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
            "binary_cross_entropy_with_logits_and_grad"]
 
 
-def _real_array(value, name, dtype):
+def _real_array(value: ArrayLike, name: str, dtype: np.dtype[Any]) -> Array:
     """A broadcastable per-element weight as a real array of ``dtype``."""
     arr = as_array(value, name)
     if arr.dtype.kind not in "fiub":
@@ -32,13 +36,33 @@ def _real_array(value, name, dtype):
     return arr.astype(dtype, copy=False)
 
 
-def _batch_shape(shape, axis):
+def _batch_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     return shape[:axis] + shape[axis + 1:]
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", num_threads=None,
-                  z_loss=0.0, softcap=None):
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> FloatScalar: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> FloatArray: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> Any: ...
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> Any:
     """Cross-entropy between logits and targets, fused in one pass.
 
     Same definition, defaults and results as
@@ -117,9 +141,33 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         z_loss=z_loss, softcap=softcap, want_grad=False)
 
 
-def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                           label_smoothing=0.0, reduction="mean", num_threads=None,
-                           grad_out=None, z_loss=0.0, softcap=None):
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: Literal["none"],
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: str = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[Any, FloatArray]: ...
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: str = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> Any:
     """Cross-entropy and its gradient w.r.t. the logits, in one fused pass.
 
     Arguments as :func:`cross_entropy`; the gradient is that of the reduced
@@ -158,8 +206,21 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
         z_loss=z_loss, softcap=softcap, want_grad=True, grad_out=grad_out)
 
 
-def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
-             reduction="mean"):
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: str = "mean") -> Any: ...
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: str = "mean") -> Any:
     """Negative log-likelihood of class indices given log-probabilities.
 
     ``torch.nn.functional.nll_loss`` with the class axis last by default:
@@ -195,7 +256,17 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     return reduce_losses(loss, wy.sum(), reduction, result)
 
 
-def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: str = "mean") -> Any: ...
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: str = "mean") -> Any:
     """Cross-entropy ``-sum(t * log p)`` from probabilities, clipped to [eps, 1-eps].
 
     The seed's function done right: the target is one-hot / soft when it has
@@ -239,7 +310,8 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
     return reduce_losses(loss, loss.size, reduction, result)
 
 
-def _binary_inputs(input, target, weight, name):
+def _binary_inputs(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, name: str
+                   ) -> tuple[Array, Array, Array | None, np.dtype[Any]]:
     arr = as_array(input, name)
     compute, result = float_dtypes(arr, name)
     tarr = as_array(target, "target")
@@ -257,7 +329,8 @@ def _binary_inputs(input, target, weight, name):
     return x, t, w, result
 
 
-def _binary_finish(loss, grad, reduction, result, want_grad):
+def _binary_finish(loss: Array, grad: Any, reduction: str, result: np.dtype[Any],
+                   want_grad: bool) -> Any:
     n = loss.size
     value = reduce_losses(loss, n, reduction, result)
     if not want_grad:
@@ -267,7 +340,8 @@ def _binary_finish(loss, grad, reduction, result, want_grad):
     return value, grad.astype(result, copy=False)
 
 
-def _bce(probs, target, weight, reduction, want_grad):
+def _bce(probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: str,
+         want_grad: bool) -> Any:
     reduction = check_reduction(reduction)
     p, t, w, result = _binary_inputs(probs, target, weight, "probs")
     if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
@@ -285,7 +359,17 @@ def _bce(probs, target, weight, reduction, want_grad):
     return _binary_finish(loss, grad, reduction, result, want_grad)
 
 
-def binary_cross_entropy(probs, target, *, weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: str = "mean") -> Any: ...
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: str = "mean") -> Any:
     """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
 
     ``-w * (t * log p + (1 - t) * log(1 - p))`` with each log clamped at -100
@@ -301,13 +385,29 @@ def binary_cross_entropy(probs, target, *, weight=None, reduction="mean"):
     return _bce(probs, target, weight, reduction, False)
 
 
-def binary_cross_entropy_and_grad(probs, target, *, weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: Reduced = "mean"
+                                 ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: Literal["none"]) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: str = "mean") -> tuple[Any, FloatArray]: ...
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: str = "mean") -> Any:
     """:func:`binary_cross_entropy` and its gradient w.r.t. ``probs`` (torch's
     backward: ``w * (p - t) / max(p * (1 - p), 1e-12)``, scaled by the reduction)."""
     return _bce(probs, target, weight, reduction, True)
 
 
-def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
+def _bce_logits(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None,
+                pos_weight: ArrayLike | None, reduction: str, want_grad: bool) -> Any:
     reduction = check_reduction(reduction)
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
@@ -330,8 +430,25 @@ def _bce_logits(logits, target, weight, pos_weight, reduction, want_grad):
     return _binary_finish(loss, grad, reduction, result, want_grad)
 
 
-def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
-                                     reduction="mean"):
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: str = "mean") -> Any: ...
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: str = "mean") -> Any:
     """Binary cross-entropy of logits, the stable form (torch semantics).
 
     ``w * ((1 - t) x + (1 + (pw - 1) t) * softplus(-x))``, i.e. with
@@ -348,8 +465,28 @@ def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=
     return _bce_logits(logits, target, weight, pos_weight, reduction, False)
 
 
-def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None,
-                                              pos_weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: Reduced = "mean"
+                                             ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: Literal["none"]
+                                             ) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: str = "mean"
+                                             ) -> tuple[Any, FloatArray]: ...
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: str = "mean") -> Any:
     """:func:`binary_cross_entropy_with_logits` and its gradient w.r.t. the
     logits: ``w * ((1 + (pw - 1) t) * sigmoid(x) - pw t)``, scaled by the reduction."""
     return _bce_logits(logits, target, weight, pos_weight, reduction, True)

@@ -66,11 +66,15 @@ array([[0.0320586 , 0.08714432],
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Literal, TypeVar, Union, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
+from ._typing import Array, Axes, Int as _Int, Kernel, RowAxes
 from ._validation import float_dtypes, normalize_axis
 from .sigmoid import log_sigmoid as _fs_log_sigmoid
 from .sigmoid import sigmoid as _fs_sigmoid
@@ -80,18 +84,29 @@ from .softmax import softmax as _fs_softmax
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "expit", "log_expit"]
 
+# dtypes returned unchanged (complex and longdouble are computed by SciPy)
+_I = TypeVar("_I", bound=np.inexact[Any])
+_ArrayT = TypeVar("_ArrayT", bound=NDArray[Any])
+_Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]
+_Order = Union[Literal["K", "A", "C", "F"], None]
+# expit's loops: float32 -> float32, float64 -> float64 (longdouble -> longdouble
+# too, but NumPy types longdouble with a platform-dependent precision that
+# overlaps float16: it takes the general overload); float16 and integers are
+# computed in float64 (there is no float16 loop)
+_L = TypeVar("_L", np.float32, np.float64)
+
 # dtype.char of the floating types the kernels take (longdouble 'g' is not one
 # of them, even where it is 64 bits wide).
 _KERNEL_FLOATS = "efd"
 # np.exp's result dtype for integer input, by item size: what SciPy's softmax
 # and log_softmax return for integers.
-_EXP_OF_INT = {1: np.dtype(np.float16), 2: np.dtype(np.float32)}
+_EXP_OF_INT: dict[int, np.dtype[Any]] = {1: np.dtype(np.float16), 2: np.dtype(np.float32)}
 _FLOAT64 = np.dtype(np.float64)
 
 
 # ------------------------------------------------------------------ helpers
 
-def _scipy_special(func: str, why: str, unsupported_type: bool = False):
+def _scipy_special(func: str, why: str | None, unsupported_type: bool = False) -> Any:
     """``scipy.special``, imported now; a clear error if SciPy is missing.
 
     ``unsupported_type``: raise TypeError instead of NotImplementedError (the
@@ -106,7 +121,7 @@ def _scipy_special(func: str, why: str, unsupported_type: bool = False):
     return scipy.special
 
 
-def _scipy_if_installed():
+def _scipy_if_installed() -> Any:
     try:
         import scipy.special
     except ImportError:
@@ -114,14 +129,14 @@ def _scipy_if_installed():
     return scipy.special
 
 
-def _is_numpy_input(x) -> bool:
+def _is_numpy_input(x: object) -> bool:
     """Input SciPy turns into a NumPy array (ndarray and its subclasses, NumPy
     and Python scalars, nested lists).  Anything else may be an array of
     another library, which SciPy can return in its own namespace."""
     return isinstance(x, (np.ndarray, np.generic, int, float, complex, list, tuple))
 
 
-def _is_plain_for_ufunc(x) -> bool:
+def _is_plain_for_ufunc(x: object) -> bool:
     """Input a ufunc converts to a plain ndarray, with no subclass to keep and
     no ``__array_ufunc__`` override to dispatch to."""
     if type(x) is np.ndarray or isinstance(x, (np.generic, int, float, complex, list, tuple)):
@@ -129,13 +144,13 @@ def _is_plain_for_ufunc(x) -> bool:
     return not isinstance(x, np.ndarray) and not hasattr(type(x), "__array_ufunc__")
 
 
-def _delegated_kind(dt: np.dtype) -> bool:
+def _delegated_kind(dt: np.dtype[Any]) -> bool:
     """True if SciPy computes this dtype (an exception without SciPy would be
     NotImplementedError); False if SciPy rejects it too (TypeError)."""
     return dt.kind in "fc"
 
 
-def _axes(axis, ndim: int):
+def _axes(axis: Any, ndim: int) -> RowAxes:
     """None, an int in range(ndim), or a sorted tuple of distinct axes.
 
     SciPy (through NumPy's reductions) accepts None, an integer or a tuple of
@@ -150,7 +165,7 @@ def _axes(axis, ndim: int):
     return normalize_axis(axis, ndim)
 
 
-def _reduced_over(arr: np.ndarray, axes: tuple, kernel=None):
+def _reduced_over(arr: Array, axes: tuple[int, ...], kernel: Kernel | None = None) -> Array:
     """softmax / log_softmax (``kernel``: the driver) of ``arr`` over the
     tuple of ``axes`` merged into one, or (``kernel`` None) its logsumexp, of
     the shape of the axes kept."""
@@ -165,7 +180,7 @@ def _reduced_over(arr: np.ndarray, axes: tuple, kernel=None):
 
 # ------------------------------------------------------------------ softmax family
 
-def _softmax_family(name: str, kernel, x, axis):
+def _softmax_family(name: str, kernel: Callable[..., Any], x: ArrayLike, axis: Axes) -> Any:
     """``kernel``: the fastsoftmax function; ``getattr(core, name)`` the driver
     (for a tuple of axes)."""
     if not _is_numpy_input(x):
@@ -210,7 +225,13 @@ def _softmax_family(name: str, kernel, x, axis):
     return _reduced_over(work, axes, getattr(core, name))
 
 
-def softmax(x, axis=None):
+@overload
+def softmax(x: NDArray[_I], axis: Axes = None) -> NDArray[_I]: ...
+@overload
+def softmax(x: NDArray[np.integer[Any]], axis: Axes = None) -> NDArray[np.floating[Any]]: ...
+@overload
+def softmax(x: ArrayLike, axis: Axes = None) -> Any: ...
+def softmax(x: ArrayLike, axis: Axes = None) -> Any:
     r"""Softmax over all elements or along axes: ``exp(x) / sum(exp(x))``.
 
     Drop-in for :func:`scipy.special.softmax`, computed by the compiled
@@ -255,7 +276,13 @@ def softmax(x, axis=None):
     return _softmax_family("softmax", _fs_softmax, x, axis)
 
 
-def log_softmax(x, axis=None):
+@overload
+def log_softmax(x: NDArray[_I], axis: Axes = None) -> NDArray[_I]: ...
+@overload
+def log_softmax(x: NDArray[np.integer[Any]], axis: Axes = None) -> NDArray[np.floating[Any]]: ...
+@overload
+def log_softmax(x: ArrayLike, axis: Axes = None) -> Any: ...
+def log_softmax(x: ArrayLike, axis: Axes = None) -> Any:
     r"""Logarithm of the softmax, accurate where ``log(softmax(x))`` underflows.
 
     Drop-in for :func:`scipy.special.log_softmax`.
@@ -286,7 +313,21 @@ def log_softmax(x, axis=None):
     return _softmax_family("log_softmax", _fs_log_softmax, x, axis)
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+# all elements, no keepdims: a scalar
+@overload
+def logsumexp(a: NDArray[_I], axis: None = None, b: None = None, keepdims: Literal[False] = False,
+              return_sign: Literal[False] = False) -> _I: ...
+@overload
+def logsumexp(a: NDArray[_Int], axis: None = None, b: None = None, keepdims: Literal[False] = False,
+              return_sign: Literal[False] = False) -> np.float64: ...
+@overload
+def logsumexp(a: ArrayLike, axis: Axes = None, b: ArrayLike | None = None, keepdims: bool = False,
+              *, return_sign: Literal[True]) -> tuple[Any, Any]: ...
+@overload
+def logsumexp(a: ArrayLike, axis: Axes = None, b: ArrayLike | None = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any: ...
+def logsumexp(a: ArrayLike, axis: Axes = None, b: ArrayLike | None = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any:
     """Log of the sum of exponentials of the elements, without overflow.
 
     Drop-in for :func:`scipy.special.logsumexp`; computed by the compiled
@@ -372,7 +413,8 @@ _UFUNC_DEFAULTS = {"where": True, "casting": "same_kind", "order": "K", "dtype":
                    "subok": True, "signature": None}
 
 
-def _logistic(name: str, kernel, x, out, kwargs: dict):
+def _logistic(name: str, kernel: Callable[..., Any], x: ArrayLike, out: Any,
+              kwargs: dict[str, Any]) -> Any:
     """expit / log_expit: the fast path for plain calls, SciPy's ufunc otherwise."""
     extra = {k: v for k, v in kwargs.items()
              if not (v is _UFUNC_DEFAULTS[k] or (k in ("casting", "order") and
@@ -407,8 +449,29 @@ def _logistic(name: str, kernel, x, out, kwargs: dict):
     return getattr(sp, name)(x, out=out, **extra)
 
 
-def expit(x, /, out=None, *, where=True, casting="same_kind", order="K", dtype=None,
-          subok=True, signature=None):
+@overload
+def expit(x: NDArray[_L], /, out: None = None, *, where: Literal[True] = True,
+          casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+          subok: bool = True, signature: None = None) -> NDArray[_L]: ...
+@overload
+def expit(x: NDArray[_Int], /, out: None = None, *, where: Literal[True] = True,
+          casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+          subok: bool = True, signature: None = None) -> NDArray[np.float64]: ...
+@overload
+def expit(x: NDArray[np.float16], /, out: None = None, *, where: Literal[True] = True,
+          casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+          subok: bool = True, signature: None = None) -> NDArray[np.float64]: ...
+@overload
+def expit(x: ArrayLike, /, out: _ArrayT | tuple[_ArrayT], *, where: ArrayLike = True,
+          casting: _Casting = "same_kind", order: _Order = "K", dtype: DTypeLike | None = None,
+          subok: bool = True, signature: str | tuple[Any, ...] | None = None) -> _ArrayT: ...
+@overload
+def expit(x: ArrayLike, /, out: None = None, *, where: ArrayLike = True,
+          casting: _Casting = "same_kind", order: _Order = "K", dtype: DTypeLike | None = None,
+          subok: bool = True, signature: str | tuple[Any, ...] | None = None) -> Any: ...
+def expit(x: ArrayLike, /, out: Any = None, *, where: ArrayLike = True, casting: str = "same_kind",
+          order: str | None = "K", dtype: DTypeLike | None = None, subok: bool = True,
+          signature: str | tuple[Any, ...] | None = None) -> Any:
     """Logistic sigmoid ``1 / (1 + exp(-x))``; drop-in for :func:`scipy.special.expit`.
 
     Same signature as the ufunc.  Plain calls (an array, scalar or list, and
@@ -438,8 +501,29 @@ def expit(x, /, out=None, *, where=True, casting="same_kind", order="K", dtype=N
                       "subok": subok, "signature": signature})
 
 
-def log_expit(x, /, out=None, *, where=True, casting="same_kind", order="K", dtype=None,
-              subok=True, signature=None):
+@overload
+def log_expit(x: NDArray[_L], /, out: None = None, *, where: Literal[True] = True,
+              casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+              subok: bool = True, signature: None = None) -> NDArray[_L]: ...
+@overload
+def log_expit(x: NDArray[_Int], /, out: None = None, *, where: Literal[True] = True,
+              casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+              subok: bool = True, signature: None = None) -> NDArray[np.float64]: ...
+@overload
+def log_expit(x: NDArray[np.float16], /, out: None = None, *, where: Literal[True] = True,
+              casting: _Casting = "same_kind", order: _Order = "K", dtype: None = None,
+              subok: bool = True, signature: None = None) -> NDArray[np.float64]: ...
+@overload
+def log_expit(x: ArrayLike, /, out: _ArrayT | tuple[_ArrayT], *, where: ArrayLike = True,
+              casting: _Casting = "same_kind", order: _Order = "K", dtype: DTypeLike | None = None,
+              subok: bool = True, signature: str | tuple[Any, ...] | None = None) -> _ArrayT: ...
+@overload
+def log_expit(x: ArrayLike, /, out: None = None, *, where: ArrayLike = True,
+              casting: _Casting = "same_kind", order: _Order = "K", dtype: DTypeLike | None = None,
+              subok: bool = True, signature: str | tuple[Any, ...] | None = None) -> Any: ...
+def log_expit(x: ArrayLike, /, out: Any = None, *, where: ArrayLike = True,
+              casting: str = "same_kind", order: str | None = "K", dtype: DTypeLike | None = None,
+              subok: bool = True, signature: str | tuple[Any, ...] | None = None) -> Any:
     """``log(expit(x))``, accurate for large ``|x|``; drop-in for
     :func:`scipy.special.log_expit`.
 

@@ -1,17 +1,21 @@
 """The logistic sigmoid and its logarithm (``scipy.special.expit`` / ``log_expit``)."""
 from __future__ import annotations
 
+from typing import Any, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._driver import core
 from ._threads import resolve
+from ._typing import Array, Float, Int
 from ._validation import (as_array, check_out, float_dtypes, kernel_array,
                           overlaps_partially)
 
 __all__ = ["sigmoid", "log_sigmoid"]
 
 
-def _logistic(x, out, log):
+def _logistic(x: ArrayLike, out: Array | None, log: bool) -> Any:
     """Run the compiled elementwise kernel over x (any shape and layout)."""
     arr = as_array(x)
     compute, result = float_dtypes(arr)
@@ -32,7 +36,13 @@ def _logistic(x, out, log):
     return res[()] if res.ndim == 0 else res
 
 
-def sigmoid(x, *, out=None):
+@overload
+def sigmoid(x: NDArray[Float], *, out: NDArray[Float] | None = None) -> NDArray[Float]: ...
+@overload
+def sigmoid(x: NDArray[Int], *, out: NDArray[np.float64] | None = None) -> NDArray[np.float64]: ...
+@overload
+def sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any: ...
+def sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, accurate over the whole range.
 
     Uses ``exp(-|x|)`` so nothing overflows; for x < 0 the result is
@@ -49,7 +59,14 @@ def sigmoid(x, *, out=None):
     return _logistic(x, out, False)
 
 
-def log_sigmoid(x, *, out=None):
+@overload
+def log_sigmoid(x: NDArray[Float], *, out: NDArray[Float] | None = None) -> NDArray[Float]: ...
+@overload
+def log_sigmoid(x: NDArray[Int], *, out: NDArray[np.float64] | None = None
+                ) -> NDArray[np.float64]: ...
+@overload
+def log_sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any: ...
+def log_sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any:
     """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))``, never -inf for finite x.
 
     Examples

@@ -38,7 +38,12 @@ True
 """
 from __future__ import annotations
 
+from typing import Any, Literal, SupportsIndex, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._typing import Array, Axis, Float, FloatArray, FloatScalar, Int, Reduced
 
 __all__ = [
     "softmax", "log_softmax", "logsumexp",
@@ -53,23 +58,23 @@ __all__ = [
 #: platform's long double is no wider).
 EXTENDED = np.longdouble
 
-_ERRSTATE = dict(all="ignore")
+_ERRSTATE: dict[str, Any] = dict(all="ignore")
 
 
 # ================================================================= dtypes
 
-def _result_dtype(arr):
+def _result_dtype(arr: Any) -> Any:
     """The public result dtype of one input: its float dtype (native byte
     order), float64 for integers and bool."""
     dt = np.asarray(arr).dtype
     return dt.newbyteorder("=") if dt.kind == "f" else np.dtype(np.float64)
 
 
-def _as(arr, dtype):
+def _as(arr: Any, dtype: Any) -> Any:
     return np.asarray(arr).astype(dtype)
 
 
-def _deliver(value, dtype, out):
+def _deliver(value: Any, dtype: Any, out: Any) -> Any:
     """``value`` rounded to ``dtype``; written into ``out`` if given (and
     ``out`` returned), else a NumPy scalar for a 0-d result."""
     with np.errstate(**_ERRSTATE):
@@ -80,7 +85,7 @@ def _deliver(value, dtype, out):
     return value[()] if value.ndim == 0 else value
 
 
-def _scalar(total, dtype):
+def _scalar(total: Any, dtype: Any) -> Any:
     """A reduced loss as a NumPy scalar of ``dtype``."""
     with np.errstate(**_ERRSTATE):
         return dtype.type(total)
@@ -88,7 +93,7 @@ def _scalar(total, dtype):
 
 # ================================================================= softmax family
 
-def _logsumexp_parts(x, axis=-1, dtype=EXTENDED):
+def _logsumexp_parts(x: Any, axis: Any = -1, dtype: Any = EXTENDED) -> Any:
     """``(m, L, t)`` for finite ``x``, all in ``dtype``.
 
     ``m`` is the maximum along ``axis`` (kept as an axis of length one),
@@ -107,7 +112,7 @@ def _logsumexp_parts(x, axis=-1, dtype=EXTENDED):
     return m, np.log1p(np.sum(e, axis=axis, keepdims=True)), t
 
 
-def _extended(fname, x, axis=-1, keepdims=False):
+def _extended(fname: Any, x: Any, axis: Any = -1, keepdims: Any = False) -> Any:
     """softmax, log_softmax or logsumexp (``fname``) of ``x`` along an int
     ``axis``, in EXTENDED precision, not rounded to the result dtype.
 
@@ -142,7 +147,7 @@ def _extended(fname, x, axis=-1, keepdims=False):
     return r
 
 
-def _rows_of(x, axis):
+def _rows_of(x: Any, axis: Any) -> Any:
     """(array, int axis) with axis=None or a 0-d input seen as one flat row."""
     x = np.asarray(x)
     if axis is None or x.ndim == 0:
@@ -150,7 +155,8 @@ def _rows_of(x, axis):
     return x, axis
 
 
-def _normalised(fname, fill, x, axis, out, where, temperature):
+def _normalised(fname: Any, fill: Any, x: Any, axis: Any, out: Any, where: Any,
+                temperature: Any) -> Any:
     arr = np.asarray(x)
     dtype = _result_dtype(arr)
     flat, ax = _rows_of(arr, axis)
@@ -168,7 +174,21 @@ def _normalised(fname, fill, x, axis, out, where, temperature):
     return _deliver(r.reshape(arr.shape), dtype, out)
 
 
-def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+@overload
+def softmax(x: NDArray[Float], axis: Axis = -1, *, out: NDArray[Float] | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> NDArray[Float]: ...
+@overload
+def softmax(x: NDArray[Int], axis: Axis = -1, *, out: NDArray[np.float64] | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> NDArray[np.float64]: ...
+@overload
+def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> Any: ...
+def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> Any:
     """Reference for :func:`fastsoftmax.softmax`.
 
     ``exp(x - max) / sum(exp(x - max))`` as ``exp(t - L)`` (see
@@ -178,7 +198,21 @@ def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=N
     return _normalised("softmax", 0.0, x, axis, out, where, temperature)
 
 
-def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+@overload
+def log_softmax(x: NDArray[Float], axis: Axis = -1, *, out: NDArray[Float] | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> NDArray[Float]: ...
+@overload
+def log_softmax(x: NDArray[Int], axis: Axis = -1, *, out: NDArray[np.float64] | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> NDArray[np.float64]: ...
+@overload
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> Any: ...
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> Any:
     """Reference for :func:`fastsoftmax.log_softmax`.
 
     ``x - max - log1p(others)``; ``where=False`` entries get -inf and a slice
@@ -187,7 +221,18 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperatu
     return _normalised("log_softmax", -np.inf, x, axis, out, where, temperature)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
+# axis=None without keepdims and out: always a scalar
+@overload
+def logsumexp(x: NDArray[Float], axis: None, *, keepdims: Literal[False] = False,
+              out: None = None, num_threads: SupportsIndex | None = None) -> Float: ...
+@overload
+def logsumexp(x: NDArray[Int], axis: None, *, keepdims: Literal[False] = False,
+              out: None = None, num_threads: SupportsIndex | None = None) -> np.float64: ...
+@overload
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              out: Array | None = None, num_threads: SupportsIndex | None = None) -> Any: ...
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              out: Array | None = None, num_threads: SupportsIndex | None = None) -> Any:
     """Reference for :func:`fastsoftmax.logsumexp`: ``max + log1p(others)``,
     -inf over an empty axis."""
     arr = np.asarray(x)
@@ -203,7 +248,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
 
 # ================================================================= sigmoid
 
-def _sigmoid(x):
+def _sigmoid(x: Any) -> Any:
     """``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below, ``e = exp(-|x|)``:
     full relative precision down to the subnormals."""
     with np.errstate(**_ERRSTATE):
@@ -211,26 +256,39 @@ def _sigmoid(x):
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _log_sigmoid(x):
+def _log_sigmoid(x: Any) -> Any:
     """``min(x, 0) - log1p(exp(-|x|))``."""
     with np.errstate(**_ERRSTATE):
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
 
-def sigmoid(x, *, out=None):
+@overload
+def sigmoid(x: NDArray[Float], *, out: NDArray[Float] | None = None) -> NDArray[Float]: ...
+@overload
+def sigmoid(x: NDArray[Int], *, out: NDArray[np.float64] | None = None) -> NDArray[np.float64]: ...
+@overload
+def sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any: ...
+def sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any:
     """Reference for :func:`fastsoftmax.sigmoid` (``scipy.special.expit``,
     without its flush to 0 below 1e-308)."""
     return _deliver(_sigmoid(_as(x, EXTENDED)), _result_dtype(x), out)
 
 
-def log_sigmoid(x, *, out=None):
+@overload
+def log_sigmoid(x: NDArray[Float], *, out: NDArray[Float] | None = None) -> NDArray[Float]: ...
+@overload
+def log_sigmoid(x: NDArray[Int], *, out: NDArray[np.float64] | None = None
+                ) -> NDArray[np.float64]: ...
+@overload
+def log_sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any: ...
+def log_sigmoid(x: ArrayLike, *, out: Array | None = None) -> Any:
     """Reference for :func:`fastsoftmax.log_sigmoid` (``scipy.special.log_expit``)."""
     return _deliver(_log_sigmoid(_as(x, EXTENDED)), _result_dtype(x), out)
 
 
 # ================================================================= cross-entropy
 
-def _reduce(per_sample, denom, reduction, dtype):
+def _reduce(per_sample: Any, denom: Any, reduction: Any, dtype: Any) -> Any:
     """"none": the per-sample losses; "sum"; "mean": the sum over ``denom``
     (0 / 0 is NaN), all summed in float64."""
     if reduction == "none":
@@ -245,7 +303,7 @@ def _reduce(per_sample, denom, reduction, dtype):
     raise ValueError(f"unknown reduction {reduction!r}")
 
 
-def _grad_scale(denom, reduction):
+def _grad_scale(denom: Any, reduction: Any) -> Any:
     """The factor of the gradient of the reduced loss: 1 / denom for "mean"
     (0 when there is nothing to divide by: the gradient is then 0)."""
     if reduction != "mean":
@@ -253,7 +311,7 @@ def _grad_scale(denom, reduction):
     return 1.0 / denom if denom != 0 else 0.0
 
 
-def _row_stats(x):
+def _row_stats(x: Any) -> Any:
     """(lse, log_softmax, softmax) of float64 rows (classes last), and
     whether each row has a distribution (its maximum is finite; the other
     rows' values are meaningless).  A row of zero classes has a logsumexp of
@@ -268,8 +326,8 @@ def _row_stats(x):
         return (m + L)[..., 0], logp, np.exp(logp), ok[..., 0]
 
 
-def _cross_entropy_rows(raw, target, index, weight, ignore_index, eps, z_loss, softcap,
-                        want_grad):
+def _cross_entropy_rows(raw: Any, target: Any, index: Any, weight: Any, ignore_index: Any, eps: Any,
+                        z_loss: Any, softcap: Any, want_grad: Any) -> Any:
     """Per-sample losses, the "mean" denominator and, if asked, the gradient
     of the summed loss, for float64 logits ``raw`` with the classes last.
 
@@ -336,8 +394,9 @@ def _cross_entropy_rows(raw, target, index, weight, ignore_index, eps, z_loss, s
     return per, denom, g
 
 
-def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                   z_loss, softcap, want_grad, grad_out):
+def _cross_entropy(logits: Any, target: Any, axis: Any, weight: Any, ignore_index: Any,
+                   label_smoothing: Any, reduction: Any, z_loss: Any, softcap: Any, want_grad: Any,
+                   grad_out: Any) -> Any:
     arr = np.asarray(logits)
     dtype = _result_dtype(arr)
     raw = np.moveaxis(_as(arr, np.float64), axis, -1)
@@ -355,18 +414,62 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, 
     return loss, _deliver(g, dtype, grad_out)
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", num_threads=None,
-                  z_loss=0.0, softcap=None):
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> FloatScalar: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> FloatArray: ...
+@overload
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> Any: ...
+def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                  weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                  label_smoothing: float = 0.0, reduction: str = "mean",
+                  num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
+                  softcap: float | None = None) -> Any:
     """Reference for :func:`fastsoftmax.cross_entropy` (see
     :func:`_cross_entropy_rows` for the definition)."""
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
                           reduction, z_loss, softcap, False, None)
 
 
-def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                           label_smoothing=0.0, reduction="mean", num_threads=None,
-                           grad_out=None, z_loss=0.0, softcap=None):
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: Literal["none"],
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: str = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> tuple[Any, FloatArray]: ...
+def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                           weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                           label_smoothing: float = 0.0, reduction: str = "mean",
+                           num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
+                           z_loss: float = 0.0,
+                           softcap: float | None = None) -> Any:
     """Reference for :func:`fastsoftmax.cross_entropy_and_grad`: the loss and
     ``softmax * sum(q) - q`` (plus ``2 z_loss lse softmax``, times the
     softcap's ``1 - tanh**2``) times the reduction's scale."""
@@ -374,8 +477,21 @@ def cross_entropy_and_grad(logits, target, *, axis=-1, weight=None, ignore_index
                           reduction, z_loss, softcap, True, grad_out)
 
 
-def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
-             reduction="mean"):
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: str = "mean") -> Any: ...
+def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+             weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+             reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.nll_loss`: ``-w[y] log_probs[y]``, 0 for
     an ignored sample; "mean" divides by the summed ``w[y]`` of the others."""
     arr = np.asarray(log_probs)
@@ -396,7 +512,17 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     return _reduce(per, np.sum(w_y), reduction, dtype)
 
 
-def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="mean"):
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: str = "mean") -> Any: ...
+def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+                              eps: float = 1e-7, reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.categorical_cross_entropy`:
     ``-sum(t log p)`` with ``p`` clipped to ``[eps, 1 - eps]`` and ``0 log p = 0``
     (a target of the shape of ``probs``) or ``-log p[y]`` (class indices);
@@ -417,7 +543,7 @@ def categorical_cross_entropy(probs, target, *, axis=-1, eps=1e-7, reduction="me
 
 # ================================================================= binary losses
 
-def _binary_finish(loss, grad, reduction, dtype):
+def _binary_finish(loss: Any, grad: Any, reduction: Any, dtype: Any) -> Any:
     n = loss.size
     value = _reduce(loss, n, reduction, dtype)
     if grad is None:
@@ -428,7 +554,7 @@ def _binary_finish(loss, grad, reduction, dtype):
         return value, np.asarray(grad).astype(dtype)
 
 
-def _bce(probs, target, weight, reduction, want_grad):
+def _bce(probs: Any, target: Any, weight: Any, reduction: Any, want_grad: Any) -> Any:
     """torch's binary cross-entropy: each log clamped at -100, the gradient's
     denominator ``p (1 - p)`` at float32(1e-12)."""
     dtype = _result_dtype(probs)
@@ -446,19 +572,45 @@ def _bce(probs, target, weight, reduction, want_grad):
     return _binary_finish(loss, grad, reduction, dtype)
 
 
-def binary_cross_entropy(probs, target, *, weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: str = "mean") -> Any: ...
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
+                         reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy`:
     ``-w (t max(log p, -100) + (1 - t) max(log(1 - p), -100))``."""
     return _bce(probs, target, weight, reduction, False)
 
 
-def binary_cross_entropy_and_grad(probs, target, *, weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: Reduced = "mean"
+                                 ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: Literal["none"]) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: str = "mean") -> tuple[Any, FloatArray]: ...
+def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
+                                  weight: ArrayLike | None = None,
+                                  reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_and_grad`: the
     loss and ``w (p - t) / max(p (1 - p), 1e-12)``, scaled by the reduction."""
     return _bce(probs, target, weight, reduction, True)
 
 
-def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_grad):
+def _bce_with_logits(logits: Any, target: Any, weight: Any, pos_weight: Any, reduction: Any,
+                     want_grad: Any) -> Any:
     """``w ((1 - t) x + (1 + (pw - 1) t) softplus(-x))`` and its gradient
     ``w ((1 + (pw - 1) t) sigmoid(x) - pw t)``."""
     dtype = _result_dtype(logits)
@@ -478,22 +630,60 @@ def _bce_with_logits(logits, target, weight, pos_weight, reduction, want_grad):
     return _binary_finish(loss, grad, reduction, dtype)
 
 
-def binary_cross_entropy_with_logits(logits, target, *, weight=None, pos_weight=None,
-                                     reduction="mean"):
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: Reduced = "mean") -> FloatScalar: ...
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: Literal["none"]) -> FloatArray: ...
+@overload
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: str = "mean") -> Any: ...
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
+                                     weight: ArrayLike | None = None,
+                                     pos_weight: ArrayLike | None = None,
+                                     reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits`."""
     return _bce_with_logits(logits, target, weight, pos_weight, reduction, False)
 
 
-def binary_cross_entropy_with_logits_and_grad(logits, target, *, weight=None,
-                                              pos_weight=None, reduction="mean"):
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: Reduced = "mean"
+                                             ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: Literal["none"]
+                                             ) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: str = "mean"
+                                             ) -> tuple[Any, FloatArray]: ...
+def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                              weight: ArrayLike | None = None,
+                                              pos_weight: ArrayLike | None = None,
+                                              reduction: str = "mean") -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits_and_grad`."""
     return _bce_with_logits(logits, target, weight, pos_weight, reduction, True)
 
 
 # ================================================================= linear cross-entropy
 
-def _linear_cross_entropy(hidden, weight, target, bias, ignore_index, label_smoothing,
-                          reduction, z_loss, softcap, want_grad):
+def _linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any, ignore_index: Any,
+                          label_smoothing: Any, reduction: Any, z_loss: Any, softcap: Any,
+                          want_grad: Any) -> Any:
     """cross_entropy of the full float64 logits ``hidden @ weight.T + bias``
     (no class weights: "mean" divides by the number of counted samples)."""
     arrays = [np.asarray(a) for a in (hidden, weight, bias) if a is not None]
@@ -522,18 +712,84 @@ def _linear_cross_entropy(hidden, weight, target, bias, ignore_index, label_smoo
     return (loss,) + tuple(a.astype(dtype) for a in grads)
 
 
-def linear_cross_entropy(hidden, weight, target, *, bias=None, ignore_index=-100,
-                         label_smoothing=0.0, reduction="mean", z_loss=0.0, softcap=None,
-                         chunk_size=None, num_threads=None):
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                         z_loss: float = 0.0, softcap: float | None = None,
+                         chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: Literal["none"],
+                         z_loss: float = 0.0, softcap: float | None = None,
+                         chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatArray: ...
+@overload
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
+                         softcap: float | None = None, chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> Any: ...
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                         label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
+                         softcap: float | None = None, chunk_size: SupportsIndex | None = None,
+                         num_threads: SupportsIndex | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy`: the
     cross-entropy of the full logits ``hidden @ weight.T + bias``."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
                                  label_smoothing, reduction, z_loss, softcap, False)
 
 
-def linear_cross_entropy_and_grad(hidden, weight, target, *, bias=None, ignore_index=-100,
-                                  label_smoothing=0.0, reduction="mean", z_loss=0.0,
-                                  softcap=None, chunk_size=None, num_threads=None):
+# without bias: (loss, grad_hidden, grad_weight)
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+# with bias: (loss, grad_hidden, grad_weight, grad_bias)
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Reduced = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatScalar, FloatArray, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: Literal["none"],
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None
+                                 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]: ...
+@overload
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: str = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None) -> tuple[Any, ...]: ...
+def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
+                                  bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
+                                  label_smoothing: float = 0.0, reduction: str = "mean",
+                                  z_loss: float = 0.0, softcap: float | None = None,
+                                  chunk_size: SupportsIndex | None = None,
+                                  num_threads: SupportsIndex | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy_and_grad`:
     ``(loss, G @ weight, G.T @ hidden[, G.sum(0)])`` with ``G`` the gradient
     of the loss with respect to the full logits."""

@@ -1,19 +1,24 @@
 """softmax, log_softmax and logsumexp over one axis (SciPy semantics)."""
 from __future__ import annotations
 
+from typing import Any, Callable, Literal, SupportsIndex, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _threads
 from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
+from ._typing import Array, Axis, Float, Int, Kernel, RowAxes
 from ._validation import (as_array, check_mask, check_out, check_temperature, float_dtypes,
                           is_kernel_array, moved_last, normalize_axis)
 
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
 
-def _prepare(x, axis):
+def _prepare(x: ArrayLike, axis: Axis
+             ) -> tuple[Array, int | None, np.dtype[Any], np.dtype[Any]]:
     """(array, axis, compute dtype, result dtype) with axis an int or None.
 
     A 0-d input is treated as a vector of one element (as SciPy does)."""
@@ -27,7 +32,8 @@ def _prepare(x, axis):
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _elementwise(kernel, x, axis, out, num_threads):
+def _elementwise(kernel: Kernel, x: ArrayLike, axis: Axis, out: Array | None,
+                 num_threads: SupportsIndex | None) -> Any:
     # Fast path, small C-contiguous native float32/64 along the last axis:
     # the general checks below cost ~9 us, far more than the kernel.
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
@@ -55,11 +61,12 @@ def _elementwise(kernel, x, axis, out, num_threads):
 # bytes), so its temporaries are chunk-sized.
 _PREP_CHUNK_BYTES = 16 << 20
 
-_NEG_INF_BITS = {np.dtype(np.float32): np.array(-np.inf, np.float32).view(np.int32),
-                 np.dtype(np.float64): np.array(-np.inf, np.float64).view(np.int64)}
+_NEG_INF_BITS: dict[np.dtype[Any], Array] = {
+    np.dtype(np.float32): np.array(-np.inf, np.float32).view(np.int32),
+    np.dtype(np.float64): np.array(-np.inf, np.float64).view(np.int64)}
 
 
-def _fill_masked(dst, keep):
+def _fill_masked(dst: Array, keep: Array) -> None:
     """``dst[~keep] = -inf`` for a float32/64 ``dst`` (rows, n), with bit
     operations: about 4x faster than ``np.copyto(..., where=)``, which has no
     SIMD loop.  Whatever the masked entries held (NaN, inf) is overwritten.
@@ -76,7 +83,8 @@ def _fill_masked(dst, keep):
         np.bitwise_or(bits, m, out=bits)
 
 
-def _mask_rows(where, shape, axes, nrows, ncols):
+def _mask_rows(where: ArrayLike, shape: tuple[int, ...], axes: RowAxes, nrows: int,
+               ncols: int) -> Callable[[int, int], Array]:
     """``f(r0, r1)`` -> the (r1 - r0, ncols) boolean rows of ``where``
     broadcast to ``shape``, in the row order of :class:`RowsProblem`."""
     m = as_array(where, "where")
@@ -94,7 +102,9 @@ def _mask_rows(where, shape, axes, nrows, ncols):
         return lambda r0, r1: moved[np.unravel_index(np.arange(r0, r1), lead)]
 
 
-def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperature):
+def _masked_elementwise(kernel: Kernel, fill: float, x: ArrayLike, axis: Axis,
+                        out: Array | None, num_threads: SupportsIndex | None,
+                        where: ArrayLike | None, temperature: float | None) -> Any:
     """softmax / log_softmax of ``x / temperature`` with the entries where
     ``where`` is False set to -inf, row chunk by row chunk; rows with no True
     entry become ``fill``."""
@@ -136,7 +146,21 @@ def _masked_elementwise(kernel, fill, x, axis, out, num_threads, where, temperat
     return res
 
 
-def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+@overload
+def softmax(x: NDArray[Float], axis: Axis = -1, *, out: NDArray[Float] | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> NDArray[Float]: ...
+@overload
+def softmax(x: NDArray[Int], axis: Axis = -1, *, out: NDArray[np.float64] | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> NDArray[np.float64]: ...
+@overload
+def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> Any: ...
+def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+            num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+            temperature: float | None = None) -> Any:
     """Softmax along an axis: ``exp(x - max) / sum(exp(x - max))``.
 
     Numerically stable for any finite input.  Special values follow
@@ -197,7 +221,21 @@ def softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=N
                                temperature)
 
 
-def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperature=None):
+@overload
+def log_softmax(x: NDArray[Float], axis: Axis = -1, *, out: NDArray[Float] | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> NDArray[Float]: ...
+@overload
+def log_softmax(x: NDArray[Int], axis: Axis = -1, *, out: NDArray[np.float64] | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> NDArray[np.float64]: ...
+@overload
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> Any: ...
+def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
+                num_threads: SupportsIndex | None = None, where: ArrayLike | None = None,
+                temperature: float | None = None) -> Any:
     """Logarithm of softmax along an axis: ``x - logsumexp(x)``.
 
     Accurate where ``log(softmax(x))`` underflows.  Special values follow
@@ -240,7 +278,18 @@ def log_softmax(x, axis=-1, *, out=None, num_threads=None, where=None, temperatu
                                where, temperature)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None, num_threads=None):
+# axis=None without keepdims and out: always a scalar
+@overload
+def logsumexp(x: NDArray[Float], axis: None, *, keepdims: Literal[False] = False,
+              out: None = None, num_threads: SupportsIndex | None = None) -> Float: ...
+@overload
+def logsumexp(x: NDArray[Int], axis: None, *, keepdims: Literal[False] = False,
+              out: None = None, num_threads: SupportsIndex | None = None) -> np.float64: ...
+@overload
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              out: Array | None = None, num_threads: SupportsIndex | None = None) -> Any: ...
+def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
+              out: Array | None = None, num_threads: SupportsIndex | None = None) -> Any:
     """``log(sum(exp(x)))`` along an axis, without overflow or underflow.
 
     Computed as ``max + log1p(sum of the other terms)``, as SciPy does, so it

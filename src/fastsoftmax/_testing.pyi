@@ -1,0 +1,9 @@
+# Type stubs for the compiled test-only module fastsoftmax._testing
+# (cext/_testing.pyx), checked against it by tests/test_typing.py.
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+# elementwise exp of a 1-D float32/float64 array into out (same dtype)
+def exp(x: NDArray[np.floating[Any]], out: NDArray[np.floating[Any]]) -> None: ...
