@@ -6,7 +6,10 @@ explicit).
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
+import pytest
 import scipy.special
 
 import fastsoftmax as fs
@@ -47,6 +50,10 @@ LAYOUTS = ("C", "F", "strided", "negative", "readonly", "byteswapped", "unaligne
 WRITABLE_LAYOUTS = ("C", "F", "strided", "negative", "unaligned")
 
 LONGDOUBLE_IS_WIDER = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+
+# Package modules that need an optional peer (not in the ``test`` extra): their
+# tests skip when the peer is missing, and fail on any other import error.
+OPTIONAL_PEERS = {"fastsoftmax.dask": ("dask.array",)}
 
 F32_SUBNORMAL_ULP = 2.0 ** -149
 F64_SUBNORMAL_ULP = 2.0 ** -1074
@@ -188,3 +195,11 @@ def assert_same(a, b):
         bad = np.argwhere(~same)[:5]
         raise AssertionError(f"arrays differ at {bad.tolist()}: "
                              f"{av[tuple(bad.T)]} vs {bv[tuple(bad.T)]}")
+
+
+def import_or_skip(modname):
+    """Import a fastsoftmax module; skip the test if an optional peer it needs
+    (``OPTIONAL_PEERS``) is not installed.  Any other ImportError fails."""
+    for peer in OPTIONAL_PEERS.get(modname, ()):
+        pytest.importorskip(peer, reason=f"{modname} needs {peer}")
+    return importlib.import_module(modname)
