@@ -16,6 +16,7 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-depen
     "$root/pyproject.toml")
 "$venv/bin/python" -m pip install -q "${reqs[@]}"
 cd "$root"
-"$venv/bin/ruff" check src tests benchmarks tools
-"$venv/bin/cython-lint" cext/*.pyx
+export PATH="$venv/bin:$PATH"     # cython-lint runs pycodestyle by name
+ruff check src tests benchmarks tools
+cython-lint cext/*.pyx
 echo "lint: OK"
