@@ -65,6 +65,8 @@ else
 fi
 work=$(cd "$work" && pwd)
 tree=$work/tree logs=$work/logs venv=$work/venv
+phase() { echo "sanitize: $1 ($((SECONDS - t0)) s)"; t0=$SECONDS; }
+t0=$SECONDS
 libasan=$(gcc -print-file-name=libasan.so)
 libubsan=$(gcc -print-file-name=libubsan.so)
 for lib in "$libasan" "$libubsan"; do
@@ -87,6 +89,7 @@ print("\n".join(project["project"]["optional-dependencies"]["test"]))
 PY
 )
 "$py" -m pip install -q "${reqs[@]}" torch==2.13.0 "dask[array]>=2023" "distributed>=2023"
+phase "venv ready"
 
 # ---------------------------------------------------------------- build
 rm -rf "$tree"
@@ -103,6 +106,7 @@ rm -f "$work/compile.log"
 echo "sanitize: building in $tree with: $san_flags"
 (cd "$tree" && CC="$work/bin/cc" "$py" setup.py build_ext --inplace -j 2 > "$work/build.log" 2>&1) \
     || { tail -n 40 "$work/build.log"; exit 1; }
+phase "built"
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$tree/src" > "$site/fastsoftmax-sanitize.pth"   # import the sanitized tree
 
@@ -178,6 +182,7 @@ set +e
 (cd "$tree" && source "$work/env.sh" && python -m pytest -p no:cacheprovider -q "${args[@]}")
 tests_rc=$?
 set -e
+phase "tests run"
 "$py" "$root/.ci/sanitizer_report.py" --root "$tree" "$logs" || report_rc=$?
 report_rc=${report_rc:-0}
 if [[ $tests_rc -ne 0 ]]; then
