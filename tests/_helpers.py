@@ -10,7 +10,10 @@ explicit).
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
+import pytest
 import scipy.special
 
 import fastsoftmax as fs
@@ -51,6 +54,10 @@ LAYOUTS = ("C", "F", "strided", "negative", "readonly", "byteswapped", "unaligne
 WRITABLE_LAYOUTS = ("C", "F", "strided", "negative", "unaligned")
 
 LONGDOUBLE_IS_WIDER = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+
+# Package modules that need an optional peer (not in the ``test`` extra): their
+# tests skip when the peer is missing, and fail on any other import error.
+OPTIONAL_PEERS = {"fastsoftmax.dask": ("dask.array",)}
 
 F32_SUBNORMAL_ULP = 2.0 ** -149
 F64_SUBNORMAL_ULP = 2.0 ** -1074
@@ -179,3 +186,11 @@ def assert_matches_reference(got, want, rtol, atol, what="result"):
                                f"expected {w[bad][:5]}")
     fin = np.isfinite(w)
     np.testing.assert_allclose(g[fin], w[fin], rtol=rtol, atol=atol, err_msg=what)
+
+
+def import_or_skip(modname):
+    """Import a fastsoftmax module; skip the test if an optional peer it needs
+    (``OPTIONAL_PEERS``) is not installed.  Any other ImportError fails."""
+    for peer in OPTIONAL_PEERS.get(modname, ()):
+        pytest.importorskip(peer, reason=f"{modname} needs {peer}")
+    return importlib.import_module(modname)

@@ -7,7 +7,6 @@ options, and modules whose optional dependency is missing skipped.
 from __future__ import annotations
 
 import doctest
-import importlib
 import io
 import pkgutil
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax
+from _helpers import import_or_skip
 
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 # not library modules: the command line and the compiled extensions
@@ -44,10 +44,7 @@ def _run_doctests(module):
 
 @pytest.mark.parametrize("modname", MODULES)
 def test_docstring_examples(modname):
-    try:
-        module = importlib.import_module(modname)
-    except ImportError as exc:  # an optional dependency (dask, ...) is missing
-        pytest.skip(f"{modname} needs {exc.name or exc}")
+    module = import_or_skip(modname)   # skips if an optional peer is missing
     attempted, failed, report = _run_doctests(module)
     assert failed == 0, f"{failed} of {attempted} examples failed in {modname}:\n{report}"
     if modname in PUBLIC_API_MODULES:
