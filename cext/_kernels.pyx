@@ -74,8 +74,12 @@ _init_isa()
 
 
 # Rows are handed out in chunks of about this many elements: large enough that
-# the per-call cost (ISA dispatch, loop set-up) vanishes, small enough for an
-# even static split.  Depends only on the shape, never on the thread count.
+# the per-call cost (ISA dispatch, loop set-up) vanishes, small enough to
+# balance the load.  Chunks go to whichever thread is free next
+# (schedule="dynamic"), so a thread whose core is taken by another process
+# delays the call by one chunk, not by its static share.  The geometry depends
+# only on the shape, never on the thread count or on which thread runs a
+# chunk: the results do not either.
 cdef enum:
     CHUNK_ELEMS = 16384
 
@@ -117,7 +121,7 @@ cdef void _run_rows(const floating[:, ::1] x, floating *out, int op,
     if n_threads <= 1 or nchunks <= 1:
         _softmax_rows(&x[0, 0], out, nrows, ncols, op)
         return
-    for ch in prange(nchunks, schedule="static", num_threads=n_threads):
+    for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads):
         r0 = ch * rpc
         r1 = min(r0 + rpc, nrows)
         _softmax_rows(&x[r0, 0], out + r0 * ostride, r1 - r0, ncols, op)
@@ -171,7 +175,7 @@ def logistic(const floating[::1] x, floating[::1] out, bint log, int n_threads):
         if n_threads <= 1 or nchunks <= 1:
             _logistic(&x[0], &out[0], n, log)
         else:
-            for ch in prange(nchunks, schedule="static", num_threads=n_threads):
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads):
                 j0 = ch * CHUNK_ELEMS
                 j1 = min(j0 + CHUNK_ELEMS, n)
                 _logistic(&x[j0], &out[j0], j1 - j0, log)

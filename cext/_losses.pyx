@@ -4,8 +4,9 @@
 
 Rows are split into chunks whose size depends only on the shape; each chunk's
 loss sum is stored in ``partial[chunk]`` and the Python layer adds those up in
-order, so the reduced loss is bitwise the same for any number of threads and
-the extra memory is O(chunks), not O(N x C).
+order, so the reduced loss is bitwise the same for any number of threads (and
+whichever thread computes a chunk: they are handed out dynamically) and the
+extra memory is O(chunks), not O(N x C).
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -101,7 +102,7 @@ def ce_index(const floating[:, ::1] x, const int64_t[::1] target, int64_t ignore
     if nrows == 0:
         return
     with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=n_threads):
+        for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads):
             r0 = ch * rpc
             r1 = min(r0 + rpc, nrows)
             partial[ch] = _ce_index_rows(
@@ -123,7 +124,7 @@ def ce_prob(const floating[:, ::1] x, const floating[:, ::1] t, const floating[:
     if nrows == 0:
         return
     with nogil:
-        for ch in prange(nchunks, schedule="static", num_threads=n_threads):
+        for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads):
             r0 = ch * rpc
             r1 = min(r0 + rpc, nrows)
             partial[ch] = _ce_prob_rows(
