@@ -1,7 +1,7 @@
 """Default thread count against one thread (and NumPy) while another process
 keeps one CPU busy.
 
-    python tools/under_load.py [--quiet] [--rounds 7] [--shapes 2048x32000,...]
+    python tools/under_load.py [--quiet] [--rounds 9] [--shapes 2048x32000,...]
         [--ops softmax,...] [--no-numpy] [--busy-cpu N] [--json out.json]
 
 Starts a busy loop pinned to one CPU (the last one this process may use,
@@ -9,9 +9,11 @@ or ``--busy-cpu``), in a child process that stops by itself after
 ``--busy-timeout`` seconds and is killed when the measurement ends, then
 times every op and shape three ways: the default thread count
 (``num_threads=None``), ``num_threads=1`` and the NumPy formula a user would
-write.  The three are timed in alternating rounds (the order rotates from
-round to round) and the table shows the medians and the ratio
-default / 1 thread.  The bar: with one CPU busy, no ratio above 1.10.
+write.  They are timed in rounds: each round times the default and one
+thread back to back (in alternating order), then NumPy.  The table shows the
+median times and the median over rounds of each round's ratio default /
+1 thread (paired, so that load changing between rounds cancels out).  The
+bar: with one CPU busy, no ratio above 1.10.
 
 ``--quiet`` skips the busy process: the quiet-machine comparison of the
 default against one thread (run it on two builds, e.g. with PYTHONPATH
@@ -99,7 +101,10 @@ def measure(op: _bench.Op, shape, dtype: str, rounds: int, min_seconds: float,
     gc.disable()
     try:
         for r in range(rounds):
-            for k in names[r % len(names):] + names[:r % len(names)]:
+            # default and 1 thread back to back, in alternating order, so that
+            # each round's ratio compares them under the same load
+            pair = ["default", "1 thread"] if r % 2 == 0 else ["1 thread", "default"]
+            for k in pair + names[2:]:
                 times[k].append(sample(variants[k], min_seconds))
                 if k == "default":
                     threads_seen.add(fastsoftmax.get_num_threads())
@@ -107,9 +112,9 @@ def measure(op: _bench.Op, shape, dtype: str, rounds: int, min_seconds: float,
         if gc_was_enabled:
             gc.enable()
     med = {k: float(np.median(v)) for k, v in times.items()}
+    ratios = np.array(times["default"]) / np.array(times["1 thread"])
     return {"op": op.name, "shape": list(shape), "threads": sorted(threads_seen),
-            "median_s": med, "samples_s": times,
-            "ratio": med["default"] / med["1 thread"]}
+            "median_s": med, "samples_s": times, "ratio": float(np.median(ratios))}
 
 
 def fmt_ms(t: float) -> str:
@@ -119,7 +124,7 @@ def fmt_ms(t: float) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quiet", action="store_true", help="no busy process")
-    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--min-sample", type=float, default=0.02,
                    help="seconds of back-to-back calls per sample (default 0.02)")
     p.add_argument("--shapes", default=None,
