@@ -3,13 +3,20 @@
 After a parallel region libgomp's threads spin, waiting for the next one,
 ``GOMP_SPINCOUNT`` iterations before they sleep: 300000 by default when
 neither it nor ``OMP_WAIT_POLICY`` is set, "about 3 ms" by libgomp's own
-estimate and measured at 7 ms of CPU per thread after every call on a current
-x86-64 CPU.  On a machine where another process wants that core, the spinning
-takes its time, and a thread of ours that the scheduler then puts behind that
-process (or behind our own spinning threads) stalls the next call: with one
-of two cores busy, calls on the default two threads were up to 7x slower than
-on one.  A spin of ``SPINCOUNT`` iterations (about 0.25 ms here) still covers
-back-to-back calls, so quiet-machine speed does not change.
+estimate, measured at 7 ms of CPU per idle thread after every call on a
+current x86-64 CPU (24 ns an iteration).  That time is taken from any other
+process that wants the core, and under contention the spinning threads and
+the scheduler interact badly: calls on two threads measured 10-20 ms where
+one thread needs 0.03-0.3 ms.  Sleeping at once (``OMP_WAIT_POLICY=PASSIVE``)
+costs a wake-up at every call instead, measured 20-70 us: two threads
+would be slower than one up to ~0.3 ms of work.
+
+:data:`SPINCOUNT` is the compromise: about 2.5 ms of spinning, a third of
+libgomp's default.  Calls less than that apart find the threads spinning as
+before; a call after a longer pause pays one wake-up, at most ~3% of the
+time between calls; idle threads burn a third of the CPU they used to.
+(The default thread count also avoids CPUs other processes keep busy; see
+``_cpuload``.)
 
 libgomp reads its environment once, when it is loaded.  So while the
 extension modules are imported, and only if the user has set neither
@@ -31,7 +38,7 @@ __all__ = ["SPINCOUNT", "loading", "describe"]
 
 #: Spin iterations of an idle libgomp thread before it sleeps (libgomp's
 #: default: 300000).
-SPINCOUNT = "10000"
+SPINCOUNT = "100000"
 
 # Variables through which the user chooses how OpenMP threads wait; any of
 # them set means "leave the runtime alone".  (GCC 13+ also reads device

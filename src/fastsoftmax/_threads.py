@@ -16,7 +16,8 @@ Small arrays always run on one thread: starting a parallel region costs
 microseconds, more than the work itself.  Whatever the count, the kernels
 hand out row chunks to whichever thread is free next, and idle OpenMP
 threads spin only briefly before they sleep (:mod:`._openmp_wait`), so a
-core taken by another process during a call costs at most a chunk's time.
+thread whose core gets taken holds a call up by the chunk it is working on,
+not by a whole share of the rows.
 """
 from __future__ import annotations
 
@@ -96,8 +97,9 @@ def _available_cpus() -> int:
 
 
 # The load estimate behind the default (see _cpuload): None where there is
-# no affinity mask to tell which CPUs are ours.  It leaves alone a count the
-# user chose in the environment: OMP_NUM_THREADS (which libgomp too reads once).
+# no affinity mask to tell which CPUs are ours.  Not applied when the user
+# chose a count in the environment (OMP_NUM_THREADS, read once, as libgomp
+# reads it).
 _LOAD = _cpuload.CpuLoad() if hasattr(os, "sched_getaffinity") else None
 _OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
 
@@ -191,7 +193,8 @@ def get_num_threads() -> int:
        counts as busy when other processes used half of it or more.  At
        least one thread always remains, and without ``/proc/stat`` (not
        Linux) nothing is left out.  Several processes sharing a machine then
-       settle on about one thread per free CPU between them.
+       settle on about one thread per free CPU between them.  (A
+       ``threadpoolctl`` limit is an upper bound like the others.)
 
     Only this default is lowered by the load of other processes: explicit
     counts (1. and 2. above, or a call's ``num_threads=``) are used as given.
