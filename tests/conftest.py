@@ -23,3 +23,13 @@ def _restore_default_threads():
     """No test may leak a set_num_threads() setting into the next one."""
     yield
     fastsoftmax.set_num_threads(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_load_estimate(monkeypatch):
+    """The default thread count leaves out the CPUs other processes keep busy
+    (fastsoftmax._cpuload): on a shared test machine it would change from
+    call to call.  The tests of the default expect the quiet-machine value;
+    tests/test_cpuload.py tests the estimate itself."""
+    from fastsoftmax import _threads
+    monkeypatch.setattr(_threads, "_LOAD", None)

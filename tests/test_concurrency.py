@@ -201,6 +201,11 @@ import json, multiprocessing as mp, os, sys
 import numpy as np
 import fastsoftmax as fs
 
+# The default of a quiet machine in the parent and in every child: the
+# children running at once would otherwise see each other's load and rightly
+# take one thread each (fastsoftmax._cpuload).
+fs._threads._LOAD = None
+
 SHAPE = (400, 300)          # 120000 elements: the parallel path in the parent
 
 

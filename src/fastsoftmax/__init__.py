@@ -5,6 +5,13 @@ Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import _openmp_wait
+
+# The extensions link the OpenMP runtime, which reads its environment when it
+# is loaded, i.e. here: see _openmp_wait for the spin setting applied.
+with _openmp_wait.loading():
+    from . import _core  # noqa: F401
+
 from ._config import show_config
 from ._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,

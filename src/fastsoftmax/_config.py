@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _core, _threads
+from . import _core, _openmp_wait, _threads
 
 __all__ = ["show_config"]
 
@@ -73,6 +73,7 @@ def _config() -> dict[str, Any]:
             "os_cpu_count": os.cpu_count(),
             "cgroup_cpu_limit": getattr(_threads, "_CGROUP_LIMIT", None),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "openmp_wait": _openmp_wait.describe(),
             "parallel_min_elements": _threads.PARALLEL_MIN_ELEMENTS,
         },
         "platform": {
@@ -98,7 +99,9 @@ def show_config(file: TextIO | None = None) -> dict[str, dict[str, Any]]:
     is enabled, the SIMD instruction sets compiled and the one selected on
     this CPU, the thread count a large call will use (and what it is derived
     from: ``set_num_threads``, ``omp_get_max_threads()``, the CPUs available
-    to the process, ``OMP_NUM_THREADS``), the platform, and the versions of
+    to the process, ``OMP_NUM_THREADS``), how idle OpenMP threads wait
+    (``openmp_wait``: the spin setting, see ``OMP_WAIT_POLICY`` and
+    ``GOMP_SPINCOUNT``), the platform, and the versions of
     NumPy and, if installed, SciPy and PyTorch.  Include it in bug reports.
 
     Parameters

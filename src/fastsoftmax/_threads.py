@@ -3,14 +3,21 @@
 The default follows the rest of the OpenMP stack: ``omp_get_max_threads()``
 at call time, so ``OMP_NUM_THREADS`` and ``threadpoolctl.threadpool_limits(
 user_api="openmp")`` apply, capped by the CPUs this process may run on
-(affinity mask and cgroup CPU quota).  ``set_num_threads`` overrides it
+(affinity mask and cgroup CPU quota) and, unless ``OMP_NUM_THREADS`` is set,
+by those of them that other processes leave free (:mod:`._cpuload`: a thread
+on a core another process keeps busy holds the whole call up, so there one
+thread fewer is faster).  ``set_num_threads`` overrides it
 for the whole process, the ``num_threads`` context manager for the calling
 thread (or asyncio task) only.  Inside a thread pool (``concurrent.futures``,
 Dask's threaded scheduler, a ``distributed`` worker) the default is the
 calling thread's share of the CPUs, so that a pool of k threads does not
 start k times as many OpenMP threads as there are cores.
 Small arrays always run on one thread: starting a parallel region costs
-microseconds, more than the work itself.
+microseconds, more than the work itself.  Whatever the count, the kernels
+hand out row chunks to whichever thread is free next, and idle OpenMP
+threads spin only briefly before they sleep (:mod:`._openmp_wait`), so a
+thread whose core gets taken holds a call up by the chunk it is working on,
+not by a whole share of the rows.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from concurrent.futures import Executor
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, SupportsIndex
 
+from . import _cpuload
 from ._driver import core
 
 if TYPE_CHECKING:
@@ -78,12 +86,28 @@ def _cgroup_cpu_limit() -> int | None:
 _CGROUP_LIMIT = _cgroup_cpu_limit()
 
 
-def _available_cpus() -> int:
+def _affinity() -> set[int] | None:
     try:
-        n = len(os.sched_getaffinity(0))
+        return os.sched_getaffinity(0)
     except (AttributeError, OSError):
-        n = os.cpu_count() or 1
+        return None
+
+
+def _cpu_count(cpu_set: set[int] | None) -> int:
+    n = len(cpu_set) if cpu_set else os.cpu_count() or 1
     return max(1, min(n, _CGROUP_LIMIT) if _CGROUP_LIMIT else n)
+
+
+def _available_cpus() -> int:
+    return _cpu_count(_affinity())
+
+
+# The load estimate behind the default (see _cpuload): None where there is
+# no affinity mask to tell which CPUs are ours.  Not applied when the user
+# chose a count in the environment (OMP_NUM_THREADS, read once, as libgomp
+# reads it).
+_LOAD = _cpuload.CpuLoad() if hasattr(os, "sched_getaffinity") else None
+_OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS", "").strip())
 
 
 def valid_count(n: object) -> bool:
@@ -169,7 +193,20 @@ def get_num_threads() -> int:
        threaded scheduler and ``distributed`` workers), capped again by that
        thread's share of the CPUs: ``max(1, cpus // pool size)``.  A pool of
        k threads then runs k calls at once on ``cpus // k`` threads each
-       instead of oversubscribing the machine k times.
+       instead of oversubscribing the machine k times.  Finally, unless
+       ``OMP_NUM_THREADS`` is set in the environment, the CPUs (of the
+       affinity mask) that other processes are keeping busy are left out:
+       from ``/proc/stat``, the busy time of those CPUs minus this process's
+       own CPU time, over the time since the last look (looked at again at
+       most every 0.1 s, by the call that finds the last look older); a CPU
+       counts as busy when other processes used half of it or more.  At
+       least one thread always remains, and without ``/proc/stat`` (not
+       Linux) nothing is left out.  Several processes sharing a machine then
+       settle on about one thread per free CPU between them.  (A
+       ``threadpoolctl`` limit is an upper bound like the others.)
+
+    Only this default is lowered by the load of other processes: explicit
+    counts (1. and 2. above, or a call's ``num_threads=``) are used as given.
 
     A process forked from one that used OpenMP, and a build without OpenMP,
     always use one thread.
@@ -192,11 +229,16 @@ def get_num_threads() -> int:
         return stack[-1]
     if _user_threads is not None:
         return _user_threads
-    cpus = _available_cpus()
+    cpu_set = _affinity()
+    cpus = _cpu_count(cpu_set)
     n = min(core.omp_max_threads(), cpus)
     pool = _pool_size()
     if pool > 1:
         n = min(n, cpus // pool)
+    if n > 1 and cpu_set and _LOAD is not None and not _OMP_NUM_THREADS_SET:
+        free = _LOAD.free_cpus(cpu_set)
+        if free is not None:
+            n = min(n, free)
     return max(1, n)
 
 
@@ -256,6 +298,8 @@ def _thread_cap() -> int:
 def resolve(num_threads: SupportsIndex | None, work: int) -> int:
     """Thread count for one call doing ``work`` element operations."""
     if num_threads is None:
+        if work < PARALLEL_MIN_ELEMENTS:
+            return 1
         n = get_num_threads()
     else:
         n = check_count(num_threads)
