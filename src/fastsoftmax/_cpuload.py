@@ -15,6 +15,7 @@ answer is a cached number.  Without a readable ``/proc/stat`` there is no estima
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Set as AbstractSet
 import time
 
 __all__ = ["REFRESH_S", "parse_proc_stat", "CpuLoad"]
@@ -38,7 +39,7 @@ def parse_proc_stat(text: bytes) -> dict[int, tuple[int, int]]:
     iowait.  (guest and guest_nice are already counted in user and nice.)
     Malformed lines are skipped.
     """
-    out = {}
+    out: dict[int, tuple[int, int]] = {}
     for line in text.splitlines():
         if not line.startswith(b"cpu"):
             if out:
@@ -58,6 +59,10 @@ def parse_proc_stat(text: bytes) -> dict[int, tuple[int, int]]:
         total = sum(v)
         out[int(name)] = (total - idle, total)
     return out
+
+
+# (wall clock, own CPU time, per-CPU ticks) at one look
+_Sample = tuple[float, float, dict[int, tuple[int, int]]]
 
 
 def _read(path: str) -> bytes | None:
@@ -82,8 +87,10 @@ class CpuLoad:
         Seconds between two looks.
     """
 
-    def __init__(self, path: str = "/proc/stat", clock=time.monotonic,
-                 own_cpu_time=time.process_time, refresh: float = REFRESH_S):
+    def __init__(self, path: str = "/proc/stat",
+                 clock: Callable[[], float] = time.monotonic,
+                 own_cpu_time: Callable[[], float] = time.process_time,
+                 refresh: float = REFRESH_S) -> None:
         self._path = path
         self._clock = clock
         self._own = own_cpu_time
@@ -91,11 +98,11 @@ class CpuLoad:
         self._lock = threading.Lock()
         self._fractions: dict[int, float] | None = None   # cpu -> busy fraction
         self._own_rate = 0.0                              # CPUs' worth of ours
-        self._cached: tuple[frozenset, int] | None = None
+        self._cached: tuple[frozenset[int], int] | None = None
         self._prev = self._sample()
         self._last = self._prev[0] if self._prev else clock()
 
-    def _sample(self):
+    def _sample(self) -> _Sample | None:
         t0 = time.perf_counter()
         text = _read(self._path)
         if text is None:
@@ -112,7 +119,7 @@ class CpuLoad:
             self._fractions = None
             return
         wall = cur[0] - prev[0]
-        fractions = {}
+        fractions: dict[int, float] = {}
         for cpu, (busy, total) in cur[2].items():
             old = prev[2].get(cpu)
             if old is not None and total > old[1]:
@@ -129,7 +136,7 @@ class CpuLoad:
             finally:
                 self._lock.release()
 
-    def others(self, cpus) -> float | None:
+    def others(self, cpus: AbstractSet[int]) -> float | None:
         """CPUs' worth of other processes' work on ``cpus`` (a set of CPU
         numbers) in the last window; None without an estimate."""
         now = self._clock()
@@ -137,14 +144,14 @@ class CpuLoad:
             self._look(now)
         return self._others(cpus)
 
-    def _others(self, cpus) -> float | None:
+    def _others(self, cpus: AbstractSet[int]) -> float | None:
         fractions = self._fractions
         if fractions is None:
             return None
         busy = sum(fractions.get(c, 0.0) for c in cpus)
         return max(0.0, busy - self._own_rate)
 
-    def free_cpus(self, cpus) -> int | None:
+    def free_cpus(self, cpus: AbstractSet[int]) -> int | None:
         """How many of ``cpus`` (a set of CPU numbers) other processes leave
         free, at least 1; None without an estimate.  Looks at /proc/stat again
         if the last look is older than the refresh interval."""

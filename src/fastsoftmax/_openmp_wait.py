@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
 
 __all__ = ["SPINCOUNT", "loading", "describe"]
 
@@ -46,7 +48,7 @@ SPINCOUNT = "100000"
 _USER_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 # What happened when the extensions were loaded (see describe()).
-_state = {"applied": False, "user": None, "preloaded": None}
+_state: dict[str, Any] = {"applied": False, "user": None, "preloaded": None}
 
 
 def mapped_libgomp(maps_path: str = "/proc/self/maps") -> frozenset[str] | None:
@@ -69,14 +71,15 @@ def mapped_libgomp(maps_path: str = "/proc/self/maps") -> frozenset[str] | None:
     return frozenset(paths)
 
 
-def user_setting(environ) -> dict[str, str]:
+def user_setting(environ: Mapping[str, str]) -> dict[str, str]:
     """The wait-policy variables the user has set (name -> value)."""
     return {k: v for k, v in environ.items()
             if any(k == name or k.startswith(name + "_") for name in _USER_VARIABLES)}
 
 
 @contextlib.contextmanager
-def loading(environ=None, maps_path: str = "/proc/self/maps"):
+def loading(environ: MutableMapping[str, str] | None = None,
+            maps_path: str = "/proc/self/maps") -> Iterator[None]:
     """Import the OpenMP extension modules inside this block.
 
     Sets ``GOMP_SPINCOUNT`` in ``environ`` (default ``os.environ``) for the
@@ -99,7 +102,8 @@ def loading(environ=None, maps_path: str = "/proc/self/maps"):
         _state["user"] = user or None
         _state["preloaded"] = sorted(before) if before else None
         # a libgomp mapped by the block read its environment in the block
-        _state["applied"] = bool(set_here and after is not None and after - before)
+        _state["applied"] = bool(set_here and after is not None and before is not None
+                                 and after - before)
 
 
 def describe() -> str:
