@@ -102,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impls", type=_name_list(impls, "implementation(s)"),
                         default=impls, metavar="NAME,...",
                         help="implementations, in the order each round runs them; the "
-                             f"uninstalled ones are skipped (default: {', '.join(impls)})")
+                             "uninstalled ones are skipped and fastsoftmax, the baseline, is "
+                             f"always in (default: {', '.join(impls)})")
     parser.add_argument("--no-torch", action="store_true", help="skip torch")
     parser.add_argument("--no-scipy", action="store_true", help="skip SciPy")
     parser.add_argument("--rounds", type=_positive_int, default=runner.ROUNDS, metavar="R",
@@ -169,8 +170,9 @@ def measure(args: argparse.Namespace) -> dict:
     print(report.format_machine(info), flush=True)
     processes = args.rounds * len(impls)
     _say(f"timing {len(args.ops)} op(s) x {len(args.shapes)} shape(s) in {args.rounds} "
-         f"round(s) of {len(impls)} processes ({', '.join(impls)}); a line per process "
-         f"({processes} in all)" + ("" if args.verbose else ", -v for a line per cell"))
+         f"round(s) of {len(impls)} processes ({', '.join(impls)}); a progress line per "
+         f"process ({processes} in all)"
+         + (" and per cell" if args.verbose else "; -v for a line per cell"))
     matrix = runner.run_matrix(args.ops, args.shapes, impls, dtype=args.dtype,
                                threads=threads, rounds=args.rounds, repeat=args.repeat,
                                bandwidth_mib=args.bandwidth_mib or None, progress=_say,

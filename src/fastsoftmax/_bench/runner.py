@@ -177,7 +177,8 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
                 note = "" if bw is None else (f" (bandwidth: copy {bw['copy_gbps']:.1f} GB/s, "
                                               f"read {bw['read_gbps']:.1f} GB/s)")
                 say(f"round {r + 1}/{rounds} {impl}: {seen['cells']} cells timed in "
-                    f"{time.perf_counter() - t0:.1f} s{note} [{time.perf_counter() - start:.0f} s]")
+                    f"{time.perf_counter() - t0:.1f} s{note}; "
+                    f"{time.perf_counter() - start:.0f} s elapsed")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     results = []
