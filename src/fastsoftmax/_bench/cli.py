@@ -175,8 +175,10 @@ def measure(args: argparse.Namespace) -> dict:
          + (" and per cell" if args.verbose else "; -v for a line per cell"))
     matrix = runner.run_matrix(args.ops, args.shapes, impls, dtype=args.dtype,
                                threads=threads, rounds=args.rounds, repeat=args.repeat,
-                               bandwidth_mib=args.bandwidth_mib or None, progress=_say,
-                               verbose=args.verbose)
+                               bandwidth_mib=args.bandwidth_mib or None,
+                               # torch measures it best, but not when told to stay out
+                               bandwidth_method="torch" if "torch" in impls else "numpy",
+                               progress=_say, verbose=args.verbose)
     linear = None
     if args.linear:
         linear = runner.run_linear(args.linear, [i for i in impls

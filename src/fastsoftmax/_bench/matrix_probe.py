@@ -5,11 +5,13 @@ Run by the runner as ``python -m fastsoftmax._bench.matrix_probe SPEC``, where
 
     {"impl": "torch", "ops": ["softmax"], "shapes": [[8, 10]],
      "dtype": "float32", "threads": 2, "seed": 0, "repeat": null,
-     "budget": 0.1, "check": false, "bandwidth_mib": null, "inputs": null}
+     "budget": 0.1, "check": false, "bandwidth_mib": null,
+     "bandwidth_method": "auto", "inputs": null}
 
 (``inputs``: the manifest of :func:`inputs.write_inputs`, or null to draw the
 inputs here; ``check``: compare each result with the NumPy reference;
-``bandwidth_mib``: measure the memory bandwidth first).  It prints one event
+``bandwidth_mib``: measure the memory bandwidth first, with
+:func:`machine.memory_bandwidth`'s ``method``).  It prints one event
 line (see :mod:`events`) each: ``"start"`` (with the path of the fastsoftmax it
 imported, which the runner checks), ``"bandwidth"``, one
 ``"cell"`` per timed (op, shape) and ``"done"``.
@@ -73,8 +75,9 @@ def run(spec: dict) -> None:
         timing.prefault(max(int(np.prod(s)) for s in shapes) * itemsize)
         if spec.get("bandwidth_mib"):
             # just before the kernels: the bandwidth drifts with the neighbours
-            _emit("bandwidth", **machine.memory_bandwidth(spec["threads"],
-                                                          spec["bandwidth_mib"]))
+            _emit("bandwidth", **machine.memory_bandwidth(
+                spec["threads"], spec["bandwidth_mib"],
+                method=spec.get("bandwidth_method", "auto")))
         for shape in shapes:
             cache: dict = {}  # this shape's loaded input files
             for op_name in ops:

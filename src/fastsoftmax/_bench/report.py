@@ -34,6 +34,10 @@ FORMAT = 2
 STATISTIC = "best of the rounds' medians"
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
 def _sig3(v: float) -> str:
     """Three significant digits, fixed point: 812, 40.1, 1.23."""
     v = float(f"{v:.3g}")  # round first, so 99.96 becomes 100, not 100.0
@@ -118,7 +122,7 @@ def format_bandwidth(bandwidth: dict | None) -> str:
         return "memory bandwidth: not measured"
     rounds = [b for b in bandwidth["rounds"] if b]
     best = max(rounds, key=lambda b: b["copy_gbps"])
-    line = (f"memory bandwidth ({bandwidth['threads']} threads, {bandwidth['mib']} MiB "
+    line = (f"memory bandwidth ({_threads(bandwidth['threads'])}, {bandwidth['mib']} MiB "
             f"float32, {bandwidth['method']}; measured in each fastsoftmax process just "
             f"before its kernels): copy (read+write) {best['copy_gbps']:.1f} GB/s, "
             f"read {best['read_gbps']:.1f} GB/s")
@@ -323,7 +327,7 @@ def plot(doc: dict, path: str) -> None:
         ax.set_xticks(x, [format_shape(r["shape"]) for r in rows])
         ax.set_yscale("log")  # spans tiny-shape overhead to near-roofline
         ax.set_ylabel("GB/s")
-        ax.set_title(f"{op} ({rows[0]['dtype']}, {rows[0]['threads']} threads)",
+        ax.set_title(f"{op} ({rows[0]['dtype']}, {_threads(rows[0]['threads'])})",
                      fontsize="medium")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0, 0].get_legend_handles_labels()

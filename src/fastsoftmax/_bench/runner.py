@@ -106,8 +106,8 @@ def format_cell_progress(event: dict) -> str:
 def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Sequence[str], *,
                dtype: str = "float32", threads: int = 1, rounds: int = ROUNDS,
                repeat: int | None = None, budget: float = CELL_BUDGET_S, seed: int = 0,
-               bandwidth_mib: int | None = BANDWIDTH_MIB, progress: Progress | None = None,
-               verbose: bool = False) -> dict:
+               bandwidth_mib: int | None = BANDWIDTH_MIB, bandwidth_method: str = "auto",
+               progress: Progress | None = None, verbose: bool = False) -> dict:
     """Time every op on every shape for every implementation, in rounds.
 
     Parameters
@@ -124,6 +124,8 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
     bandwidth_mib : int or None, optional
         Measure the memory bandwidth over arrays of this size in each
         fastsoftmax process, just before its kernels (None: don't).
+    bandwidth_method : str, optional
+        See :func:`machine.memory_bandwidth`.
     progress : callable, optional
         Called with a line of text after each probe (and, if ``verbose``,
         after each cell).
@@ -153,7 +155,8 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
                         "dtype": dtype, "threads": threads, "seed": seed, "repeat": repeat,
                         "budget": budget, "inputs": manifest,
                         "check": impl == "fastsoftmax" and r == 0,
-                        "bandwidth_mib": bandwidth_mib if impl == "fastsoftmax" else None}
+                        "bandwidth_mib": bandwidth_mib if impl == "fastsoftmax" else None,
+                        "bandwidth_method": bandwidth_method}
                 seen = {"cells": 0, "bandwidth": None}
 
                 def on_event(event, impl=impl, seen=seen):
