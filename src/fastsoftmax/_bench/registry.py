@@ -248,21 +248,21 @@ def _fastsoftmax_threads(fs, n):
     return fs.num_threads(n)
 
 
+def _blas_threads(n):
+    # the matrix products of linear cross-entropy run in NumPy's BLAS, whose
+    # thread pool is sized from the environment when it loads
+    return {"OPENBLAS_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
+
+
 register_implementation(Implementation(
     "fastsoftmax", "fastsoftmax",
     {name: _attribute(name) for name in OPS},
-    threads=_fastsoftmax_threads,
+    threads=_fastsoftmax_threads, environ=_blas_threads,
 ))
 
 
 def _numpy_binding(op_name):
     return lambda np_module: reference(op_name)
-
-
-def _blas_threads(n):
-    # the linear reference's matrix products run in the BLAS's thread pool
-    return {name: str(n) for name in
-            ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 register_implementation(Implementation(

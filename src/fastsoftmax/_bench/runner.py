@@ -42,11 +42,15 @@ Progress = Callable[[str], None]
 def probe_environment(impl: str, threads: int) -> dict[str, str]:
     """The environment of a probe process: the parent's, with this very
     fastsoftmax first on the path (an A/B run times the build it was started
-    from) and the thread settings of the implementation."""
+    from) and the implementation's own thread variables.
+
+    Threads are otherwise set through each library's API, as users set
+    them; ``OMP_NUM_THREADS`` is left as it is (it would also resize every
+    other OpenMP pool of the process).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (_package_parent(), env.get("PYTHONPATH")) if p)
-    env["OMP_NUM_THREADS"] = str(threads)
     extra = registry.IMPLEMENTATIONS[impl].environ
     if extra is not None:
         env.update(extra(threads))
