@@ -81,11 +81,13 @@ def time_callable(fn: Callable[[], Any], repeat: int | None = None, *,
     start = time.perf_counter()
     result = fn()
     estimate = time.perf_counter() - start
-    if estimate > 5e-3:
+    if 5e-3 < estimate < 50e-3:
         # Large outputs: the first few allocations of a new size are slow on
         # virtual machines (transparent huge pages being assembled: 90-300 ms
         # for 262 MB, then 18 ms).  One more call, and the median of at
-        # least three samples, keep them out of the result.
+        # least three samples, keep them out of the result.  A call of over
+        # 50 ms (the NumPy reference) has made several allocations already,
+        # and warming it up again would cost a fifth of the run.
         t0 = time.perf_counter()
         fn()
         estimate = time.perf_counter() - t0
