@@ -81,12 +81,11 @@ def run(spec: dict) -> None:
         for shape in shapes:
             cache: dict = {}  # this shape's loaded input files
             for op_name in ops:
-                op = registry.OPS[op_name]
-                args = inputs.load_inputs(spec.get("inputs"), op.make_inputs, shape,
-                                          dtype, seed, cache)
-                fn = registry.bind(op_name, impl, args)
-                if fn is None:
+                if op_name not in registry.IMPLEMENTATIONS[impl].bindings:
                     continue
+                args = inputs.load_inputs(spec.get("inputs"), registry.OPS[op_name].make_inputs,
+                                          shape, dtype, seed, cache)
+                fn = registry.bind(op_name, impl, args)
                 t, out = timing.time_callable(fn, spec.get("repeat"),
                                               budget=spec.get("budget", timing.CELL_BUDGET_S))
                 del fn
