@@ -1,26 +1,29 @@
 """pytest-benchmark suite: fastsoftmax vs the NumPy reference, torch and SciPy.
 
 Run with ``python -m pytest benchmarks`` (not part of the default test run).
-The shapes, ops, input makers and implementations come from
-:mod:`fastsoftmax._bench`, the module behind ``python -m fastsoftmax bench``;
+The ops, implementations, shapes and input makers come from
+:mod:`fastsoftmax._bench` (the harness of ``python -m fastsoftmax bench``);
 here pytest-benchmark does the timing and the reporting, one group per op and
-shape so its table compares the implementations side by side.
+shape so its table compares the implementations side by side.  Unlike
+``python -m fastsoftmax bench``, all implementations share this process and
+each is timed once: use the command for numbers to publish.
 
 Options
 -------
 ``--bench-quick`` or ``FASTSOFTMAX_BENCH_QUICK=1``
-    Use the small shape set (``_bench.QUICK_SHAPES``).
+    Use the small shape set (``inputs.QUICK_SHAPES``).
 ``--bench-dtype float64`` or ``FASTSOFTMAX_BENCH_DTYPE=float64``
     Input dtype (default float32).
 """
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
 
 import fastsoftmax
-from fastsoftmax import _bench
+from fastsoftmax._bench import inputs, registry
 
 
 def pytest_addoption(parser):
@@ -38,12 +41,12 @@ def _quick(config) -> bool:
 
 
 def _shapes(config):
-    return _bench.QUICK_SHAPES if _quick(config) else _bench.DEFAULT_SHAPES
+    return inputs.QUICK_SHAPES if _quick(config) else inputs.DEFAULT_SHAPES
 
 
 def pytest_generate_tests(metafunc):
     if "shape" in metafunc.fixturenames:
-        metafunc.parametrize("shape", _shapes(metafunc.config), ids=_bench.format_shape)
+        metafunc.parametrize("shape", _shapes(metafunc.config), ids=inputs.format_shape)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -67,31 +70,41 @@ def dtype(pytestconfig) -> str:
 
 @pytest.fixture(scope="session")
 def threads() -> int:
-    """Threads for fastsoftmax and torch (fastsoftmax's default)."""
+    """Threads of every implementation (fastsoftmax's default)."""
     return fastsoftmax.get_num_threads()
+
+
+def suggested_rounds(shape, *, lo: int = 3, hi: int = 1000) -> int:
+    """pytest-benchmark rounds for a shape: about 1e8 elements' worth, clipped.
+
+    Keeps the suite to a few minutes: 3 rounds at 2048x32000, 1000 at 8x10.
+    """
+    return int(min(hi, max(lo, 100_000_000 // max(1, math.prod(shape)))))
 
 
 @pytest.fixture
 def run_op(benchmark, dtype, threads):
     """``run_op(op_name, impl, shape)``: benchmark one implementation.
 
-    Skips when the implementation's library is not installed or the op has no
-    such implementation.
+    Skips when the implementation's library is not installed or it has no
+    such op.
     """
     def run(op_name: str, impl: str, shape: tuple[int, ...]):
-        op = _bench.OPS[op_name]
-        args = op.make_inputs(shape, dtype)
-        fn = _bench.bind(op, impl, args, threads)
+        if not registry.available(impl):
+            pytest.skip(f"{impl} is not installed")
+        args = registry.OPS[op_name].make_inputs(shape, dtype)
+        fn = registry.bind(op_name, impl, args)
         if fn is None:
             pytest.skip(f"no {impl} implementation of {op_name}")
-        benchmark.group = f"{op_name} {_bench.format_shape(shape)} {dtype}"
+        benchmark.group = f"{op_name} {inputs.format_shape(shape)} {dtype}"
         benchmark.name = impl  # so the group's table reads as a comparison
-        nbytes = op.bytes_moved(shape, args[0].itemsize)
-        benchmark.extra_info.update(op=op_name, impl=impl, shape=list(shape),
-                                    dtype=dtype, threads=threads, bytes_moved=nbytes)
-        with _bench.torch_threads(threads if impl == "torch" else None):
-            benchmark.pedantic(fn, rounds=_bench.suggested_rounds(shape),
-                               iterations=1, warmup_rounds=1)
+        read, written = registry.traffic(op_name, shape, dtype)
+        benchmark.extra_info.update(op=op_name, impl=impl, shape=list(shape), dtype=dtype,
+                                    threads=threads, bytes_moved=read + written)
+        with registry.thread_count(impl, threads):
+            benchmark.pedantic(fn, rounds=suggested_rounds(shape), iterations=1,
+                               warmup_rounds=1)
         if benchmark.stats is not None:  # None under --benchmark-disable
-            benchmark.extra_info["gbps_median"] = nbytes / benchmark.stats.stats.median / 1e9
+            benchmark.extra_info["gbps_median"] = ((read + written)
+                                                   / benchmark.stats.stats.median / 1e9)
     return run

@@ -5,9 +5,10 @@ compares fastsoftmax (tiled: the logits never exist), torch
 (``F.cross_entropy(F.linear(h, w), y)``, with ``.backward()`` for the
 gradient) and NumPy (the full logits in the input dtype, then the
 reference cross-entropy and its gradient).  Besides the times, every
-implementation's peak memory is measured once in a fresh subprocess
-(VmHWM minus the resident size once the inputs exist) and stored in the
-benchmark's ``extra_info`` (``peak_extra_mib``; shown with ``-s``).
+implementation's peak memory is measured once in a fresh subprocess (the
+probe of ``python -m fastsoftmax bench --linear``: VmHWM minus the resident
+size once the inputs exist) and stored in the benchmark's ``extra_info``
+(``peak_extra_mib``; shown with ``-s``).
 
 Options: ``FASTSOFTMAX_BENCH_LINEAR="N,D,V"`` changes the problem size;
 ``FASTSOFTMAX_BENCH_DTYPE=float64`` the dtype.
@@ -19,48 +20,37 @@ import os
 import numpy as np
 import pytest
 
-import fastsoftmax
-from fastsoftmax import _bench
+from fastsoftmax._bench import inputs, registry, runner
 
-if not hasattr(fastsoftmax, "linear_cross_entropy"):
-    pytest.skip("fastsoftmax.linear_cross_entropy is not in this build",
-                allow_module_level=True)
-
-SIZE = tuple(int(s) for s in os.environ.get("FASTSOFTMAX_BENCH_LINEAR",
-                                            "4096,1024,32000").split(","))
+SIZE = tuple(int(s) for s in os.environ.get(
+    "FASTSOFTMAX_BENCH_LINEAR", ",".join(map(str, inputs.LINEAR_SIZE))).split(","))
 DTYPE = os.environ.get("FASTSOFTMAX_BENCH_DTYPE", "float32")
-IMPLS = list(_bench.LINEAR_IMPLS)
-MODES = list(_bench.LINEAR_MODES)
-
-
-# one definition of the problem, the implementations and the memory probe,
-# shared with ``python -m fastsoftmax bench --linear``
-make_inputs = _bench.linear_inputs
-implementation = _bench.linear_impl
+PAIRS = [(op, impl) for op in registry.linear_ops()
+         for impl, entry in registry.IMPLEMENTATIONS.items() if op in entry.bindings]
 
 
 @pytest.fixture(scope="module")
-def inputs():
-    return make_inputs(*SIZE, DTYPE)
+def args():
+    return inputs.make_linear_inputs(SIZE, DTYPE)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("mode", MODES)
-def test_linear_cross_entropy(benchmark, inputs, mode, impl, threads):
-    fn = implementation(impl, mode)
-    if fn is None:
+@pytest.mark.parametrize(("op_name", "impl"), PAIRS, ids=[f"{o}-{i}" for o, i in PAIRS])
+def test_linear_cross_entropy(benchmark, args, op_name, impl, threads):
+    if not registry.available(impl):
         pytest.skip(f"{impl} is not installed")
     n, d, v = SIZE
-    benchmark.group = f"linear_cross_entropy {mode} {n}x{d}x{v} {DTYPE}"
+    benchmark.group = f"{op_name} {n}x{d}x{v} {DTYPE}"
     benchmark.name = impl
-    probe = _bench.linear_probe(impl, mode, SIZE, DTYPE, threads)
+    probe = runner.run_linear(SIZE, [impl], dtype=DTYPE, threads=threads, rounds=1,
+                              ops=[op_name])["results"][impl][op_name]
     seconds, extra = probe["seconds"], probe["peak_extra"]
-    benchmark.extra_info.update(impl=impl, mode=mode, size=list(SIZE), dtype=DTYPE,
-                                threads=threads, peak_extra_mib=extra / 2**20,
-                                probe_call_s=seconds,
-                                logits_mib=n * v * np.dtype(DTYPE).itemsize / 2**20)
-    print(f"\n{impl} {mode}: peak extra memory {extra / 2**20:.0f} MiB "
-          f"(logits: {n * v * np.dtype(DTYPE).itemsize / 2**20:.0f} MiB), "
-          f"one call in a fresh process {seconds:.2f} s")
-    with _bench.torch_threads(threads if impl == "torch" else None):
-        benchmark.pedantic(fn, args=inputs, rounds=3, iterations=1, warmup_rounds=1)
+    logits_mib = n * v * np.dtype(DTYPE).itemsize / 2**20
+    benchmark.extra_info.update(impl=impl, op=op_name, size=list(SIZE), dtype=DTYPE,
+                                threads=threads, probe_call_s=seconds, logits_mib=logits_mib,
+                                peak_extra_mib=None if extra is None else extra / 2**20)
+    if extra is not None:
+        print(f"\n{impl} {op_name}: peak extra memory {extra / 2**20:.0f} MiB "
+              f"(logits: {logits_mib:.0f} MiB), one call in a fresh process {seconds:.2f} s")
+    fn = registry.bind(op_name, impl, args)
+    with registry.thread_count(impl, threads):
+        benchmark.pedantic(fn, rounds=3, iterations=1, warmup_rounds=1)

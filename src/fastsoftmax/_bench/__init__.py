@@ -1,0 +1,29 @@
+"""Benchmark harness behind ``python -m fastsoftmax bench`` and ``benchmarks/``.
+
+Private subpackage, one module per concern:
+
+``registry``
+    What is measured: the ops (inputs, bytes they must move) and, per
+    implementation (fastsoftmax, NumPy, torch, SciPy), how to call them;
+    :func:`registry.reference` is the one place a NumPy reference is looked up.
+``inputs``
+    The shape matrix, the seeded input makers and the files through which the
+    probes share one generated input.
+``timing``
+    The adaptive timing loop and the memory pre-touch.
+``machine``
+    Machine facts, the busy-machine check and the memory bandwidth.
+``matrix_probe``, ``linear_probe``
+    Run as ``python -m fastsoftmax._bench.<probe>``: one implementation in a
+    fresh process times its ops (or one linear cross-entropy call and its peak
+    memory) and prints JSON.
+``runner``
+    Starts the probes in rounds that alternate between implementations and
+    gathers their JSON into one result document.
+``report``
+    Table, JSON file, comparison of two JSON files, plot.
+``cli``
+    The ``bench`` command's arguments.
+
+Importing this package imports none of the optional libraries; the probes do.
+"""

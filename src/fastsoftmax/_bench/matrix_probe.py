@@ -1,0 +1,104 @@
+"""One implementation times its ops over the shape matrix, in its own process.
+
+Run by the runner as ``python -m fastsoftmax._bench.matrix_probe SPEC``, where
+``SPEC`` is a JSON object::
+
+    {"impl": "torch", "ops": ["softmax"], "shapes": [[8, 10]],
+     "dtype": "float32", "threads": 2, "seed": 0, "repeat": null,
+     "budget": 0.1, "check": false, "bandwidth_mib": null,
+     "bandwidth_method": "auto", "inputs": null}
+
+(``inputs``: the manifest of :func:`inputs.write_inputs`, or null to draw the
+inputs here; ``check``: compare each result with the NumPy reference;
+``bandwidth_mib``: measure the memory bandwidth first, with
+:func:`machine.memory_bandwidth`'s ``method``).  It prints one event
+line (see :mod:`events`) each: ``"start"`` (with the path of the fastsoftmax it
+imported, which the runner checks), ``"bandwidth"``, one
+``"cell"`` per timed (op, shape) and ``"done"``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+import fastsoftmax
+
+from . import inputs, machine, registry, timing
+from .events import emit as _emit
+
+
+def _sampled_rows(result, rows: int = 257) -> list[np.ndarray]:
+    """Each output as float64, only ``rows`` evenly spaced leading-axis rows.
+
+    Checking a sample keeps the check cheap (a full float64 copy of a 2048x32000
+    output would cost more than timing it) while a broken kernel still shows.
+    """
+    parts = result if isinstance(result, tuple) else (result,)
+    out = []
+    for p in parts:
+        p = np.asarray(p)
+        if p.ndim and p.shape[0] > rows:
+            p = p[np.linspace(0, p.shape[0] - 1, rows).astype(np.intp)]
+        out.append(p.astype(np.float64))
+    return out
+
+
+def agrees(ours, ref, dtype: str) -> bool:
+    """Loose comparison of fastsoftmax's result with the reference's: catches
+    a broken kernel, not ulp-level differences."""
+    rtol = 1e-3 if np.dtype(dtype) == np.float32 else 1e-9
+    a, b = _sampled_rows(ours), _sampled_rows(ref)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x.shape != y.shape:
+            return False
+        finite = np.abs(y[np.isfinite(y)])
+        scale = float(finite.max()) if finite.size else 0.0
+        if not np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True):
+            return False
+    return True
+
+
+def run(spec: dict) -> None:
+    """Time ``spec["impl"]`` on every op and shape of ``spec``; print events."""
+    start = time.perf_counter()
+    impl, dtype, seed = spec["impl"], spec["dtype"], spec.get("seed", 0)
+    shapes = [tuple(s) for s in spec["shapes"]]
+    ops = list(spec["ops"])
+    itemsize = np.dtype(dtype).itemsize
+    _emit("start", impl=impl, fastsoftmax=fastsoftmax.__file__)
+    with registry.thread_count(impl, spec["threads"]):
+        timing.prefault(max(int(np.prod(s)) for s in shapes) * itemsize)
+        if spec.get("bandwidth_mib"):
+            # just before the kernels: the bandwidth drifts with the neighbours
+            _emit("bandwidth", **machine.memory_bandwidth(
+                spec["threads"], spec["bandwidth_mib"],
+                method=spec.get("bandwidth_method", "auto")))
+        for shape in shapes:
+            cache: dict = {}  # this shape's loaded input files
+            for op_name in ops:
+                if op_name not in registry.IMPLEMENTATIONS[impl].bindings:
+                    continue
+                args = inputs.load_inputs(spec.get("inputs"), registry.OPS[op_name].make_inputs,
+                                          shape, dtype, seed, cache)
+                fn = registry.bind(op_name, impl, args)
+                t, out = timing.time_callable(fn, spec.get("repeat"),
+                                              budget=spec.get("budget", timing.CELL_BUDGET_S))
+                del fn
+                ok = None
+                if spec.get("check"):
+                    ok = agrees(out, registry.reference(op_name)(*args), dtype)
+                del out, args
+                _emit("cell", op=op_name, shape=list(shape), samples_s=t.samples,
+                      calls_per_sample=t.number, agrees=ok)
+            del cache
+            inputs.make_logits.cache_clear()
+    _emit("done", elapsed_s=time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    run(json.loads(sys.argv[1]))
