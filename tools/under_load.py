@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 import fastsoftmax
-from fastsoftmax import _bench
+from fastsoftmax._bench import inputs, registry
 
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_and_grad")
 BAR = 1.10
@@ -84,13 +84,20 @@ def sample(fn, min_seconds: float) -> float:
             return elapsed / calls
 
 
-def measure(op: _bench.Op, shape, dtype: str, rounds: int, min_seconds: float,
+def _one_thread(fn):
+    def call():
+        with fastsoftmax.num_threads(1):
+            return fn()
+    return call
+
+
+def measure(op: registry.Op, shape, dtype: str, rounds: int, min_seconds: float,
             with_numpy: bool) -> dict:
     args = op.make_inputs(shape, dtype)
-    variants = {"default": _bench.bind(op, "fastsoftmax", args, None),
-                "1 thread": _bench.bind(op, "fastsoftmax", args, 1)}
+    fast = registry.bind(op.name, "fastsoftmax", args)
+    variants = {"default": fast, "1 thread": _one_thread(fast)}
     if with_numpy:
-        variants["numpy"] = _bench.bind(op, "numpy", args)
+        variants["numpy"] = registry.bind(op.name, "numpy", args)
     names = list(variants)
     for fn in variants.values():       # warm up: first touches of the outputs
         fn()
@@ -139,10 +146,10 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="also write the results to this file")
     a = p.parse_args(argv)
 
-    shapes = (list(_bench.DEFAULT_SHAPES) if a.shapes is None
+    shapes = (list(inputs.DEFAULT_SHAPES) if a.shapes is None
               else [parse_shape(s) for s in a.shapes.split(",")])
     shapes.sort(key=lambda s: int(np.prod(s)))
-    ops = [_bench.OPS[name] for name in a.ops.split(",")]
+    ops = [registry.OPS[name] for name in a.ops.split(",")]
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     busy = None if a.quiet else (a.busy_cpu if a.busy_cpu is not None else cpus[-1])
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -164,15 +171,15 @@ def main(argv=None) -> int:
                 m = res["median_s"]
                 flag = "  <-- over the bar" if res["ratio"] > BAR else ""
                 numpy_ms = fmt_ms(m["numpy"]) if "numpy" in m else f"{'-':>10s}"
-                print(f"{op.name:24s} {_bench.format_shape(shape):>14s} "
+                print(f"{op.name:24s} {inputs.format_shape(shape):>14s} "
                       f"{'/'.join(map(str, res['threads'])):>5s} {fmt_ms(m['default'])} "
                       f"{fmt_ms(m['1 thread']):>11s} {numpy_ms} {res['ratio']:7.2f}{flag}",
                       flush=True)
-            _bench.make_logits.cache_clear()
+            inputs.make_logits.cache_clear()
     worst = max(results, key=lambda r: r["ratio"])
     over = sum(r["ratio"] > BAR for r in results)
     print(f"worst default/1-thread ratio {worst['ratio']:.2f} ({worst['op']} "
-          f"{_bench.format_shape(worst['shape'])}); {over} of {len(results)} over {BAR:.2f}; "
+          f"{inputs.format_shape(worst['shape'])}); {over} of {len(results)} over {BAR:.2f}; "
           f"load average now {os.getloadavg()[0]:.2f}")
     if a.json:
         with open(a.json, "w") as f:
