@@ -87,6 +87,7 @@ def loading(environ: MutableMapping[str, str] | None = None,
     ``/proc/self/maps`` can tell whether the block loaded a libgomp; always
     restores the environment on exit.
     """
+    # (setenv is not thread-safe in C: done once, while the package imports)
     environ = os.environ if environ is None else environ
     user = user_setting(environ)
     before = None if user else mapped_libgomp(maps_path)
