@@ -84,16 +84,20 @@ class CpuLoad:
         Wall clock and this process's CPU time, in seconds (replaceable for
         tests).
     refresh : float
-        Seconds between two looks.
+        Seconds between two looks (more if a look is slow, see LOOK_COST_BOUND).
+    cost_clock : callable
+        The clock that times a look (replaceable for tests).
     """
 
     def __init__(self, path: str = "/proc/stat",
                  clock: Callable[[], float] = time.monotonic,
                  own_cpu_time: Callable[[], float] = time.process_time,
-                 refresh: float = REFRESH_S) -> None:
+                 refresh: float = REFRESH_S,
+                 cost_clock: Callable[[], float] = time.perf_counter) -> None:
         self._path = path
         self._clock = clock
         self._own = own_cpu_time
+        self._cost_clock = cost_clock
         self._refresh = self._interval = refresh
         self._lock = threading.Lock()
         self._fractions: dict[int, float] | None = None   # cpu -> busy fraction
@@ -103,12 +107,12 @@ class CpuLoad:
         self._last = self._prev[0] if self._prev else clock()
 
     def _sample(self) -> _Sample | None:
-        t0 = time.perf_counter()
+        t0 = self._cost_clock()
         text = _read(self._path)
         if text is None:
             return None
         sample = self._clock(), self._own(), parse_proc_stat(text)
-        self._interval = max(self._refresh, LOOK_COST_BOUND * (time.perf_counter() - t0))
+        self._interval = max(self._refresh, LOOK_COST_BOUND * (self._cost_clock() - t0))
         return sample
 
     def _update(self, now: float) -> None:
