@@ -1,4 +1,4 @@
-"""pytest-benchmark suite: fastsoftmax vs the NumPy reference, torch and SciPy.
+"""pytest-benchmark suite: fastsoftmax vs plain NumPy, torch and SciPy.
 
 Run with ``python -m pytest benchmarks`` (not part of the default test run).
 The ops, implementations, shapes and input makers come from

@@ -46,9 +46,10 @@ def test_importing_the_harness_imports_no_optional_library():
 # registry
 
 
-def _small_args(op_name, dtype="float64"):
+def _small_args(op_name, dtype="float64", shape=None):
     op = registry.OPS[op_name]
-    shape = (16, 8, 40) if not op.matrix else (6, 7)
+    if shape is None:
+        shape = (16, 8, 40) if not op.matrix else (6, 7)
     return op.make_inputs(shape, dtype)
 
 
@@ -90,9 +91,10 @@ def test_bind_returns_none_without_the_op():
     assert registry.bind("cross_entropy", "scipy", _small_args("cross_entropy")) is None
 
 
-def test_numpy_and_the_check_both_go_through_reference(monkeypatch, capsys):
-    """One function to switch when the reference module changes: the "numpy"
-    implementation and the correctness check both use it."""
+def test_the_check_goes_through_reference(monkeypatch, capsys):
+    """One function to switch when the reference changes: the correctness
+    check calls :func:`registry.reference`, and the "numpy" column does not
+    (it is a peer that is timed, :func:`registry.numpy_peer`)."""
     calls = []
 
     def fake(op_name):
@@ -100,13 +102,45 @@ def test_numpy_and_the_check_both_go_through_reference(monkeypatch, capsys):
         return lambda x: np.zeros_like(x)  # a wrong "reference"
     monkeypatch.setattr(registry, "reference", fake)
     x = np.ones((2, 3))
-    assert np.array_equal(registry.bind("softmax", "numpy", (x,))(), np.zeros_like(x))
+    np.testing.assert_allclose(registry.bind("softmax", "numpy", (x,))(), np.full((2, 3), 1 / 3))
     matrix_probe.run({"impl": "fastsoftmax", "ops": ["softmax"], "shapes": [[4, 5]],
                       "dtype": "float32", "threads": 1, "repeat": 1, "check": True})
     lines = [events.parse(line) for line in capsys.readouterr().out.splitlines()]
     cell = next(e for e in lines if e and e["event"] == "cell")
     assert cell["agrees"] is False
-    assert calls == ["softmax", "softmax"]
+    assert calls == ["softmax"]
+
+
+def test_reference_is_the_slow_module():
+    from fastsoftmax import slow
+    for name in registry.OPS:
+        assert registry.reference(name) is getattr(slow, name)
+
+
+@pytest.mark.parametrize("op_name", ["softmax", "logsumexp", "cross_entropy_and_grad"])
+def test_check_samples_rows_of_rowwise_ops_only(op_name, monkeypatch):
+    """A row-wise op's reference sees the sampled rows (the whole input
+    would take the extended-precision reference seconds); a loss's, all."""
+    seen = []
+    real = registry.reference
+
+    def spy(name):
+        fn = real(name)
+
+        def wrapped(*args):
+            seen.append(args[0].shape[0])
+            return fn(*args)
+        return wrapped
+    monkeypatch.setattr(registry, "reference", spy)
+    args = _small_args(op_name, "float32", shape=(1000, 7))
+    out = registry.bind(op_name, "fastsoftmax", args)()
+    assert matrix_probe.check(op_name, args, out, "float32")
+    rowwise = registry.OPS[op_name].rowwise
+    assert seen == [matrix_probe.CHECK_ROWS if rowwise else 1000]
+    if rowwise:
+        bad = out.copy()
+        bad[-1] += 0.01  # the last row is sampled
+        assert not matrix_probe.check(op_name, args, bad, "float32")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -5,7 +5,8 @@ Private subpackage, one module per concern:
 ``registry``
     What is measured: the ops (inputs, bytes they must move) and, per
     implementation (fastsoftmax, NumPy, torch, SciPy), how to call them;
-    :func:`registry.reference` is the one place a NumPy reference is looked up.
+    :func:`registry.reference` (:mod:`fastsoftmax.slow`) is what results are
+    checked against; :func:`registry.numpy_peer` is the plain-NumPy column.
 ``inputs``
     The shape matrix, the seeded input makers and the files through which the
     probes share one generated input.

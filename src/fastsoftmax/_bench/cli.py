@@ -72,14 +72,14 @@ def _nonnegative_int(text: str) -> int:
 
 
 DESCRIPTION = (
-    "Time fastsoftmax against the NumPy reference (same dtype) and, when installed, "
+    "Time fastsoftmax against plain NumPy (same dtype) and, when installed, "
     "torch and SciPy, over a matrix of shapes.  Each implementation runs in its own "
     "fresh process; rounds alternate between the implementations (fastsoftmax, numpy, "
     "torch, scipy, fastsoftmax, ...) and each cell of the table is the best of the "
     "rounds' median times, so that a noisy moment of a shared machine hits no "
     "implementation alone.  The memory bandwidth is measured in each fastsoftmax "
     "process just before its kernels, and fastsoftmax's results are checked against "
-    "the reference.  The table goes to stdout, progress to stderr (one line per "
+    "the reference (fastsoftmax.slow).  The table goes to stdout, progress to stderr (one line per "
     "process; -v: one per cell).")
 
 
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         _say(f"done in {doc['elapsed_s']:.1f} s")
     mismatches = [r for r in doc["results"] if r["agrees_with_reference"] is False]
     if mismatches:
-        _say("error: fastsoftmax disagrees with the NumPy reference on: "
+        _say("error: fastsoftmax disagrees with the reference (fastsoftmax.slow) on: "
              + ", ".join(f"{r['op']} {inputs.format_shape(r['shape'])}" for r in mismatches))
         return 1
     return 0

@@ -9,7 +9,7 @@ Run by the runner as ``python -m fastsoftmax._bench.matrix_probe SPEC``, where
      "bandwidth_method": "auto", "inputs": null}
 
 (``inputs``: the manifest of :func:`inputs.write_inputs`, or null to draw the
-inputs here; ``check``: compare each result with the NumPy reference;
+inputs here; ``check``: compare each result with the reference, :func:`check`;
 ``bandwidth_mib``: measure the memory bandwidth first, with
 :func:`machine.memory_bandwidth`'s ``method``).  It prints one event
 line (see :mod:`events`) each: ``"start"`` (with the path of the fastsoftmax it
@@ -30,7 +30,16 @@ from . import inputs, machine, registry, timing
 from .events import emit as _emit
 
 
-def _sampled_rows(result, rows: int = 257) -> list[np.ndarray]:
+#: How many evenly spaced leading-axis rows a check compares.
+CHECK_ROWS = 257
+
+
+def _sample_index(n: int, rows: int = CHECK_ROWS) -> np.ndarray | None:
+    """Evenly spaced row indices (first and last included), or None for all."""
+    return np.linspace(0, n - 1, rows).astype(np.intp) if n > rows else None
+
+
+def _sampled_rows(result, rows: int = CHECK_ROWS) -> list[np.ndarray]:
     """Each output as float64, only ``rows`` evenly spaced leading-axis rows.
 
     Checking a sample keeps the check cheap (a full float64 copy of a 2048x32000
@@ -40,8 +49,9 @@ def _sampled_rows(result, rows: int = 257) -> list[np.ndarray]:
     out = []
     for p in parts:
         p = np.asarray(p)
-        if p.ndim and p.shape[0] > rows:
-            p = p[np.linspace(0, p.shape[0] - 1, rows).astype(np.intp)]
+        idx = _sample_index(p.shape[0], rows) if p.ndim else None
+        if idx is not None:
+            p = p[idx]
         out.append(p.astype(np.float64))
     return out
 
@@ -61,6 +71,22 @@ def agrees(ours, ref, dtype: str) -> bool:
         if not np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True):
             return False
     return True
+
+
+def check(op_name: str, args: tuple, result, dtype: str) -> bool:
+    """Whether ``result`` of ``op_name(*args)`` agrees with the reference.
+
+    A row-wise op's reference runs on the sampled rows only (the rows
+    :func:`agrees` compares); any other op's on the whole input.
+    """
+    reference = registry.reference(op_name)
+    idx = _sample_index(args[0].shape[0]) if registry.OPS[op_name].rowwise else None
+    if idx is None:
+        return agrees(result, reference(*args), dtype)
+    parts = result if isinstance(result, tuple) else (result,)
+    ours = tuple(np.asarray(p)[idx] for p in parts)
+    return agrees(ours if isinstance(result, tuple) else ours[0],
+                  reference(*(np.asarray(a)[idx] for a in args)), dtype)
 
 
 def run(spec: dict) -> None:
@@ -91,7 +117,7 @@ def run(spec: dict) -> None:
                 del fn
                 ok = None
                 if spec.get("check"):
-                    ok = agrees(out, registry.reference(op_name)(*args), dtype)
+                    ok = check(op_name, args, out, dtype)
                 del out, args
                 _emit("cell", op=op_name, shape=list(shape), samples_s=t.samples,
                       calls_per_sample=t.number, agrees=ok)

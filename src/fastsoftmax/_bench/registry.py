@@ -27,7 +27,7 @@ import numpy as np
 from .inputs import make_linear_inputs, make_logits_and_labels, make_logits_only
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
-           "register_implementation", "matrix_ops", "linear_ops", "reference",
+           "register_implementation", "matrix_ops", "linear_ops", "reference", "numpy_peer",
            "available", "version", "bind", "thread_count", "traffic"]
 
 
@@ -53,12 +53,18 @@ class Op:
         Part of the shape matrix (shape = logits' shape).  False for the
         linear cross-entropy ops, whose "shape" is (N, D, V) and which the
         ``--linear`` table measures.
+    rowwise : bool
+        Each leading-axis row of the result depends on the same row of each
+        input only, so a correctness check may compute the reference on a
+        sample of rows (the extended-precision reference costs seconds on a
+        whole large input).
     """
 
     name: str
     traffic: Callable[[tuple[int, ...], int], tuple[int, int]] | None
     make_inputs: Callable[..., tuple] = make_logits_only
     matrix: bool = True
+    rowwise: bool = False
 
 
 #: Registered ops by name, in registration (= table) order.
@@ -113,9 +119,9 @@ def _loss_and_grad(shape, itemsize):
     return _loss(shape, itemsize)[0], math.prod(shape) * itemsize
 
 
-register_op(Op("softmax", _elementwise))
-register_op(Op("log_softmax", _elementwise))
-register_op(Op("logsumexp", _reduction))
+register_op(Op("softmax", _elementwise, rowwise=True))
+register_op(Op("log_softmax", _elementwise, rowwise=True))
+register_op(Op("logsumexp", _reduction, rowwise=True))
 register_op(Op("cross_entropy", _loss, make_logits_and_labels))
 register_op(Op("cross_entropy_and_grad", _loss_and_grad, make_logits_and_labels))
 register_op(Op("linear_cross_entropy", None, make_linear_inputs, matrix=False))
@@ -123,14 +129,15 @@ register_op(Op("linear_cross_entropy_and_grad", None, make_linear_inputs, matrix
 
 
 # --------------------------------------------------------------------------
-# the NumPy reference
+# the reference and the NumPy peer
 
 
 def reference(op_name: str) -> Callable[..., Any]:
-    """The NumPy reference of a fastsoftmax function, computed in the input dtype.
+    """The reference of a fastsoftmax function: :mod:`fastsoftmax.slow`'s.
 
-    The one place the benchmark looks a reference up: it is both the "numpy"
-    implementation and what fastsoftmax's results are checked against.
+    What the benchmark checks fastsoftmax's results against.  ``slow`` has
+    exactly the public names and signatures, so the reference of an op is
+    the function of the same name, called with the same arguments.
 
     Parameters
     ----------
@@ -141,35 +148,52 @@ def reference(op_name: str) -> Callable[..., Any]:
     Returns
     -------
     callable
-        ``f(*args)`` with fastsoftmax's positional arguments (logits, labels)
-        and fastsoftmax's result structure.
+        ``f(*args)`` with fastsoftmax's arguments and result structure.
 
     Raises
     ------
     KeyError
-        If there is no reference for ``op_name``.
+        If ``op_name`` is not an op of :data:`OPS`.
     """
-    from .. import _reference as ref
+    from .. import slow
 
-    def in_input_dtype(fn):
+    if op_name not in OPS:
+        raise KeyError(f"no reference for {op_name!r}: not an op of the benchmark")
+    fn: Callable[..., Any] = getattr(slow, op_name)
+    return fn
+
+
+def numpy_peer(op_name: str) -> Callable[..., Any]:
+    """The op written in plain NumPy in the input's dtype (the "numpy" column).
+
+    Raises
+    ------
+    KeyError
+        If there is no NumPy version of ``op_name``.
+    """
+    from . import numpy_peer as peer
+
+    def in_input_dtype(fn: Callable[..., Any]) -> Callable[..., Any]:
         return lambda x, *rest: fn(x, *rest, dtype=x.dtype)
 
     if op_name == "cross_entropy_and_grad":
-        loss, grad = in_input_dtype(ref.cross_entropy), in_input_dtype(ref.cross_entropy_grad)
+        loss = in_input_dtype(peer.cross_entropy)
+        grad = in_input_dtype(peer.cross_entropy_grad)
         return lambda x, y: (loss(x, y), grad(x, y))
     if op_name in ("linear_cross_entropy", "linear_cross_entropy_and_grad"):
-        return _linear_reference(op_name.endswith("_and_grad"))
+        return _linear_numpy(op_name.endswith("_and_grad"))
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
-        raise KeyError(f"no NumPy reference for {op_name!r}")
-    return in_input_dtype(getattr(ref, op_name))
+        raise KeyError(f"no NumPy version of {op_name!r}")
+    fn: Callable[..., Any] = in_input_dtype(getattr(peer, op_name))
+    return fn
 
 
-def _linear_reference(grad: bool) -> Callable[..., Any]:
+def _linear_numpy(grad: bool) -> Callable[..., Any]:
     # Forms the full logits once (what the fused kernel avoids) and reuses
-    # the logits-level references on them, in the input dtype.
-    ce = reference("cross_entropy_and_grad" if grad else "cross_entropy")
+    # the logits-level NumPy versions on them, in the input dtype.
+    ce = numpy_peer("cross_entropy_and_grad" if grad else "cross_entropy")
 
-    def linear_cross_entropy(h, w, y):
+    def linear_cross_entropy(h: Any, w: Any, y: Any) -> Any:
         logits = h @ w.T
         if not grad:
             return ce(logits, y)
@@ -262,7 +286,7 @@ register_implementation(Implementation(
 
 
 def _numpy_binding(op_name):
-    return lambda np_module: reference(op_name)
+    return lambda np_module: numpy_peer(op_name)
 
 
 register_implementation(Implementation(

@@ -140,7 +140,7 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
         ``{"results": [...], "bandwidth": {...} or None, "elapsed_s": ...}``
         (the parts of the JSON document, see :mod:`report`).  Results are in
         shape-major order; fastsoftmax's results of the first round are
-        checked against the NumPy reference.
+        checked against the reference (:mod:`fastsoftmax.slow`).
     """
     start = time.perf_counter()
     shapes = [tuple(int(n) for n in s) for s in shapes]

@@ -1,12 +1,11 @@
-"""The benchmarks' NumPy baseline: softmax, log_softmax, logsumexp and the
-cross-entropy (loss and gradient) in plain NumPy, computed in the input's
-dtype (``dtype=``), as a NumPy user would write them.
+"""The "numpy" column of the benchmark: softmax, log_softmax, logsumexp and
+the cross-entropy (loss and gradient) written in plain NumPy, computed in
+the input's dtype (``dtype=``), as a NumPy user would write them.
 
-Not a test reference: the tests compare against :mod:`fastsoftmax.slow`
-(the same names and signatures as the public functions, extended precision).
-This module stays only while ``fastsoftmax._bench``, ``benchmarks/`` and
-``tools/bench.py`` time it; it goes when they move to ``fastsoftmax.slow``
-(whose float64 / long-double computation would change what they measure).
+A peer, like the torch bindings, not a reference: results are checked
+against :mod:`fastsoftmax.slow` (the public names and signatures, extended
+precision), whose float64 / long-double arithmetic is what makes it a good
+reference and a poor stand-in for what NumPy users run.
 """
 from __future__ import annotations
 
