@@ -131,6 +131,50 @@ def test_traffic():
 
 
 # --------------------------------------------------------------------------
+# timing
+
+
+class _Clock:
+    """A fake perf_counter: each call of the timed function takes the next
+    duration of ``durations``."""
+
+    def __init__(self, durations):
+        self.now, self.durations = 0.0, iter(durations)
+
+    def perf_counter(self):
+        return self.now
+
+    def call(self):
+        self.now += next(self.durations)
+
+
+@pytest.mark.parametrize(("durations", "budget", "samples"), [
+    # slow and agreeing: one warm-up call, two samples
+    ([0.2] * 10, 0.1, [0.2, 0.2]),
+    # slow and disagreeing: three samples
+    ([0.2, 0.2, 0.3, 0.2, 0.2], 0.1, [0.2, 0.3, 0.2]),
+    # 5-50 ms: two warm-up calls, then the budget is spent after three samples
+    ([0.03, 0.02, 0.02, 0.02, 0.02, 0.02], 0.1, [0.02] * 3),
+    # fast: samples until the budget is spent, at most MAX_RUNS
+    ([1e-3] * 200, 1.0, [1e-3] * 50),
+])
+def test_time_callable_policy(monkeypatch, durations, budget, samples):
+    from fastsoftmax._bench import timing
+    clock = _Clock(durations)
+    monkeypatch.setattr(timing.time, "perf_counter", clock.perf_counter)
+    t, _ = timing.time_callable(clock.call, budget=budget)
+    assert t.samples == pytest.approx(samples) and t.number == 1
+
+
+def test_time_callable_exact_repeat(monkeypatch):
+    from fastsoftmax._bench import timing
+    clock = _Clock([0.2] * 10)
+    monkeypatch.setattr(timing.time, "perf_counter", clock.perf_counter)
+    t, _ = timing.time_callable(clock.call, repeat=4)
+    assert t.samples == pytest.approx([0.2] * 4)
+
+
+# --------------------------------------------------------------------------
 # inputs shared through files
 
 

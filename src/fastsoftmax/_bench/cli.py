@@ -111,8 +111,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "better and take proportionally longer")
     parser.add_argument("--repeat", type=_positive_int, default=None, metavar="N",
                         help="timed samples per cell and round (default: adaptive: "
-                             f"samples until ~{timing.CELL_BUDGET_S:g} s are spent, "
-                             f"{timing.MIN_RUNS} to {timing.MAX_RUNS})")
+                             f"samples until ~{timing.CELL_BUDGET_S:g} s are spent, at least "
+                             f"{timing.MIN_RUNS} (or 2 within "
+                             f"{(timing.AGREE - 1) * 100:.0f}%% of each other), at most "
+                             f"{timing.MAX_RUNS})")
     parser.add_argument("--bandwidth-mib", type=_nonnegative_int, default=runner.BANDWIDTH_MIB,
                         metavar="MIB",
                         help="size of each array of the bandwidth measurement; it must "

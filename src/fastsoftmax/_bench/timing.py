@@ -17,9 +17,11 @@ import numpy as np
 # Adaptive timing, per cell and round: time samples until this many seconds
 # (warm-up included) are spent ...
 CELL_BUDGET_S = 0.1
-# ... but at least / at most this many samples.
+# ... but at least / at most this many samples; two samples suffice when
+# they agree within AGREE (the slow calls: a third would add 20% to the run).
 MIN_RUNS = 3
 MAX_RUNS = 50
+AGREE = 1.05
 # A sample loops over enough calls to last this long, so that timer overhead
 # (~0.1 us) stays negligible for the microsecond-sized calls.
 MIN_SAMPLE_S = 100e-6
@@ -67,8 +69,9 @@ def time_callable(fn: Callable[[], Any], repeat: int | None = None, *,
         Zero-argument callable.
     repeat : int, optional
         Exact number of samples.  Default: adaptive, samples until ``budget``
-        seconds (warm-up included) are spent, at least ``min_runs`` and at
-        most ``max_runs``; so a slow call gets just ``min_runs`` samples.
+        seconds (warm-up included) are spent, at least ``min_runs`` (or two
+        that agree within :data:`AGREE`) and at most ``max_runs``; so a slow
+        call gets just two or three samples.
     budget, min_runs, max_runs
         The adaptive policy.
 
@@ -110,8 +113,9 @@ def time_callable(fn: Callable[[], Any], repeat: int | None = None, *,
             if repeat is not None:
                 if len(samples) >= repeat:
                     break
-            elif len(samples) >= max_runs or (
-                    len(samples) >= min_runs and t1 - start >= budget):
+            elif len(samples) >= max_runs or t1 - start >= budget and (
+                    len(samples) >= min_runs
+                    or len(samples) == 2 and max(samples) <= AGREE * min(samples)):
                 break
     finally:
         if gc_was_enabled:
@@ -120,15 +124,17 @@ def time_callable(fn: Callable[[], Any], repeat: int | None = None, *,
 
 
 def prefault(nbytes: int) -> None:
-    """Touch and free about 6x ``nbytes`` (the largest input) once, before
-    any timing.
+    """Touch and free twice ``nbytes`` (the largest input) once, before any
+    timing.
 
     The first touch of memory a process has never used is far slower than
     later allocations (measured: the first three 262 MB outputs took
     90-300 ms, then 18 ms each, on a virtual machine whose host backs guest
     memory lazily).  Without this the first op measured pays it alone.
+    Twice the input was measured to be as good as six times, and costs a
+    probe process 0.1-1.5 s instead of 0.3-5 s.
     """
-    budget = min(6 * nbytes, 3 << 30)
+    budget = min(2 * nbytes, 1 << 30)
     chunk = 64 << 20
     bufs = [np.ones(chunk // 8) for _ in range(max(1, budget // chunk))]
     del bufs
