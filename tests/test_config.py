@@ -15,7 +15,7 @@ SECTIONS = ["fastsoftmax", "build", "runtime", "platform", "dependencies"]
 
 
 def _quiet():
-    return fs.show_config(file=io.StringIO())
+    return fs.show_config(mode="dicts")
 
 
 def test_returns_the_documented_sections():
@@ -58,13 +58,21 @@ def test_follows_the_thread_settings():
         assert _quiet()["runtime"]["num_threads"] == 1
 
 
-def test_prints_every_value(capsys):
-    cfg = fs.show_config()
+def test_prints_every_value_and_returns_none(capsys):
+    """Printed or returned, never both: a shell would echo the dict."""
+    assert fs.show_config() is None
     printed = capsys.readouterr().out
+    cfg = fs.show_config(mode="dicts")
+    assert capsys.readouterr().out == ""
     for section, values in cfg.items():
         assert f"{section}:\n" in printed
         for key, value in values.items():
             assert f"  {key}: {value}\n" in printed
+
+
+def test_bad_mode():
+    with pytest.raises(ValueError, match="mode must be"):
+        fs.show_config(mode="dict")
 
 
 def test_file_argument(capsys):

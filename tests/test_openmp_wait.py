@@ -172,6 +172,5 @@ def test_a_runtime_loaded_first_keeps_its_settings():
 
 
 def test_show_config_reports_it():
-    import io
-    cfg = fs.show_config(file=io.StringIO())
+    cfg = fs.show_config(mode="dicts")
     assert cfg["runtime"]["openmp_wait"] == _openmp_wait.describe()

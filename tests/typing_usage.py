@@ -87,7 +87,8 @@ with fs.num_threads(1) as ctx:
     assert_type(ctx, fs.num_threads)
     assert fs.get_num_threads() == 1
 enabled: bool = fs.openmp_enabled()
-config = fs.show_config(file=io.StringIO())
+assert_type(fs.show_config(file=io.StringIO()), None)
+config = fs.show_config(mode="dicts")
 assert_type(config, dict[str, dict[str, Any]])
 version: str = fs.__version__
 

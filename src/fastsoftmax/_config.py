@@ -14,7 +14,7 @@ import re
 import sys
 import sysconfig
 from importlib import metadata
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO, overload
 
 import numpy as np
 
@@ -92,8 +92,14 @@ def _config() -> dict[str, Any]:
     }
 
 
-def show_config(file: TextIO | None = None) -> dict[str, dict[str, Any]]:
-    """Print the build and run-time configuration; return it as a dict.
+@overload
+def show_config(file: TextIO | None = None, *, mode: Literal["stdout"] = "stdout") -> None: ...
+@overload
+def show_config(file: TextIO | None = None, *, mode: Literal["dicts"]
+                ) -> dict[str, dict[str, Any]]: ...
+def show_config(file: TextIO | None = None, *, mode: str = "stdout"
+                ) -> dict[str, dict[str, Any]] | None:
+    """Print the build and run-time configuration, or return it as a dict.
 
     Reports the version, the compiler that built the kernels, whether OpenMP
     is enabled, the SIMD instruction sets compiled and the one selected on
@@ -103,35 +109,51 @@ def show_config(file: TextIO | None = None) -> dict[str, dict[str, Any]]:
     (``openmp_wait``: the spin setting, see ``OMP_WAIT_POLICY`` and
     ``GOMP_SPINCOUNT``), the platform, and the versions of
     NumPy and, if installed, SciPy and PyTorch.  Include it in bug reports.
+    As ``numpy.show_config``: it prints and returns None, or (``mode="dicts"``)
+    returns the values without printing, so that an interactive shell does
+    not show them twice.
 
     Parameters
     ----------
     file : file-like, optional
-        Where to print (default: ``sys.stdout``).
+        Where to print (default: ``sys.stdout``).  Ignored with
+        ``mode="dicts"``.
+    mode : {"stdout", "dicts"}, optional
+        Print (the default), or return the dict.
 
     Returns
     -------
-    dict
-        Sections ``fastsoftmax``, ``build``, ``runtime``, ``platform`` and
-        ``dependencies``, each a dict of the printed values (None where a
-        value is unknown or not set).
+    dict or None
+        With ``mode="dicts"``: sections ``fastsoftmax``, ``build``,
+        ``runtime``, ``platform`` and ``dependencies``, each a dict of the
+        printed values (None where a value is unknown or not set).
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is neither ``"stdout"`` nor ``"dicts"``.
 
     Examples
     --------
     >>> import fastsoftmax
-    >>> cfg = fastsoftmax.show_config()  # doctest: +ELLIPSIS
+    >>> fastsoftmax.show_config()  # doctest: +ELLIPSIS
     fastsoftmax:
       version: ...
     build:
       compiler: ...
       openmp: ...
+    >>> cfg = fastsoftmax.show_config(mode="dicts")
     >>> cfg["runtime"]["num_threads"] == fastsoftmax.get_num_threads()
     True
     """
+    if mode not in ("stdout", "dicts"):
+        raise ValueError(f'mode must be "stdout" or "dicts", got {mode!r}')
     cfg = _config()
+    if mode == "dicts":
+        return cfg
     out = sys.stdout if file is None else file
     for section, values in cfg.items():
         print(f"{section}:", file=out)
         for key, value in values.items():
             print(f"  {key}: {value}", file=out)
-    return cfg
+    return None
