@@ -90,3 +90,23 @@ def test_does_not_import_optional_packages():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_dir_lists_the_public_names_only():
+    names = dir(fs)
+    assert set(fs.__all__) <= set(names)
+    assert {"dask", "scipy", "slow"} <= set(names)
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+    assert not {"PackageNotFoundError", "linear", "losses", "softmax_module"} & set(names)
+
+
+def test_public_submodules_import_on_access():
+    import subprocess
+    import sys
+    code = ("import sys, fastsoftmax; assert 'fastsoftmax.slow' not in sys.modules; "
+            "fastsoftmax.slow.softmax; print(fastsoftmax.slow.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "fastsoftmax.slow"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = fs.nope

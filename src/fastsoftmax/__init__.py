@@ -3,7 +3,9 @@
 Compiled (Cython + OpenMP + SIMD) drop-ins for ``scipy.special.softmax``,
 ``log_softmax`` and ``logsumexp``, with fused cross-entropy losses.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+from typing import TYPE_CHECKING
 
 from . import _openmp_wait
 
@@ -25,7 +27,7 @@ from .softmax import log_softmax, logsumexp, softmax
 
 try:
     __version__ = _version("fastsoftmax")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
@@ -38,3 +40,21 @@ __all__ = [
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "__version__",
 ]
+
+#: The public submodules besides the functions above: imported on first
+#: access (``fastsoftmax.scipy.softmax``), so that ``import fastsoftmax``
+#: imports no optional package (Dask).
+_SUBMODULES = ("dask", "scipy", "slow")
+
+if not TYPE_CHECKING:  # (to mypy, a module __getattr__ would make any name valid)
+    def __getattr__(name):
+        if name in _SUBMODULES:
+            import importlib
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The public names only (not the private modules, nor the submodules
+    # that the package imports for itself).
+    return sorted(set(__all__) | set(_SUBMODULES))
