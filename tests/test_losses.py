@@ -919,3 +919,27 @@ def test_cce_validation():
         fs.categorical_cross_entropy(np.array([[0.5, 0.5]]), np.array([1]), eps=0.5)
     with pytest.raises(ValueError, match="eps"):
         fs.categorical_cross_entropy(np.array([[0.5, 0.5]]), np.array([1]), eps=-1e-3)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "cross_entropy_and_grad", "nll_loss",
+                                  "categorical_cross_entropy"])
+@pytest.mark.parametrize("shape", [(4, 5, 6), (2, 3, 4, 5)])
+def test_torch_layout_without_axis_gets_a_hint(name, shape):
+    """(N, C, d1, ...) logits with (N, d1, ...) targets and the default
+    axis=-1: the error says to pass axis=1, and axis=1 then works."""
+    x = np.random.default_rng(0).random(shape)  # (probabilities too, for the last)
+    y = np.zeros(shape[:1] + shape[2:], dtype=np.int64)
+    fn = getattr(fs, name)
+    with pytest.raises(ValueError, match=r"torch's layout .* pass axis=1$"):
+        fn(x, y)
+    fn(x, y, axis=1)
+
+
+def test_no_torch_layout_hint_for_other_shapes():
+    x = np.zeros((4, 5, 6))
+    with pytest.raises(ValueError) as err:
+        fs.cross_entropy(x, np.zeros((4, 7), dtype=np.int64))
+    assert "axis=1" not in str(err.value)
+    with pytest.raises(ValueError) as err:  # 2-D: class axis 1 is the last axis already
+        fs.cross_entropy(np.zeros((4, 5)), np.zeros(5, dtype=np.int64))
+    assert "axis=1" not in str(err.value)

@@ -127,7 +127,7 @@ class CrossEntropyProblem:
             if tarr.dtype.kind not in "iu":
                 raise TypeError(
                     f"target must hold integer class indices, got dtype {tarr.dtype}")
-            check_target_shape(tarr, self.batch_shape)
+            check_target_shape(tarr, self.batch_shape, shape=self.shape)
             self.index_target = True
         else:
             self.index_target = is_index_target(tarr, self.shape, self.batch_shape)

@@ -298,14 +298,28 @@ def check_class_weight(weight: object, n_classes: int, dtype: DTypeLike,
     return kernel_array(w, dtype)
 
 
+def torch_layout_hint(target_shape: tuple[int, ...], shape: tuple[int, ...] | None,
+                      batch_shape: tuple[int, ...]) -> str:
+    """The end of a target-shape error when the target has the shape of
+    torch's layout, class axis 1 (``(N, C, d1, ...)`` input, ``(N, d1, ...)``
+    target), while another axis is the class axis: "" otherwise."""
+    if (shape is not None and len(shape) >= 3 and tuple(target_shape) != batch_shape
+            and tuple(target_shape) == shape[:1] + shape[2:]):
+        return ("; the target fits torch's layout (N, C, d1, ...) with the classes "
+                "on axis 1: pass axis=1")
+    return ""
+
+
 def check_target_shape(target: Array, batch_shape: tuple[int, ...],
-                       name: str = "target") -> None:
-    """Class indices must have the input's shape without the class axis."""
+                       name: str = "target", shape: tuple[int, ...] | None = None) -> None:
+    """Class indices must have the input's shape without the class axis
+    (``shape``: the input's, for the hint of :func:`torch_layout_hint`)."""
     if tuple(target.shape) != tuple(batch_shape):
         raise ValueError(
             f"{name} has shape {tuple(target.shape)}, expected {batch_shape} (the input's "
             "shape without the class axis) for class indices, or the input's own "
-            "shape for class probabilities")
+            "shape for class probabilities"
+            + torch_layout_hint(tuple(target.shape), shape, tuple(batch_shape)))
 
 
 def check_class_indices(target: Array, n_classes: int, ignore_index: int | None,
@@ -333,9 +347,10 @@ def check_class_indices(target: Array, n_classes: int, ignore_index: int | None,
 
 
 def check_index_target(target: Array, batch_shape: tuple[int, ...], n_classes: int,
-                       ignore_index: int | None, name: str = "target") -> None:
+                       ignore_index: int | None, name: str = "target",
+                       shape: tuple[int, ...] | None = None) -> None:
     """:func:`check_target_shape` and :func:`check_class_indices`."""
-    check_target_shape(target, batch_shape, name)
+    check_target_shape(target, batch_shape, name, shape)
     check_class_indices(target, n_classes, ignore_index, name)
 
 
@@ -380,7 +395,8 @@ def is_index_target(target: Any, shape: tuple[int, ...], batch_shape: tuple[int,
             raise ValueError(
                 f"target has shape {tshape}, expected {batch_shape} (the input's "
                 "shape without the class axis) for class indices, or the input's own "
-                "shape for class probabilities")
+                "shape for class probabilities"
+                + torch_layout_hint(tshape, tuple(shape), tuple(batch_shape)))
         return True
     if dt.kind == "f":
         if tshape != shape:

@@ -244,7 +244,7 @@ def nll_loss(log_probs: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -
     tarr = as_array(target, "target")
     if tarr.dtype.kind not in "iu":
         raise TypeError(f"target must hold integer class indices, got dtype {tarr.dtype}")
-    check_index_target(tarr, batch_shape, n_classes, ignore_index)
+    check_index_target(tarr, batch_shape, n_classes, ignore_index, shape=arr.shape)
     keep = tarr != ignore_index
     y = np.where(keep, tarr, 0).astype(np.intp)
     if n_classes:
@@ -297,7 +297,8 @@ def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: Supp
         with np.errstate(invalid="ignore"):
             loss = -np.where(t == 0, 0.0, t * np.log(p)).sum(axis=-1)
     elif tarr.dtype.kind in "iu":
-        check_index_target(tarr, batch_shape, arr.shape[axis], ignore_index=None)
+        check_index_target(tarr, batch_shape, arr.shape[axis], ignore_index=None,
+                           shape=arr.shape)
         loss = -np.log(np.take_along_axis(p, tarr.astype(np.intp)[..., None], axis=-1)[..., 0])
     elif tarr.shape == batch_shape:
         raise TypeError(
