@@ -541,3 +541,59 @@ def test_cluster_workers_use_their_share(client):
         # distributed.nanny.pre-spawn-environ default): the stack's rule
         if omp_env == "1":
             assert n == 1
+
+
+# ------------------------------------------------------------ data in the graph
+
+@pytest.fixture
+def default_client():
+    """An in-process client, set as the default scheduler (as users do)."""
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=None) as c:
+        yield c
+
+
+def _memmap(tmp_path, shape=(1000, 10)):
+    m = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
+                                  shape=shape)
+    m[:] = np.random.default_rng(0).standard_normal(shape)
+    m.flush()
+    return np.load(tmp_path / "x.npy", mmap_mode="r")
+
+
+def test_embedded_memmap_warns_with_a_client(default_client, tmp_path):
+    m = _memmap(tmp_path)
+    y = np.zeros(m.shape[0], dtype=np.int64)
+    x = da.from_array(m, chunks=(250, -1))
+    with pytest.warns(fsd.EmbeddedDataWarning, match="memmap"):
+        loss = fsd.cross_entropy(x, y)
+    assert_allclose(loss.compute(), fs.cross_entropy(np.asarray(m), y), rtol=1e-6)
+
+
+def test_large_in_memory_array_warns_with_a_client(default_client, monkeypatch):
+    x = da.from_array(np.ones((1000, 10)), chunks=(250, -1))   # 80 kB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fsd.EmbeddedDataWarning)
+        fsd.softmax(x)
+    monkeypatch.setattr(fsd, "EMBEDDED_LIMIT_BYTES", 50_000)
+    with pytest.warns(fsd.EmbeddedDataWarning, match="MiB of in-memory arrays"):
+        fsd.softmax(x)
+    with pytest.warns(fsd.EmbeddedDataWarning, match="MiB of in-memory arrays"):
+        fsd.softmax(np.ones((1000, 10)))     # wrapped by the front end: the same
+
+
+def test_no_warning_for_data_the_workers_read(default_client, tmp_path):
+    """Data the tasks load themselves (an .npy stack) carries no data."""
+    da.to_npy_stack(tmp_path / "stack", da.ones((1000, 10), chunks=(250, -1)))
+    x = da.from_npy_stack(tmp_path / "stack")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fsd.EmbeddedDataWarning)
+        out = fsd.softmax(x).compute()
+    assert_allclose(out, np.full((1000, 10), 0.1))
+
+
+def test_no_warning_without_a_client(tmp_path):
+    m = _memmap(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fsd.EmbeddedDataWarning)
+        fsd.softmax(da.from_array(m, chunks=(250, -1)))

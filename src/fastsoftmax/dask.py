@@ -39,7 +39,10 @@ the blocks lazily from disk with the local schedulers, but a ``distributed``
 client pickles the whole array into the task graph (a memmap pickles as its
 data).  On a cluster let the workers read their own blocks:
 ``da.from_zarr``, ``da.from_npy_stack`` (memory-mapped ``.npy`` blocks), or a
-``map_blocks``/``from_delayed`` function that opens the file itself.
+``map_blocks``/``from_delayed`` function that opens the file itself.  With
+a ``distributed`` client active, an input whose graph holds a memmap or more
+than :data:`EMBEDDED_LIMIT_BYTES` of in-memory arrays gets an
+:class:`EmbeddedDataWarning`.
 
 Errors in the arguments (dtype, shapes, reduction, ...) are raised at call
 time; errors that depend on the values (a class index out of range) are
@@ -75,6 +78,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Callable, SupportsIndex, cast
@@ -108,12 +112,24 @@ if TYPE_CHECKING:
     from ._typing import Array
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy",
-           "cross_entropy_and_grad", "RechunkWarning"]
+           "cross_entropy_and_grad", "RechunkWarning", "EmbeddedDataWarning"]
 
 
 class RechunkWarning(UserWarning):
     """The class axis of a Dask array was split over several chunks and had
     to be rechunked into one (each block must hold whole rows)."""
+
+
+class EmbeddedDataWarning(UserWarning):
+    """A ``distributed`` client is active and an input's task graph carries
+    its data: a memmap (which pickles as its whole contents) or more than
+    :data:`EMBEDDED_LIMIT_BYTES` of in-memory arrays, all sent from the
+    client to the workers at every compute."""
+
+
+#: In-memory array bytes an input's graph may hold before, with a
+#: ``distributed`` client active, :class:`EmbeddedDataWarning` is given.
+EMBEDDED_LIMIT_BYTES = 64 << 20
 
 
 # --------------------------------------------------------------- helpers
@@ -123,11 +139,58 @@ def _check_threads(num_threads: SupportsIndex | None) -> int | None:
     return None if num_threads is None else check_count(num_threads)
 
 
+def _client_active() -> bool:
+    """Whether a ``distributed`` client is the default scheduler (without
+    importing ``distributed`` when nothing has)."""
+    dist = sys.modules.get("distributed")
+    if dist is None:
+        return False
+    try:
+        dist.get_client()
+    except ValueError:  # "No global client found"
+        return False
+    return True
+
+
+def _embedded_data(x: DaskArray) -> tuple[int, bool]:
+    """Bytes of the NumPy arrays ``x``'s graph holds as data, and whether
+    one of them is a memmap."""
+    nbytes, memmap = 0, False
+    for value in dict(x.__dask_graph__()).values():
+        value = getattr(value, "value", value) if type(value).__name__ == "DataNode" else value
+        if isinstance(value, np.ndarray):
+            nbytes += value.nbytes
+            memmap = memmap or isinstance(value, np.memmap)
+    return nbytes, memmap
+
+
+def _warn_if_embedded(x: DaskArray, name: str) -> None:
+    if not _client_active():
+        return
+    nbytes, memmap = _embedded_data(x)
+    if memmap or nbytes > EMBEDDED_LIMIT_BYTES:
+        what = ("a memmap, which pickles as its whole contents" if memmap else
+                f"{nbytes / 2**20:.0f} MiB of in-memory arrays")
+        warnings.warn(
+            f"{name}: its task graph holds {what}, sent from the client to the workers; "
+            "let the workers read the data themselves (da.from_zarr, da.from_npy_stack, "
+            "or a loader per block with map_blocks / from_delayed)",
+            EmbeddedDataWarning, stacklevel=4)
+
+
 def _as_dask(x: object, name: str, class_axis: SupportsIndex | None = -1) -> DaskArray:
     """A Dask array of a supported NumPy dtype.
 
     Non-Dask input is wrapped in one chunk along ``class_axis`` (None: all
-    axes) and dask's automatic chunks along the others."""
+    axes) and dask's automatic chunks along the others.  An input whose
+    graph carries its data while a ``distributed`` client is active gets an
+    :class:`EmbeddedDataWarning`."""
+    arr = _dask_array(x, name, class_axis)
+    _warn_if_embedded(arr, name)
+    return arr
+
+
+def _dask_array(x: object, name: str, class_axis: SupportsIndex | None) -> DaskArray:
     if isinstance(x, da.Array):
         meta = getattr(x, "_meta", None)
         if isinstance(meta, np.ma.MaskedArray):
