@@ -194,3 +194,18 @@ def import_or_skip(modname):
     for peer in OPTIONAL_PEERS.get(modname, ()):
         pytest.importorskip(peer, reason=f"{modname} needs {peer}")
     return importlib.import_module(modname)
+
+
+# ------------------------------------------------------------ the public API
+
+#: The public functions that configure rather than compute (no reference in
+#: fastsoftmax.slow, no place in the coverage lists of computing functions).
+NOT_COMPUTING = frozenset({
+    "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled", "show_config",
+    "set_output_pool", "get_output_pool", "release_output_pool"})
+
+
+def computing_functions() -> set[str]:
+    """The names of the public computing functions of ``fastsoftmax``."""
+    import fastsoftmax as fs
+    return {n for n in fs.__all__ if callable(getattr(fs, n))} - NOT_COMPUTING

@@ -22,13 +22,12 @@ import scipy.special
 
 import fastsoftmax as fs
 from fastsoftmax import slow
-from _helpers import LAYOUTS, SPECIAL_ROWS, assert_matches_reference, make_base, with_layout
+from _helpers import (LAYOUTS, SPECIAL_ROWS, assert_matches_reference, computing_functions,
+                      make_base, with_layout)
 
 inf, nan = np.inf, np.nan
 
-NOT_COMPUTING = {"get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
-                 "show_config"}
-PUBLIC = sorted(n for n in fs.__all__ if callable(getattr(fs, n)) and n not in NOT_COMPUTING)
+PUBLIC = sorted(computing_functions())
 
 
 def _rng(*key):

@@ -15,6 +15,7 @@ with _openmp_wait.loading():
     from . import _core  # noqa: F401
 
 from ._config import show_config
+from ._pool import get_output_pool, release_output_pool, set_output_pool
 from ._threads import get_num_threads, num_threads, openmp_enabled, set_num_threads
 from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
                      binary_cross_entropy_with_logits,
@@ -38,7 +39,8 @@ __all__ = [
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
-    "show_config", "__version__",
+    "show_config", "set_output_pool", "get_output_pool", "release_output_pool",
+    "__version__",
 ]
 
 #: The public submodules besides the functions above: imported on first

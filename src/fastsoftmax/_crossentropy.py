@@ -19,6 +19,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._driver import core
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve
@@ -316,7 +317,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                             targets_checked=targets_checked)
     grad = None
     if want_grad:
-        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
+        grad = (_pool.empty(arr.shape, result) if grad_out is None
                 else check_out(grad_out, arr.shape, result, "grad_out"))
     x = rows_view(arr, axis, compute)
     t = p.target_rows()

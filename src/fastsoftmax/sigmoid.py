@@ -6,6 +6,7 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _pool
 from ._driver import core
 from ._threads import resolve
 from ._typing import Array, Float, Int
@@ -26,7 +27,7 @@ def _logistic(x: ArrayLike, out: Array | None, log: bool) -> Any:
     if dst is not None and overlaps_partially(dst, flat):
         dst = None
     if dst is None:
-        dst = np.empty_like(flat)
+        dst = _pool.empty(flat.shape, flat.dtype)
     (core.log_sigmoid if log else core.sigmoid)(flat, dst, resolve(None, flat.size))
     if out is not None:
         if not np.shares_memory(dst, out):

@@ -6,7 +6,7 @@ from typing import Any, Callable, Literal, SupportsIndex, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _threads
+from . import _pool, _threads
 from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
@@ -46,7 +46,7 @@ def _elementwise(kernel: Kernel, x: ArrayLike, axis: Axis, out: Array | None,
         return res
     arr, axis, compute, result = _prepare(x, axis)
     if out is None:
-        res = np.empty(arr.shape, dtype=result)
+        res = _pool.empty(arr.shape, result)
     else:
         res = check_out(out, arr.shape, result)
     nt = resolve(num_threads, arr.size)  # validates num_threads even with no work
@@ -110,8 +110,7 @@ def _masked_elementwise(kernel: Kernel, fill: float, x: ArrayLike, axis: Axis,
     entry become ``fill``."""
     arr, axis, compute, result = _prepare(x, axis)
     temperature = check_temperature(temperature)
-    res = np.empty(arr.shape, dtype=result) if out is None else check_out(out, arr.shape,
-                                                                           result)
+    res = _pool.empty(arr.shape, result) if out is None else check_out(out, arr.shape, result)
     nt = resolve(num_threads, arr.size)
     p = RowsProblem(arr, axis, compute)
     xr, nrows, ncols = p.x, p.nrows, p.ncols

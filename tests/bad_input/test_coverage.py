@@ -2,15 +2,12 @@
 op families of this directory's test modules partition them."""
 from pathlib import Path
 
-import fastsoftmax as fs
+from _helpers import computing_functions
 from bad_input._cases import FAMILIES
-
-NOT_COMPUTING = {"get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
-                 "show_config"}
 
 
 def test_the_families_partition_the_public_functions():
-    public = {n for n in fs.__all__ if callable(getattr(fs, n)) and n not in NOT_COMPUTING}
+    public = computing_functions()
     functions = [f for family in FAMILIES.values() for f in family]
     assert len(functions) == len(set(functions)), "a function in two families"
     assert set(functions) == public
