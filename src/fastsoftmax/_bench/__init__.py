@@ -27,4 +27,12 @@ Private subpackage, one module per concern:
     The ``bench`` command's arguments.
 
 Importing this package imports none of the optional libraries; the probes do.
+The type of the JSON objects the modules pass around (events, probe specs,
+the run's document and its parts, see :mod:`report`) is :data:`JSONDict`.
 """
+from __future__ import annotations
+
+from typing import Any
+
+#: A JSON object: heterogeneous values, fixed by the document's layout only.
+JSONDict = dict[str, Any]

@@ -6,21 +6,22 @@ import argparse
 import sys
 import textwrap
 import time
+from typing import Callable
 
 import fastsoftmax
 
-from . import inputs, machine, registry, report, runner, timing
+from . import JSONDict, inputs, machine, registry, report, runner, timing
 
 
 class HelpFormatter(argparse.HelpFormatter):
     """argparse's formatter, but never splitting a word (a shape, an op list,
     a file name) across lines."""
 
-    def _split_lines(self, text, width):
+    def _split_lines(self, text: str, width: int) -> list[str]:
         text = self._whitespace_matcher.sub(" ", text).strip()
         return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
-    def _fill_text(self, text, width, indent):
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
         text = self._whitespace_matcher.sub(" ", text).strip()
         return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent,
                              break_long_words=False, break_on_hyphens=False)
@@ -41,10 +42,10 @@ def _linear_size(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if len(size) != 3:
         raise argparse.ArgumentTypeError(f"expected NxDxV (three sizes), got {text!r}")
-    return size  # type: ignore[return-value]
+    return size  # a tuple of three: narrowed by the length check
 
 
-def _name_list(known: list[str], what: str):
+def _name_list(known: list[str], what: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name not in known]
@@ -163,7 +164,7 @@ def _implementations(args: argparse.Namespace) -> list[str]:
     return chosen
 
 
-def measure(args: argparse.Namespace) -> dict:
+def measure(args: argparse.Namespace) -> JSONDict:
     """Run the benchmark the arguments describe; its JSON document."""
     start = time.perf_counter()
     threads = fastsoftmax.get_num_threads() if args.threads is None else args.threads

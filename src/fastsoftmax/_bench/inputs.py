@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -113,7 +114,12 @@ def make_linear_inputs(size: tuple[int, int, int], dtype: str = "float32",
 # --------------------------------------------------------------------------
 # sharing inputs between processes
 
-def _key(maker, shape: Sequence[int]) -> str:
+#: An op's ``make_inputs``: ``maker(shape, dtype, seed) -> tuple of arrays``
+#: (the shape a tuple of int; for the linear ops (N, D, V)).
+InputMaker = Callable[..., tuple[np.ndarray, ...]]
+
+
+def _key(maker: InputMaker, shape: Sequence[int]) -> str:
     return f"{maker.__name__} {format_shape(shape)}"
 
 
@@ -129,7 +135,7 @@ def input_directory(nbytes: int) -> str:
     return tempfile.mkdtemp(prefix="fastsoftmax-bench-", dir=shm if roomy else None)
 
 
-def write_inputs(directory: str, makers: Iterable, shapes: Iterable[Sequence[int]],
+def write_inputs(directory: str, makers: Iterable[InputMaker], shapes: Iterable[Sequence[int]],
                  dtype: str, seed: int = 0) -> dict[str, list[str]]:
     """Draw every maker's inputs for every shape once and save them.
 
@@ -169,8 +175,9 @@ def write_inputs(directory: str, makers: Iterable, shapes: Iterable[Sequence[int
     return manifest
 
 
-def load_inputs(manifest: dict[str, list[str]] | None, maker, shape: Sequence[int],
-                dtype: str, seed: int = 0, cache: dict | None = None) -> tuple:
+def load_inputs(manifest: dict[str, list[str]] | None, maker: InputMaker, shape: Sequence[int],
+                dtype: str, seed: int = 0,
+                cache: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
     """``maker``'s inputs for ``shape``: from the files of the manifest when
     listed there (each file read once per ``cache`` dict), else drawn here."""
     paths = (manifest or {}).get(_key(maker, shape))

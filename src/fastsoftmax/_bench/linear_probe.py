@@ -14,11 +14,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TypedDict
 
 import fastsoftmax
 
-from . import registry
+from . import JSONDict, registry
 from .events import emit
+
+
+class Result(TypedDict):
+    """The ``"result"`` event's fields."""
+
+    seconds: float
+    peak_extra: int | None
 
 
 def _status_bytes(key: str) -> int | None:
@@ -33,7 +41,7 @@ def _status_bytes(key: str) -> int | None:
     return None
 
 
-def run(spec: dict) -> dict:
+def run(spec: JSONDict) -> Result:
     """Measure ``spec``'s implementation; the result printed by ``__main__``."""
     impl, op_name, dtype = spec["impl"], spec["op"], spec["dtype"]
     make_inputs = registry.OPS[op_name].make_inputs
@@ -42,7 +50,9 @@ def run(spec: dict) -> dict:
         if fn is None:
             raise SystemExit(f"{impl} has no {op_name}")
         # a small call initialises thread pools and lazy imports
-        registry.bind(op_name, impl, make_inputs((64, 16, 128), dtype))()
+        small = registry.bind(op_name, impl, make_inputs((64, 16, 128), dtype))
+        assert small is not None  # bound just above
+        small()
         base = _status_bytes("VmRSS")
         times = []
         for _ in range(2):

@@ -9,13 +9,14 @@ import platform
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any, Callable, TypedDict
 
 import numpy as np
 
 import fastsoftmax
 
 from .. import _core
-from . import registry
+from . import JSONDict, registry
 
 #: The machine counts as busy (its timings unreliable) when the 1-minute load
 #: average exceeds this many runnable tasks per usable CPU ...
@@ -23,6 +24,24 @@ BUSY_LOAD_PER_CPU = 0.75
 # ... or when less than this fraction of CPU time was idle in a short check
 BUSY_IDLE_FRACTION = 0.85
 IDLE_CHECK_S = 0.5
+
+
+class CpuActivity(TypedDict):
+    """What :func:`cpu_activity` measured (the machine facts' ``cpu_activity``)."""
+
+    seconds: float
+    idle: float
+    steal: float
+
+
+class Bandwidth(TypedDict):
+    """What :func:`memory_bandwidth` measured (a probe's ``"bandwidth"`` event)."""
+
+    method: str
+    threads: int
+    mib: int
+    copy_gbps: float
+    read_gbps: float
 
 
 def _cpuinfo() -> tuple[str, int | None]:
@@ -66,7 +85,7 @@ def _cpu_times() -> list[int] | None:
     return [int(v) for v in fields[1:9]] + [0] * max(0, 9 - len(fields))
 
 
-def cpu_activity(seconds: float = IDLE_CHECK_S) -> dict | None:
+def cpu_activity(seconds: float = IDLE_CHECK_S) -> CpuActivity | None:
     """Fractions of all CPUs' time that were idle and stolen (by the
     hypervisor) over the next ``seconds``; None where not measurable.
 
@@ -81,6 +100,8 @@ def cpu_activity(seconds: float = IDLE_CHECK_S) -> dict | None:
         return None
     time.sleep(seconds)
     after = _cpu_times()
+    if after is None:  # gone since the first read: not measurable
+        return None
     delta = [b - a for a, b in zip(before, after)]
     total = sum(delta)
     if total <= 0:
@@ -89,7 +110,7 @@ def cpu_activity(seconds: float = IDLE_CHECK_S) -> dict | None:
             "steal": delta[7] / total}
 
 
-def machine_info(threads: int, impls: Sequence[str], *, idle_check: bool = True) -> dict:
+def machine_info(threads: int, impls: Sequence[str], *, idle_check: bool = True) -> JSONDict:
     """CPU, core count, ISA, threads, library versions and how busy the
     machine is, as a JSON-ready dict.
 
@@ -97,12 +118,13 @@ def machine_info(threads: int, impls: Sequence[str], *, idle_check: bool = True)
     ``impls`` only, so nothing optional is imported.  ``idle_check`` takes
     :data:`IDLE_CHECK_S` seconds.
     """
-    versions = {"fastsoftmax": fastsoftmax.__version__, "numpy": np.__version__}
+    versions: dict[str, str | None] = {"fastsoftmax": fastsoftmax.__version__,
+                                       "numpy": np.__version__}
     for impl in impls:
         if impl not in versions and registry.available(impl):
             versions[impl] = registry.version(impl)
     model, cores = _cpuinfo()
-    info = {
+    info: JSONDict = {
         "cpu": model, "cores": cores, "logical_cpus": os.cpu_count(),
         "usable_cpus": usable_cpus(),
         "isa_selected": _core.isa_selected(), "isa_compiled": _core.isa_compiled(),
@@ -116,7 +138,7 @@ def machine_info(threads: int, impls: Sequence[str], *, idle_check: bool = True)
     return info
 
 
-def busy_reasons(info: dict) -> list[str]:
+def busy_reasons(info: JSONDict) -> list[str]:
     """Why the machine of ``info`` looks busy (empty list: it looks quiet).
 
     Other work on the machine slows every implementation by different
@@ -142,7 +164,7 @@ def busy_reasons(info: dict) -> list[str]:
 # memory bandwidth
 
 
-def _best_seconds(fn, repeats: int) -> float:
+def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
     best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -151,7 +173,7 @@ def _best_seconds(fn, repeats: int) -> float:
     return best
 
 
-def _torch_bandwidth(torch, threads: int, nbytes: int, repeats: int) -> tuple[float, float]:
+def _torch_bandwidth(torch: Any, threads: int, nbytes: int, repeats: int) -> tuple[float, float]:
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -184,7 +206,10 @@ def _numpy_threads_bandwidth(threads: int, nbytes: int, repeats: int) -> tuple[f
         spans = [[0.0, 0.0] for _ in range(threads * repeats)]
         barrier = threading.Barrier(threads)
 
-        def worker(k, s, d, job=job, barrier=barrier, spans=spans):
+        def worker(k: int, s: np.ndarray, d: np.ndarray,
+                   job: Callable[[np.ndarray, np.ndarray], object] = job,
+                   barrier: threading.Barrier = barrier,
+                   spans: list[list[float]] = spans) -> None:
             for r in range(repeats):
                 barrier.wait()
                 t0 = time.perf_counter()
@@ -203,7 +228,7 @@ def _numpy_threads_bandwidth(threads: int, nbytes: int, repeats: int) -> tuple[f
 
 
 def memory_bandwidth(threads: int, mib: int = 256, repeats: int = 5,
-                     method: str = "auto") -> dict:
+                     method: str = "auto") -> Bandwidth:
     """Copy and read bandwidth of ``threads`` threads over ``mib`` MiB of float32.
 
     The best of ``repeats`` times each: the limit the large ops can reach.

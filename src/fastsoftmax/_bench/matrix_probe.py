@@ -26,7 +26,7 @@ import numpy as np
 
 import fastsoftmax
 
-from . import inputs, machine, registry, timing
+from . import JSONDict, inputs, machine, registry, timing
 from .events import emit as _emit
 
 
@@ -39,7 +39,7 @@ def _sample_index(n: int, rows: int = CHECK_ROWS) -> np.ndarray | None:
     return np.linspace(0, n - 1, rows).astype(np.intp) if n > rows else None
 
 
-def _sampled_rows(result, rows: int = CHECK_ROWS) -> list[np.ndarray]:
+def _sampled_rows(result: object, rows: int = CHECK_ROWS) -> list[np.ndarray]:
     """Each output as float64, only ``rows`` evenly spaced leading-axis rows.
 
     Checking a sample keeps the check cheap (a full float64 copy of a 2048x32000
@@ -56,7 +56,7 @@ def _sampled_rows(result, rows: int = CHECK_ROWS) -> list[np.ndarray]:
     return out
 
 
-def agrees(ours, ref, dtype: str) -> bool:
+def agrees(ours: object, ref: object, dtype: str) -> bool:
     """Loose comparison of fastsoftmax's result with the reference's: catches
     a broken kernel, not ulp-level differences."""
     rtol = 1e-3 if np.dtype(dtype) == np.float32 else 1e-9
@@ -73,7 +73,7 @@ def agrees(ours, ref, dtype: str) -> bool:
     return True
 
 
-def check(op_name: str, args: tuple, result, dtype: str) -> bool:
+def check(op_name: str, args: tuple[np.ndarray, ...], result: object, dtype: str) -> bool:
     """Whether ``result`` of ``op_name(*args)`` agrees with the reference.
 
     A row-wise op's reference runs on the sampled rows only (the rows
@@ -89,7 +89,7 @@ def check(op_name: str, args: tuple, result, dtype: str) -> bool:
                   reference(*(np.asarray(a)[idx] for a in args)), dtype)
 
 
-def run(spec: dict) -> None:
+def run(spec: JSONDict) -> None:
     """Time ``spec["impl"]`` on every op and shape of ``spec``; print events."""
     start = time.perf_counter()
     impl, dtype, seed = spec["impl"], spec["dtype"], spec.get("seed", 0)
@@ -105,13 +105,14 @@ def run(spec: dict) -> None:
                 spec["threads"], spec["bandwidth_mib"],
                 method=spec.get("bandwidth_method", "auto")))
         for shape in shapes:
-            cache: dict = {}  # this shape's loaded input files
+            cache: dict[str, np.ndarray] = {}  # this shape's loaded input files
             for op_name in ops:
                 if op_name not in registry.IMPLEMENTATIONS[impl].bindings:
                     continue
                 args = inputs.load_inputs(spec.get("inputs"), registry.OPS[op_name].make_inputs,
                                           shape, dtype, seed, cache)
                 fn = registry.bind(op_name, impl, args)
+                assert fn is not None  # the op is bound, and the runner starts installed ones
                 t, out = timing.time_callable(fn, spec.get("repeat"),
                                               budget=spec.get("budget", timing.CELL_BUDGET_S))
                 del fn

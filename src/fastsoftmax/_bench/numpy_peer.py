@@ -12,16 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from .._typing import Array
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
 
+# The results are Any: an array or a NumPy scalar depending on the shape and
+# the reduction, as NumPy's own annotations of these operations have them.
 
-def _max_shift(x: Any, axis: Any) -> Any:
+
+def _max_shift(x: Array, axis: int) -> Array:
     m = np.max(x, axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
-def logsumexp(x: Any, axis: Any = -1, keepdims: Any = False, dtype: Any = np.float64) -> Any:
+def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False,
+              dtype: DTypeLike = np.float64) -> Any:
     """log(sum(exp(x))) as max + log1p(sum of the non-max terms)."""
     x = np.asarray(x, dtype=dtype)
     if x.shape[axis] == 0:
@@ -43,7 +50,7 @@ def logsumexp(x: Any, axis: Any = -1, keepdims: Any = False, dtype: Any = np.flo
     return r if keepdims else np.squeeze(r, axis=axis)
 
 
-def softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
+def softmax(x: ArrayLike, axis: int = -1, dtype: DTypeLike = np.float64) -> Any:
     """exp(x - max) / sum; a row whose max is not finite is NaN (SciPy)."""
     x = np.asarray(x, dtype=dtype)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -52,7 +59,7 @@ def softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
         return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
+def log_softmax(x: ArrayLike, axis: int = -1, dtype: DTypeLike = np.float64) -> Any:
     """(x - max) - log(sum(exp(x - max))), non-finite max replaced by 0 (SciPy)."""
     x = np.asarray(x, dtype=dtype)
     ms = _max_shift(x, axis)
@@ -61,7 +68,7 @@ def log_softmax(x: Any, axis: Any = -1, dtype: Any = np.float64) -> Any:
         return t - np.log(np.sum(np.exp(t), axis=axis, keepdims=True))
 
 
-def _reduce(loss: Any, denom: Any, reduction: Any) -> Any:
+def _reduce(loss: Array, denom: float, reduction: str) -> Any:
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -70,20 +77,21 @@ def _reduce(loss: Any, denom: Any, reduction: Any) -> Any:
         return loss.sum() / denom
 
 
-def _softcap(x: Any, softcap: Any) -> Any:
+def _softcap(x: Array, softcap: float | None) -> Array:
     return x if softcap is None else softcap * np.tanh(x / softcap)
 
 
-def _no_distribution(x: Any) -> Any:
+def _no_distribution(x: Array) -> Any:
     """Rows (last axis) whose max is not finite; an empty row has a loss of 0."""
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1], dtype=bool)
     return ~np.isfinite(np.max(x, axis=-1))
 
 
-def cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: Any = -100,
-                  label_smoothing: Any = 0.0, reduction: Any = "mean", dtype: Any = np.float64,
-                  z_loss: Any = 0.0, softcap: Any = None) -> Any:
+def cross_entropy(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
+                  dtype: DTypeLike = np.float64, z_loss: float = 0.0,
+                  softcap: float | None = None) -> Any:
     """torch.nn.functional.cross_entropy with the class axis last.
 
     Integer targets: indices, shape = logits.shape[:-1].  Float targets:
@@ -124,9 +132,10 @@ def cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: An
     return _reduce(loss, loss.size, reduction)
 
 
-def cross_entropy_grad(logits: Any, target: Any, weight: Any = None, ignore_index: Any = -100,
-                       label_smoothing: Any = 0.0, reduction: Any = "mean", dtype: Any = np.float64,
-                       z_loss: Any = 0.0, softcap: Any = None) -> Any:
+def cross_entropy_grad(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
+                       ignore_index: int = -100, label_smoothing: float = 0.0,
+                       reduction: str = "mean", dtype: DTypeLike = np.float64,
+                       z_loss: float = 0.0, softcap: float | None = None) -> Any:
     """Gradient of the reduced cross_entropy w.r.t. logits (reduction "none":
     gradient of the sum).  z-loss adds ``2 z lse softmax`` per non-ignored
     sample; the softcap multiplies by ``1 - tanh(logits / softcap)**2``."""

@@ -18,7 +18,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -62,7 +62,7 @@ class Op:
 
     name: str
     traffic: Callable[[tuple[int, ...], int], tuple[int, int]] | None
-    make_inputs: Callable[..., tuple] = make_logits_only
+    make_inputs: Callable[..., tuple[np.ndarray, ...]] = make_logits_only
     matrix: bool = True
     rowwise: bool = False
 
@@ -95,26 +95,26 @@ def traffic(op_name: str, shape: Sequence[int], dtype: str) -> tuple[int, int] |
     return op.traffic(tuple(shape), np.dtype(dtype).itemsize)
 
 
-def _rows(shape):
+def _rows(shape: tuple[int, ...]) -> int:
     return math.prod(shape[:-1])
 
 
-def _elementwise(shape, itemsize):
+def _elementwise(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     # read the input, write an output of the same size
     return math.prod(shape) * itemsize, math.prod(shape) * itemsize
 
 
-def _reduction(shape, itemsize):
+def _reduction(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     # read the input, write one value per row
     return math.prod(shape) * itemsize, _rows(shape) * itemsize
 
 
-def _loss(shape, itemsize):
+def _loss(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     # read the logits and the int64 labels; the scalar result is negligible
     return math.prod(shape) * itemsize + _rows(shape) * 8, 0
 
 
-def _loss_and_grad(shape, itemsize):
+def _loss_and_grad(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     # ... and write the gradient, the size of the logits
     return _loss(shape, itemsize)[0], math.prod(shape) * itemsize
 
@@ -207,11 +207,11 @@ def _linear_numpy(grad: bool) -> Callable[..., Any]:
 # implementations
 
 
-def _identity(module, array):
+def _identity(module: Any, array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _no_thread_control(module, n):
+def _no_thread_control(module: Any, n: int) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
 
 
@@ -264,15 +264,16 @@ def register_implementation(impl: Implementation) -> Implementation:
     return impl
 
 
-def _attribute(name):
+def _attribute(name: str) -> Callable[[Any], Callable[..., Any]]:
     return lambda module: getattr(module, name)
 
 
-def _fastsoftmax_threads(fs, n):
-    return fs.num_threads(n)
+def _fastsoftmax_threads(fs: Any, n: int) -> contextlib.AbstractContextManager[Any]:
+    threads: contextlib.AbstractContextManager[Any] = fs.num_threads(n)  # fs: fastsoftmax
+    return threads
 
 
-def _blas_threads(n):
+def _blas_threads(n: int) -> dict[str, str]:
     # the matrix products of linear cross-entropy run in NumPy's BLAS, whose
     # thread pool is sized from the environment when it loads
     return {"OPENBLAS_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
@@ -285,7 +286,7 @@ register_implementation(Implementation(
 ))
 
 
-def _numpy_binding(op_name):
+def _numpy_binding(op_name: str) -> Callable[[Any], Callable[..., Any]]:
     return lambda np_module: numpy_peer(op_name)
 
 
@@ -294,24 +295,24 @@ register_implementation(Implementation(
 ))
 
 
-def _torch_rows(x, y):
+def _torch_rows(x: Any, y: Any) -> tuple[Any, Any]:
     """(N, C) logits and (N,) labels: the layout F.cross_entropy expects."""
     return x.reshape(-1, x.shape[-1]), y.reshape(-1)
 
 
-def _torch_softmax(name):
+def _torch_softmax(name: str) -> Callable[[Any], Callable[[Any], Any]]:
     return lambda torch: lambda x: getattr(torch, name)(x, dim=-1)
 
 
-def _torch_cross_entropy(torch):
+def _torch_cross_entropy(torch: Any) -> Callable[[Any, Any], Any]:
     F = torch.nn.functional
     return lambda x, y: F.cross_entropy(*_torch_rows(x, y))
 
 
-def _torch_cross_entropy_and_grad(torch):
+def _torch_cross_entropy_and_grad(torch: Any) -> Callable[[Any, Any], tuple[Any, Any]]:
     F = torch.nn.functional
 
-    def cross_entropy_and_grad(x, y):
+    def cross_entropy_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
         # a fresh leaf per call: no gradient accumulates between calls
         x = x.detach().requires_grad_(True)
         loss = F.cross_entropy(*_torch_rows(x, y))
@@ -320,11 +321,11 @@ def _torch_cross_entropy_and_grad(torch):
     return cross_entropy_and_grad
 
 
-def _torch_linear(grad):
-    def factory(torch):
+def _torch_linear(grad: bool) -> Callable[[Any], Callable[[Any, Any, Any], Any]]:
+    def factory(torch: Any) -> Callable[[Any, Any, Any], Any]:
         F = torch.nn.functional
 
-        def linear_cross_entropy(h, w, y):
+        def linear_cross_entropy(h: Any, w: Any, y: Any) -> Any:
             if not grad:
                 with torch.no_grad():
                     return F.cross_entropy(F.linear(h, w), y)
@@ -338,7 +339,7 @@ def _torch_linear(grad):
 
 
 @contextlib.contextmanager
-def _torch_threads(torch, n):
+def _torch_threads(torch: Any, n: int) -> Iterator[None]:
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -360,7 +361,7 @@ register_implementation(Implementation(
 ))
 
 
-def _scipy_function(name):
+def _scipy_function(name: str) -> Callable[[Any], Callable[[Any], Any]]:
     return lambda special: lambda x: getattr(special, name)(x, axis=-1)
 
 
@@ -390,7 +391,7 @@ def version(impl_name: str) -> str | None:
         return None
 
 
-def bind(op_name: str, impl_name: str, args: tuple) -> Callable[[], Any] | None:
+def bind(op_name: str, impl_name: str, args: tuple[Any, ...]) -> Callable[[], Any] | None:
     """A zero-argument callable running ``impl_name``'s ``op_name`` on ``args``.
 
     Parameters

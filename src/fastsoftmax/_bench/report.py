@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import JSONDict
 from .inputs import format_shape
 
 #: Version of the JSON document's layout.
@@ -80,7 +81,7 @@ def format_percent(percent: float | None) -> str:
 # header
 
 
-def format_machine(info: dict) -> str:
+def format_machine(info: JSONDict) -> str:
     """The machine-facts line, and a warning line if the machine looked busy."""
     versions = " ".join(f"{k} {v}" for k, v in info["versions"].items())
     cpus = f"{info['cores'] or '?'} cores"
@@ -103,20 +104,20 @@ def format_machine(info: dict) -> str:
     return "\n".join(lines)
 
 
-def format_method(method: dict) -> str:
+def format_method(method: JSONDict) -> str:
     """How the numbers were measured, in one line."""
     return (f"method: {method['rounds']} round(s), each running "
             f"{', '.join(method['order'])} in turn, each in a fresh process; "
             f"a cell is the {method['statistic']}")
 
 
-def best_bandwidth(doc: dict) -> dict | None:
+def best_bandwidth(doc: JSONDict) -> JSONDict | None:
     """The round with the highest copy bandwidth: ``{"copy_gbps", "read_gbps"}``."""
     rounds = [b for b in ((doc.get("bandwidth") or {}).get("rounds") or []) if b]
     return max(rounds, key=lambda b: b["copy_gbps"]) if rounds else None
 
 
-def format_bandwidth(bandwidth: dict | None) -> str:
+def format_bandwidth(bandwidth: JSONDict | None) -> str:
     """The memory-bandwidth line: best round, and the range over the rounds."""
     if not bandwidth or not any(bandwidth["rounds"]):
         return "memory bandwidth: not measured"
@@ -127,7 +128,7 @@ def format_bandwidth(bandwidth: dict | None) -> str:
             f"before its kernels): copy (read+write) {best['copy_gbps']:.1f} GB/s, "
             f"read {best['read_gbps']:.1f} GB/s")
     if len(rounds) > 1:
-        def span(key):
+        def span(key: str) -> str:
             values = [b[key] for b in rounds]
             return f"{min(values):.1f}-{max(values):.1f}"
         line += f" (rounds: copy {span('copy_gbps')}, read {span('read_gbps')})"
@@ -145,7 +146,7 @@ def format_legend(dtype: str) -> str:
         "the data fit in the caches)"])
 
 
-def format_header(doc: dict) -> str:
+def format_header(doc: JSONDict) -> str:
     """Machine, method and bandwidth lines of a run."""
     return "\n".join([format_machine(doc["machine"]), format_method(doc["method"]),
                       format_bandwidth(doc.get("bandwidth"))])
@@ -155,12 +156,12 @@ def format_header(doc: dict) -> str:
 # tables
 
 
-def _others(results: Sequence[dict], order: Sequence[str]) -> list[str]:
+def _others(results: Sequence[JSONDict], order: Sequence[str]) -> list[str]:
     present = {name for r in results for name in r["implementations"]}
     return [i for i in order if i != "fastsoftmax" and i in present]
 
 
-def format_table(doc: dict) -> str:
+def format_table(doc: JSONDict) -> str:
     """Aligned table: our time, GB/s and % of the bandwidth, then each other
     implementation's time and our speedup over it.  Columns of
     implementations that never ran are dropped; "-" marks an op an
@@ -191,7 +192,7 @@ def format_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def format_linear_table(linear: dict) -> str:
+def format_linear_table(linear: JSONDict) -> str:
     """The ``--linear`` table: time and extra peak memory per implementation."""
     n, d, v = linear["size"]
     logits_mib = n * v * np.dtype(linear["dtype"]).itemsize / 2**20
@@ -213,7 +214,7 @@ def format_linear_table(linear: dict) -> str:
     return "\n".join(lines)
 
 
-def format_comparison(a: dict, b: dict, sources: Sequence[str] = ("", "")) -> str:
+def format_comparison(a: JSONDict, b: JSONDict, sources: Sequence[str] = ("", "")) -> str:
     """A/B table of two runs (e.g. two builds): fastsoftmax's times in both
     and B/A, then B/A of every other implementation both ran, which shows how
     much the machine itself drifted between the runs.
@@ -246,7 +247,7 @@ def format_comparison(a: dict, b: dict, sources: Sequence[str] = ("", "")) -> st
         head += f"  {name + ' ' + nb + '/' + na:>{max(8, len(name) + 4)}}"
     lines.append(head)
 
-    def ratio(ra, rb, impl):
+    def ratio(ra: JSONDict, rb: JSONDict, impl: str) -> str:
         ta, tb = ra["implementations"].get(impl), rb["implementations"].get(impl)
         return "-" if ta is None or tb is None else f"{tb['median_s'] / ta['median_s']:.2f}"
 
@@ -266,14 +267,14 @@ def format_comparison(a: dict, b: dict, sources: Sequence[str] = ("", "")) -> st
 # files
 
 
-def write_json(path: str, doc: dict) -> None:
+def write_json(path: str, doc: JSONDict) -> None:
     """Write a run's document (see the module docstring)."""
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
 
 
-def read_json(path: str) -> dict:
+def read_json(path: str) -> JSONDict:
     """Read a document written by :func:`write_json`.
 
     Raises
@@ -289,7 +290,7 @@ def read_json(path: str) -> dict:
     return doc
 
 
-def plot(doc: dict, path: str) -> None:
+def plot(doc: JSONDict, path: str) -> None:
     """Grouped bars of GB/s per shape (fastsoftmax, numpy, torch), one
     subplot per op, with the best round's copy and read bandwidth as lines.
 

@@ -21,13 +21,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Callable
+from typing import Callable, TypedDict
 
 import numpy as np
 
 import fastsoftmax
 
-from . import events, inputs, registry
+from . import JSONDict, events, inputs, registry
 from .report import format_time
 from .timing import CELL_BUDGET_S, Timing
 
@@ -37,6 +37,15 @@ ROUNDS = 3
 BANDWIDTH_MIB = 256
 
 Progress = Callable[[str], None]
+#: A cell of the shape matrix: (op name, shape).
+Cell = tuple[str, tuple[int, ...]]
+
+
+class _ProbeSummary(TypedDict):
+    """What :func:`run_matrix` keeps of one matrix probe's events."""
+
+    cells: int
+    bandwidth: JSONDict | None
 
 
 def probe_environment(impl: str, threads: int) -> dict[str, str]:
@@ -61,7 +70,8 @@ def _package_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(fastsoftmax.__file__)))
 
 
-def _run_probe(module: str, spec: dict, env: dict, on_line: Callable[[dict], None]) -> None:
+def _run_probe(module: str, spec: JSONDict, env: dict[str, str],
+               on_line: Callable[[JSONDict], None]) -> None:
     """Run ``python -m module SPEC``; hand each JSON event line to ``on_line``.
 
     Raises
@@ -98,7 +108,7 @@ def _input_bytes(shapes: Sequence[Sequence[int]], dtype: str) -> int:
     return sum(math.prod(s) * itemsize + math.prod(s[:-1]) * 8 for s in shapes)
 
 
-def format_cell_progress(event: dict) -> str:
+def format_cell_progress(event: JSONDict) -> str:
     """``softmax 2048x32000: median 19.2 ms of 5 samples x 1 call``."""
     t = Timing(event["samples_s"], event["calls_per_sample"])
     calls = "call" if t.number == 1 else "calls"
@@ -111,7 +121,7 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
                dtype: str = "float32", threads: int = 1, rounds: int = ROUNDS,
                repeat: int | None = None, budget: float = CELL_BUDGET_S, seed: int = 0,
                bandwidth_mib: int | None = BANDWIDTH_MIB, bandwidth_method: str = "auto",
-               progress: Progress | None = None, verbose: bool = False) -> dict:
+               progress: Progress | None = None, verbose: bool = False) -> JSONDict:
     """Time every op on every shape for every implementation, in rounds.
 
     Parameters
@@ -143,27 +153,28 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
         checked against the reference (:mod:`fastsoftmax.slow`).
     """
     start = time.perf_counter()
-    shapes = [tuple(int(n) for n in s) for s in shapes]
-    timings: dict[tuple, dict[str, list[Timing]]] = {}
-    agreement: dict[tuple, bool] = {}
-    bandwidths: list[dict | None] = []
+    matrix = [tuple(int(n) for n in s) for s in shapes]  # tuples: the cells' keys
+    timings: dict[Cell, dict[str, list[Timing]]] = {}
+    agreement: dict[Cell, bool] = {}
+    bandwidths: list[JSONDict | None] = []
     say = progress or (lambda line: None)
-    directory = inputs.input_directory(_input_bytes(shapes, dtype))
+    directory = inputs.input_directory(_input_bytes(matrix, dtype))
     try:
         manifest = inputs.write_inputs(directory, [registry.OPS[o].make_inputs for o in ops],
-                                       shapes, dtype, seed)
+                                       matrix, dtype, seed)
         for r in range(rounds):
             for impl in impls:
                 t0 = time.perf_counter()
-                spec = {"impl": impl, "ops": list(ops), "shapes": [list(s) for s in shapes],
+                spec = {"impl": impl, "ops": list(ops), "shapes": [list(s) for s in matrix],
                         "dtype": dtype, "threads": threads, "seed": seed, "repeat": repeat,
                         "budget": budget, "inputs": manifest,
                         "check": impl == "fastsoftmax" and r == 0,
                         "bandwidth_mib": bandwidth_mib if impl == "fastsoftmax" else None,
                         "bandwidth_method": bandwidth_method}
-                seen = {"cells": 0, "bandwidth": None}
+                seen: _ProbeSummary = {"cells": 0, "bandwidth": None}
 
-                def on_event(event, impl=impl, seen=seen):
+                def on_event(event: JSONDict, impl: str = impl,
+                             seen: _ProbeSummary = seen) -> None:
                     kind = event["event"]
                     if kind == "bandwidth":
                         seen["bandwidth"] = {k: v for k, v in event.items() if k != "event"}
@@ -188,14 +199,14 @@ def run_matrix(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Seque
                     f"{time.perf_counter() - start:.0f} s elapsed")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    results = []
-    for shape in shapes:
+    results: list[JSONDict] = []
+    for shape in matrix:
         for op in ops:
             if (op, shape) in timings:
                 results.append(_result(op, shape, dtype, threads, timings[op, shape],
                                        agreement.get((op, shape)), bandwidths))
     measured = [b for b in bandwidths if b is not None]
-    bandwidth = None
+    bandwidth: JSONDict | None = None
     if measured:
         bandwidth = {k: measured[0][k] for k in ("method", "threads", "mib")}
         bandwidth["rounds"] = [None if b is None else
@@ -222,12 +233,13 @@ def roofline_seconds(read: int, written: int, copy_gbps: float, read_gbps: float
             + 2 * max(written - paired, 0) / (copy_gbps * 1e9))
 
 
-def _result(op, shape, dtype, threads, per_impl: dict[str, list[Timing]], agrees,
-            bandwidths: list[dict | None]) -> dict:
+def _result(op: str, shape: tuple[int, ...], dtype: str, threads: int,
+            per_impl: dict[str, list[Timing]], agrees: bool | None,
+            bandwidths: list[JSONDict | None]) -> JSONDict:
     traffic = registry.traffic(op, shape, dtype)
     read, written = traffic if traffic is not None else (None, None)
-    moved = None if traffic is None else read + written
-    impls = {}
+    moved = None if traffic is None else sum(traffic)
+    impls: dict[str, JSONDict] = {}
     for impl, rounds in per_impl.items():
         medians = [t.median for t in rounds]
         best_round = int(np.argmin(medians))
@@ -243,10 +255,10 @@ def _result(op, shape, dtype, threads, per_impl: dict[str, list[Timing]], agrees
         entry["fastsoftmax_speedup"] = (None if ours is None
                                         else entry["median_s"] / ours["median_s"])
     percent = None
-    if ours is not None and moved is not None and ours["best_round"] < len(bandwidths):
+    if ours is not None and traffic is not None and ours["best_round"] < len(bandwidths):
         bw = bandwidths[ours["best_round"]]
         if bw is not None:
-            percent = 100 * roofline_seconds(read, written, bw["copy_gbps"],
+            percent = 100 * roofline_seconds(*traffic, bw["copy_gbps"],
                                              bw["read_gbps"]) / ours["median_s"]
     return {"op": op, "shape": list(shape), "dtype": dtype, "threads": threads,
             "bytes_read": read, "bytes_written": written, "bytes_moved": moved,
@@ -260,7 +272,7 @@ def _result(op, shape, dtype, threads, per_impl: dict[str, list[Timing]], agrees
 
 def run_linear(size: Sequence[int], impls: Sequence[str], *, dtype: str = "float32",
                threads: int = 1, rounds: int = ROUNDS, ops: Sequence[str] | None = None,
-               progress: Progress | None = None) -> dict:
+               progress: Progress | None = None) -> JSONDict:
     """Time and peak memory of the linear cross-entropy ops (default both:
     the loss, and the loss with gradients), one fresh process per
     implementation, op and round.
@@ -274,7 +286,7 @@ def run_linear(size: Sequence[int], impls: Sequence[str], *, dtype: str = "float
     """
     size = [int(n) for n in size]
     say = progress or (lambda line: None)
-    results: dict[str, dict[str, dict]] = {}
+    results: dict[str, dict[str, JSONDict]] = {}
     for r in range(rounds):
         for op in registry.linear_ops() if ops is None else ops:
             for impl in impls:
@@ -282,9 +294,9 @@ def run_linear(size: Sequence[int], impls: Sequence[str], *, dtype: str = "float
                     continue
                 spec = {"impl": impl, "op": op, "size": size, "dtype": dtype,
                         "threads": threads}
-                got: dict = {}
+                got: JSONDict = {}
 
-                def on_event(event, got=got):
+                def on_event(event: JSONDict, got: JSONDict = got) -> None:
                     if event["event"] == "result":
                         got.update(seconds=event["seconds"], peak_extra=event["peak_extra"])
                 _run_probe("fastsoftmax._bench.linear_probe", spec,
