@@ -237,12 +237,15 @@ class VocabularyTiles:
     the kernel instead would change the answers, so this is the one NumPy copy
     of them, next to the problem it belongs to.  Index targets, no class
     weights.  ``t`` and ``keep``: the block's int64 targets and their
-    non-ignored mask.
+    non-ignored mask; ``first_row``: the block's first row in the problem
+    (for its sample weights).
     """
 
-    def __init__(self, problem: CrossEntropyProblem, t: Array, keep: Array) -> None:
+    def __init__(self, problem: CrossEntropyProblem, t: Array, keep: Array,
+                 first_row: int = 0) -> None:
         self.p, self.t, self.keep = problem, t, keep
         n = t.shape[0]
+        self.sw = problem.sample_weight_rows(first_row, n)
         self.lse = np.full(n, -np.inf)
         self.picked = np.zeros(n)
         self.rowsum = np.zeros(n) if problem.options.label_smoothing else None
@@ -275,6 +278,8 @@ class VocabularyTiles:
             if z:
                 lr += z * lse * lse
         lr[~self.keep] = 0.0
+        if self.sw is not None:
+            lr *= self.sw
         return lr
 
     def begin_gradient(self) -> None:
@@ -287,6 +292,8 @@ class VocabularyTiles:
         eps, z, compute = o.label_smoothing, o.z_loss, p.compute
         self.ignored = np.flatnonzero(~keep)
         self.s = s = np.where(keep, p.scale, 0.0)
+        if self.sw is not None:
+            self.s = s = s * self.sw
         with np.errstate(invalid="ignore", over="ignore"):
             lse_hi = lse.astype(compute)
             coef = s * np.exp(lse_hi.astype(np.float64) - lse)

@@ -750,7 +750,7 @@ def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLi
 
 def _linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any, ignore_index: Any,
                           label_smoothing: Any, reduction: Any, z_loss: Any, softcap: Any,
-                          want_grad: Any) -> Any:
+                          want_grad: Any, sample_weight: Any = None) -> Any:
     """cross_entropy of the full float64 logits ``hidden @ weight.T + bias``
     (no class weights: "mean" divides by the number of counted samples)."""
     arrays = [np.asarray(a) for a in (hidden, weight, bias) if a is not None]
@@ -765,7 +765,8 @@ def _linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any, igno
     t = np.asarray(target).reshape(-1)
     per, denom, g = _cross_entropy_rows(
         logits, t, True, None, ignore_index, float(label_smoothing), float(z_loss),
-        None if softcap is None else float(softcap), want_grad)
+        None if softcap is None else float(softcap), want_grad,
+        None if sample_weight is None else _as(sample_weight, np.float64).reshape(-1))
     if reduction == "none":
         loss = per.reshape(h.shape[:-1]).astype(dtype)
     else:
@@ -785,29 +786,33 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
                          label_smoothing: float = 0.0, reduction: Reduced = "mean",
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: Literal["none"],
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatArray: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any: ...
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any:
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy`: the
     cross-entropy of the full logits ``hidden @ weight.T + bias``."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
-                                 label_smoothing, reduction, z_loss, softcap, False)
+                                 label_smoothing, reduction, z_loss, softcap, False, sample_weight)
 
 
 # without bias: (loss, grad_hidden, grad_weight)
@@ -817,7 +822,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -825,7 +831,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
 # with bias: (loss, grad_hidden, grad_weight, grad_bias)
 @overload
@@ -834,7 +841,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -842,7 +850,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -850,15 +859,17 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> tuple[Any, ...]: ...
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> tuple[Any, ...]: ...
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                                   bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> Any:
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy_and_grad`:
     ``(loss, G @ weight, G.T @ hidden[, G.sum(0)])`` with ``G`` the gradient
     of the loss with respect to the full logits."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
-                                 label_smoothing, reduction, z_loss, softcap, True)
+                                 label_smoothing, reduction, z_loss, softcap, True, sample_weight)
