@@ -387,6 +387,20 @@ def test_thread_counts_are_bitwise_identical(dtype, prob):
                 assert_same(got[1], want[1])
 
 
+def test_softcap_chunks_offset_the_weights(monkeypatch):
+    """With a softcap the driver runs chunks of capped rows: each chunk's
+    rows get their own weights (here many chunks against one)."""
+    from fastsoftmax import _core
+    x, t, w, s = _problem(("softcap-chunks",), shape=(3000, 7))
+    want = fs.cross_entropy_and_grad(x, t, weight=w, sample_weight=s, softcap=3.0,
+                                     reduction="none")
+    monkeypatch.setattr(_core, "SOFTCAP_CHUNK_BYTES", 7 * 8 * 3000 // 5)
+    got = fs.cross_entropy_and_grad(x, t, weight=w, sample_weight=s, softcap=3.0,
+                                    reduction="none")
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
+
+
 # ------------------------------------------------------------ the binary losses
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -471,6 +485,31 @@ def test_linear_cross_entropy(reduction, chunk_size):
                                              sample_weight=s, **opts)
     for a, r in zip((loss, gh, gw, gb), ref):
         np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_linear_row_blocks_offset_the_weights(monkeypatch, chunk_size):
+    """Several blocks of rows (a small tile budget): each block's rows get
+    their own weights, in both tilings."""
+    from fastsoftmax import linear
+    rng = _rng("linear-blocks", chunk_size)
+    h, W = rng.standard_normal((40, 6)), rng.standard_normal((20, 6))
+    y = rng.integers(0, 20, 40)
+    y[::6] = -100
+    s = rng.uniform(0.0, 2.0, 40)
+    want = fs.cross_entropy_and_grad(h @ W.T, y, sample_weight=s, label_smoothing=0.1)
+    monkeypatch.setattr(linear, "TILE_BYTES", 20 * 8 * 6)     # 6 rows of logits a block
+    monkeypatch.setattr(linear, "MIN_BLOCK_ROWS", 1)
+    loss, gh, gw = fs.linear_cross_entropy_and_grad(h, W, y, sample_weight=s,
+                                                    label_smoothing=0.1, chunk_size=chunk_size)
+    np.testing.assert_allclose(loss, want[0], rtol=1e-12)
+    np.testing.assert_allclose(gh, want[1] @ W, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(gw, want[1].T @ h, rtol=1e-10, atol=1e-15)
+    rows = fs.linear_cross_entropy(h, W, y, sample_weight=s, label_smoothing=0.1,
+                                   chunk_size=chunk_size, reduction="none")
+    np.testing.assert_allclose(rows, fs.cross_entropy(h @ W.T, y, sample_weight=s,
+                                                      label_smoothing=0.1, reduction="none"),
+                               rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("prob", [False, True], ids=["index", "prob"])
