@@ -204,7 +204,9 @@ def log_sigmoid(const floating[::1] x, floating[::1] out, int n_threads):
 
 # One fused cross-entropy problem, for rows [0, nrows): the targets, class
 # weights and outputs (NULL where absent; untyped: the element type is the
-# logits'), the kernel's options; partials[k] receives the loss sum of chunk k.
+# logits'), the kernel's options (their sample_weight: of all nrows rows, offset
+# to each chunk's first row when the chunk is run); partials[k] receives the
+# loss sum of chunk k.
 cdef struct CEProblem:
     Py_ssize_t nrows, ncols
     bint index_target
@@ -230,20 +232,23 @@ cdef inline double _ce_chunk(const CEProblem *p, const floating *x, Py_ssize_t r
     cdef fsm_ce_out_f32 out32
     cdef fsm_ce_out_f64 out64
     cdef Py_ssize_t rows = r1 - r0
+    cdef fsm_ce_options opt = p.options
+    if opt.sample_weight != NULL:
+        opt.sample_weight = opt.sample_weight + r0
     if floating is float:
         xr32 = fsm_rows_f32(data=x, stride=n, nrows=rows, ncols=n)
         out32 = fsm_ce_out_f32(loss_rows=lr, grad=g, grad_stride=n)
         if p.index_target:
-            return fsm_ce_index_f32(xr32, p.target_index + r0, w, &p.options, out32)
+            return fsm_ce_index_f32(xr32, p.target_index + r0, w, &opt, out32)
         return fsm_ce_prob_f32(xr32, fsm_rows_f32(data=t, stride=n, nrows=rows, ncols=n), w,
-                               &p.options, out32)
+                               &opt, out32)
     else:
         xr64 = fsm_rows_f64(data=x, stride=n, nrows=rows, ncols=n)
         out64 = fsm_ce_out_f64(loss_rows=lr, grad=g, grad_stride=n)
         if p.index_target:
-            return fsm_ce_index_f64(xr64, p.target_index + r0, w, &p.options, out64)
+            return fsm_ce_index_f64(xr64, p.target_index + r0, w, &opt, out64)
         return fsm_ce_prob_f64(xr64, fsm_rows_f64(data=t, stride=n, nrows=rows, ncols=n), w,
-                               &p.options, out64)
+                               &opt, out64)
 
 
 cdef void _ce_run(const CEProblem *p, const floating *x, Py_ssize_t r0, Py_ssize_t r1,
@@ -314,11 +319,13 @@ cdef double _cross_entropy(CEProblem *p, const floating[:, ::1] x, object target
 def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, *,
                         int64_t ignore_index, weight, double label_smoothing,
                         double z_loss, softcap, double scale, double[::1] loss_rows,
-                        floating[:, ::1] grad, bint x_is_scratch, int n_threads):
+                        floating[:, ::1] grad, bint x_is_scratch, int n_threads,
+                        const double[::1] sample_weight=None):
     """Fused cross-entropy of the rows of x with class-index targets.
 
     Writes the per-row losses into loss_rows and the gradient into grad (each
-    when not None); returns the sum of the row losses.
+    when not None); returns the sum of the row losses.  sample_weight (one
+    per row, or None) multiplies each row's loss and gradient.
     """
     cdef CEProblem p
     cdef const floating[::1] w = weight
@@ -328,7 +335,10 @@ def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, *,
     p.weight = &w[0] if w is not None else NULL
     p.options = fsm_ce_options(ignore_index=ignore_index, weight_sum=0.0,
                                label_smoothing=label_smoothing, z_loss=z_loss,
-                               grad_scale=scale)
+                               grad_scale=scale,
+                               sample_weight=NULL)
+    if sample_weight is not None and sample_weight.shape[0]:
+        p.options.sample_weight = &sample_weight[0]
     p.loss_rows = &loss_rows[0] if loss_rows is not None else NULL
     p.grad = &grad[0, 0] if grad is not None else NULL
     return _cross_entropy(&p, x, None if softcap is None else target.base, weight,
@@ -339,11 +349,12 @@ def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, *,
 def cross_entropy_prob(const floating[:, ::1] x, const floating[:, ::1] target, *, weight,
                        double label_smoothing, double z_loss, softcap, double scale,
                        double[::1] loss_rows, floating[:, ::1] grad, bint x_is_scratch,
-                       int n_threads):
+                       int n_threads, const double[::1] sample_weight=None):
     """Fused cross-entropy of the rows of x with probability targets (x's shape).
 
     Writes the per-row losses into loss_rows and the gradient into grad (each
-    when not None); returns the sum of the row losses.
+    when not None); returns the sum of the row losses.  sample_weight (one
+    per row, or None) multiplies each row's loss and gradient.
     """
     cdef CEProblem p
     cdef const floating[::1] w = weight
@@ -353,7 +364,10 @@ def cross_entropy_prob(const floating[:, ::1] x, const floating[:, ::1] target, 
     p.weight = &w[0] if w is not None else NULL
     p.options = fsm_ce_options(ignore_index=0, weight_sum=0.0,
                                label_smoothing=label_smoothing, z_loss=z_loss,
-                               grad_scale=scale)
+                               grad_scale=scale,
+                               sample_weight=NULL)
+    if sample_weight is not None and sample_weight.shape[0]:
+        p.options.sample_weight = &sample_weight[0]
     p.loss_rows = &loss_rows[0] if loss_rows is not None else NULL
     p.grad = &grad[0, 0] if grad is not None else NULL
     return _cross_entropy(&p, x, None, weight, softcap, None if grad is None else grad.base,

@@ -15,6 +15,9 @@
  *   l_i = sum_c w[c] t'[c] (lse - x[c])     (a term with t'[c] == 0 is 0: xlogy)
  *   g[c] = s (p[c] Q - w[c] t'[c]),  Q = sum_c w[c] t'[c]
  * s is the reduction's scale (1/denominator for "mean", else 1).
+ * With sample weights (opt->sample_weight != NULL) row i's loss is multiplied
+ * by its weight sw[i] and its gradient's scale s becomes s * sw[i], in the
+ * same pass (NULL: the factors are left out, not multiplied by 1).
  * z_loss adds z * lse^2 to every counted row's loss (PaLM's auxiliary term)
  * and 2 z lse p[c] s to its gradient: Q above grows by 2 z lse.
  */
@@ -89,6 +92,7 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
     const int64_t ignore_index = opt->ignore_index;
     const double wsum = opt->weight_sum, eps = opt->label_smoothing, z = opt->z_loss;
     const double scale = opt->grad_scale;
+    const double *sw = opt->sample_weight;   /* rows of this chunk: the caller offsets it */
     FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(FSM_T)];
     double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
     if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
@@ -112,8 +116,10 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
             }
             const double lse = m + L;
             loss += z * lse * lse;
-            coef[i] = scale * ((1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
-                               + 2.0 * z * lse);
+            const double si = sw ? scale * sw[i] : scale;
+            if (sw) loss *= sw[i];
+            coef[i] = si * ((1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
+                            + 2.0 * z * lse);
         }
         if (loss_rows) loss_rows[i] = loss;
         sum += loss;
@@ -130,18 +136,23 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
      * full-vector stores, each row overwriting the previous one's spill) */
     FSM_T cbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], dbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
     const FSM_VT zero = FSM_FN(fsm_splat)(0);
-    FSM_VT wterm[FSM_SK];
+    FSM_VT wvec[FSM_SK], wterm[FSM_SK];   /* the class weights; times the smoothing's factor */
     for (int k = 0; k < FSM_SK; k++) {
-        wterm[k] = zero;
-        if (eps != 0.0 && k * FSM_LANES < n)
-            wterm[k] = (weight ? FSM_FN(load_lim)(weight + k * FSM_LANES, n - k * FSM_LANES, 0) : FSM_FN(fsm_splat)(1))
-                       * FSM_FN(fsm_splat)((FSM_T)(scale * eps_c));
+        wvec[k] = wterm[k] = zero;
+        if (eps != 0.0 && k * FSM_LANES < n) {
+            wvec[k] = weight ? FSM_FN(load_lim)(weight + k * FSM_LANES, n - k * FSM_LANES, 0) : FSM_FN(fsm_splat)(1);
+            wterm[k] = wvec[k] * FSM_FN(fsm_splat)((FSM_T)(scale * eps_c));
+        }
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)coef[i]));
         const int keep = target[i] != ignore_index;
+        /* with sample weights the smoothing term is the row's own */
+        const FSM_VT rowf = FSM_FN(fsm_splat)((FSM_T)((sw ? scale * sw[i] : scale) * eps_c));
         for (int k = 0; k < FSM_SK; k++)
-            if (k * FSM_LANES < n) FSM_FN(fsm_storeu)(dbuf + i * n + k * FSM_LANES, keep ? wterm[k] : zero);
+            if (k * FSM_LANES < n)
+                FSM_FN(fsm_storeu)(dbuf + i * n + k * FSM_LANES,
+                                   !keep ? zero : sw ? wvec[k] * rowf : wterm[k]);
     }
     const ptrdiff_t tot = rows * n;
     ptrdiff_t j = 0;
@@ -157,7 +168,8 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
         const int64_t y = target[i];
         if (y == ignore_index) continue;
         const double wy = weight ? (double)weight[y] : 1.0;
-        grad[i * n + y] = (FSM_T)((double)grad[i * n + y] - scale * (1.0 - eps) * wy);
+        const double si = sw ? scale * sw[i] : scale;
+        grad[i * n + y] = (FSM_T)((double)grad[i * n + y] - si * (1.0 - eps) * wy);
     }
     return 1;
 }
@@ -170,6 +182,7 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
     const int64_t ignore_index = opt->ignore_index;
     const double wsum = opt->weight_sum, eps = opt->label_smoothing, z = opt->z_loss;
     const double scale = opt->grad_scale;
+    const double *sw = opt->sample_weight;   /* rows of this call: the caller offsets it */
     double total = 0.0;
     const double eps_c = ncols > 0 ? eps / (double)ncols : 0.0;
     for (ptrdiff_t i = 0; i < nrows; i++) {
@@ -193,6 +206,8 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
             loss += z * lse * lse;
             /* a NaN, a +inf or only -inf in the row: no distribution (torch: NaN) */
             if (!isfinite(m)) loss = NAN;
+            if (sw) loss *= sw[i];
+            const double si = sw ? scale * sw[i] : scale;
             if (grad) {
                 FSM_T *gi = grad + i * ldg;
                 if (isfinite(m)) {
@@ -200,9 +215,9 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
                      * part: an inf or NaN weight elsewhere must not leak in */
                     const double q_total = (1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
                                            + 2.0 * z * lse;
-                    FSM_FN(row_grad_base)(xi, ncols, m, (FSM_T)(scale * q_total / (acc + cnt)),
-                                      eps != 0.0 ? weight : NULL, (FSM_T)(scale * eps_c), gi);
-                    gi[y] = (FSM_T)((double)gi[y] - scale * (1.0 - eps) * wy);
+                    FSM_FN(row_grad_base)(xi, ncols, m, (FSM_T)(si * q_total / (acc + cnt)),
+                                      eps != 0.0 ? weight : NULL, (FSM_T)(si * eps_c), gi);
+                    gi[y] = (FSM_T)((double)gi[y] - si * (1.0 - eps) * wy);
                 } else {
                     FSM_FN(row_fill)(gi, ncols, (FSM_T)NAN);
                 }
@@ -229,15 +244,17 @@ FSM_INLINE double FSM_FN(kernel_ce_index)(FSM_FN(fsm_rows) xr, const int64_t *ta
         FSM_IVT lanes[FSM_SK];
         FSM_FN(short_lanes)(ncols, lanes);
         const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+        fsm_ce_options o = *opt;   /* sample_weight offset to each chunk's rows */
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+            if (opt->sample_weight) o.sample_weight = opt->sample_weight + i0;
             if (FSM_FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                       target + i0, weight, opt,
+                                       target + i0, weight, &o,
                                        loss_rows ? loss_rows + i0 : NULL,
                                        grad ? grad + i0 * ncols : NULL, &total))
                 continue;
             /* an inf or a NaN in the chunk: these rows through the general path */
-            total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, opt,
+            total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, &o,
                                            loss_rows ? loss_rows + i0 : NULL,
                                            grad ? grad + i0 * ncols : NULL, ldg);
         }
@@ -254,6 +271,7 @@ FSM_INLINE double FSM_FN(kernel_ce_prob)(FSM_FN(fsm_rows) xr, FSM_FN(fsm_rows) t
     const FSM_T *x = xr.data, *t = target.data;
     const ptrdiff_t ldx = xr.stride, nrows = xr.nrows, ncols = xr.ncols, ldt = target.stride;
     const double eps = opt->label_smoothing, z_loss = opt->z_loss, scale = opt->grad_scale;
+    const double *sw = opt->sample_weight;
     double *loss_rows = out.loss_rows;
     FSM_T *grad = out.grad;
     const ptrdiff_t ldg = out.grad_stride;
@@ -291,15 +309,17 @@ FSM_INLINE double FSM_FN(kernel_ce_prob)(FSM_FN(fsm_rows) xr, FSM_FN(fsm_rows) t
             FSM_FN(fsm_dacc_add)(&la, FSM_FN(fsm_sel)(tp == zero, zero, wt * ((mv0 - xv) + lv)));
         }
         /* no class at all: 0 (torch); a row without a distribution: NaN */
-        const double loss = isfinite(m) ? FSM_FN(fsm_dacc_sum)(&la) + z_loss * lse * lse
-                            : ncols == 0 ? 0.0 : NAN;
+        double loss = isfinite(m) ? FSM_FN(fsm_dacc_sum)(&la) + z_loss * lse * lse
+                      : ncols == 0 ? 0.0 : NAN;
+        if (sw) loss *= sw[i];
+        const double si = sw ? scale * sw[i] : scale;
         if (grad) {
             FSM_T *gi = grad + i * ldg;
             if (isfinite(m)) {
                 const double q_total = FSM_FN(fsm_dacc_sum)(&qa) + 2.0 * z_loss * lse;
                 const FSM_VT mv = FSM_FN(fsm_splat)(m);
-                const FSM_VT cv = FSM_FN(fsm_splat)((FSM_T)(scale * q_total / (acc + cnt)));
-                const FSM_VT sv = FSM_FN(fsm_splat)((FSM_T)scale);
+                const FSM_VT cv = FSM_FN(fsm_splat)((FSM_T)(si * q_total / (acc + cnt)));
+                const FSM_VT sv = FSM_FN(fsm_splat)((FSM_T)si);
                 for (ptrdiff_t j = 0; j < ncols; j += FSM_LANES) {
                     ptrdiff_t r = ncols - j;
                     FSM_VT xv = r >= FSM_LANES ? FSM_FN(fsm_loadu)(xi + j) : FSM_FN(fsm_load_tail)(xi + j, r, 0);

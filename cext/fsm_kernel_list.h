@@ -41,7 +41,8 @@
     F(double, weight_sum)        /* index targets: sum of the class weights (ncols if none) */ \
     F(double, label_smoothing)   /* in [0, 1] */                                           \
     F(double, z_loss)            /* >= 0: z_loss * lse**2 per counted row */               \
-    F(double, grad_scale)        /* the gradient's factor (1/denominator for "mean") */
+    F(double, grad_scale)        /* the gradient's factor (1/denominator for "mean") */     \
+    F(const double *, sample_weight) /* row i's loss and gradient times [i], or NULL */
 
 /* What the fused cross-entropy writes besides the returned loss sum. */
 #define FSM_CE_OUT_FIELDS(F, T)                                                            \

@@ -70,6 +70,15 @@ assert_type(fs.categorical_cross_entropy(fs.softmax(x64), labels, reduction="sum
             np.floating[Any])
 reduction: str = "mean"
 loss_any: Any = fs.cross_entropy(x32, labels, reduction=reduction)  # decided at run time
+# per-sample weights: any array-like of the batch shape
+assert_type(fs.cross_entropy(x32, labels, sample_weight=np.ones(labels.shape)), np.floating[Any])
+assert_type(fs.cross_entropy_and_grad(x32, labels, sample_weight=[1.0] * labels.size,
+                                      reduction="none"),
+            tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.floating[Any]]])
+assert_type(fs.binary_cross_entropy(probs, targets, sample_weight=np.ones(probs.shape)),
+            np.floating[Any])
+assert_type(fs.linear_cross_entropy(hidden, weight, labels, sample_weight=np.ones(labels.shape)),
+            np.floating[Any])
 
 # ------------------------------------------------------------------ the references
 assert_type(slow.softmax(x32), npt.NDArray[np.float32])

@@ -6,7 +6,7 @@ the Dask front end (:mod:`fastsoftmax.dask`, block by block) all describe
 their call with a :class:`CrossEntropyProblem`: the checked options, the
 classified targets (scanned once: the bad-index check and what the mean's
 denominator needs come from the same pass), the class weights, the
-denominator and the gradient's scale.  The problem runs the fused driver on
+per-sample weights, the denominator and the gradient's scale.  The problem runs the fused driver on
 rows of logits and finishes the reduction; the front ends only bring the
 logits.  The formulas are those of docs/semantics.md.
 """
@@ -30,6 +30,25 @@ from ._validation import (as_array, check_class_indices, check_class_weight, che
                           kernel_array, normalize_axis, output_rows, rows_view)
 
 _INT64 = np.dtype(np.int64)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def check_sample_weight(sample_weight: object, batch_shape: tuple[int, ...],
+                        what: str = "the logits' shape without the class axis") -> Array | None:
+    """Per-sample weights as a flat float64 kernel array (one per sample), or
+    None: real, finite (negative values allowed) and of exactly ``batch_shape``."""
+    if sample_weight is None:
+        return None
+    s = as_array(sample_weight, "sample_weight")
+    if s.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight must be real numbers, got dtype {s.dtype}")
+    if tuple(s.shape) != tuple(batch_shape):
+        raise ValueError(f"sample_weight has shape {tuple(s.shape)}, expected "
+                         f"{tuple(batch_shape)} ({what})")
+    flat = kernel_array(s, _FLOAT64, shape=(-1,))
+    if not np.isfinite(flat).all():
+        raise ValueError("sample_weight must be finite (no NaN or inf)")
+    return flat
 
 
 class CrossEntropyOptions:
@@ -90,12 +109,19 @@ class IndexTargets:
         self._scan()
         return self._kept
 
-    def denominator(self, weight: Array | None) -> float:
+    def denominator(self, weight: Array | None, sample_weight: Array | None = None) -> float:
         """The mean's denominator: the number of non-ignored targets, or
-        their summed class weights (summed in float64, in order)."""
-        if weight is None:
-            return float(self.kept.size)
-        return float(weight.astype(np.float64)[self.kept].sum())
+        their summed class weights (summed in float64, in order); with
+        ``sample_weight`` (flat float64) each target counts its sample's weight
+        times that."""
+        if sample_weight is None:
+            if weight is None:
+                return float(self.kept.size)
+            return float(weight.astype(np.float64)[self.kept].sum())
+        s = sample_weight[self.keep]
+        if weight is not None:
+            s = s * weight.astype(np.float64)[self.kept]
+        return float(s.sum())
 
     def rows(self) -> Array:
         """The targets as the driver takes them: int64, one per row."""
@@ -109,14 +135,15 @@ class CrossEntropyProblem:
     ``target`` is checked against the shape and classified: integer class
     indices (:class:`IndexTargets`) or floating class probabilities (the
     logits' shape); ``index_only`` accepts class indices only (the linear
-    layer).  ``weight``: per-class weights or None.  The denominator of
+    layer).  ``weight``: per-class weights or None.  ``sample_weight``:
+    per-sample weights of the batch shape, or None.  The denominator of
     "mean" and the gradient's scale are decided here (``_reduction``).
     """
 
     def __init__(self, shape: tuple[int, ...], axis: int, compute: np.dtype[Any],
                  result: np.dtype[Any], target: ArrayLike, weight: ArrayLike | None,
                  options: CrossEntropyOptions, *, index_only: bool = False,
-                 targets_checked: bool = False) -> None:
+                 targets_checked: bool = False, sample_weight: ArrayLike | None = None) -> None:
         self.shape, self.axis = tuple(shape), axis
         self.compute, self.result, self.options = compute, result, options
         self.n_classes = self.shape[axis]
@@ -136,11 +163,13 @@ class CrossEntropyProblem:
         self.targets = (IndexTargets(tarr, self.n_classes, options.ignore_index,
                                      checked=targets_checked)
                         if self.index_target else None)
+        self.sample_weight = check_sample_weight(sample_weight, self.batch_shape)
+        sw = self.sample_weight
         self.denominator: float | None = None
         if options.reduction == "mean":
-            self.denominator = (self.targets.denominator(self.weight)
+            self.denominator = (self.targets.denominator(self.weight, sw)
                                 if self.targets is not None
-                                else float(self.nrows))
+                                else float(self.nrows) if sw is None else float(sw.sum()))
         self.scale = gradient_scale(options.reduction, self.denominator)
 
     def target_rows(self) -> Array:
@@ -150,22 +179,29 @@ class CrossEntropyProblem:
             return self.targets.rows()
         return rows_view(self._target, self.axis, self.compute)
 
+    def sample_weight_rows(self, first_row: int, n: int) -> Array | None:
+        """The sample weights of rows [first_row, first_row + n), or None."""
+        sw = self.sample_weight
+        return None if sw is None else sw[first_row:first_row + n]
+
     def run(self, x: Array, t: Array, *, loss_rows: Array | None, grad: Array | None,
-            x_is_scratch: bool, n_threads: int) -> float:
+            x_is_scratch: bool, n_threads: int, first_row: int = 0) -> float:
         """The fused driver on (rows, C) logits ``x`` and their targets ``t``
-        (rows of :meth:`target_rows`): per-row losses into ``loss_rows`` and
-        the scaled gradient into ``grad`` when given; returns the loss sum."""
+        (rows of :meth:`target_rows`), the problem's rows from ``first_row``
+        on: per-row losses into ``loss_rows`` and the scaled gradient into
+        ``grad`` when given; returns the loss sum."""
         o = self.options
+        sw = self.sample_weight_rows(first_row, x.shape[0])
         if self.index_target:
             return core.cross_entropy_index(
                 x, t, ignore_index=o.ignore_index, weight=self.weight,
                 label_smoothing=o.label_smoothing, z_loss=o.z_loss, softcap=o.softcap,
                 scale=self.scale, loss_rows=loss_rows, grad=grad, x_is_scratch=x_is_scratch,
-                n_threads=n_threads)
+                n_threads=n_threads, sample_weight=sw)
         return core.cross_entropy_prob(
             x, t, weight=self.weight, label_smoothing=o.label_smoothing, z_loss=o.z_loss,
             softcap=o.softcap, scale=self.scale, loss_rows=loss_rows, grad=grad,
-            x_is_scratch=x_is_scratch, n_threads=n_threads)
+            x_is_scratch=x_is_scratch, n_threads=n_threads, sample_weight=sw)
 
     def capped(self, logits: Array) -> Array:
         """``softcap * tanh(logits / softcap)`` in place (the logits the loss
@@ -202,12 +238,15 @@ class VocabularyTiles:
     the kernel instead would change the answers, so this is the one NumPy copy
     of them, next to the problem it belongs to.  Index targets, no class
     weights.  ``t`` and ``keep``: the block's int64 targets and their
-    non-ignored mask.
+    non-ignored mask; ``first_row``: the block's first row in the problem
+    (for its sample weights).
     """
 
-    def __init__(self, problem: CrossEntropyProblem, t: Array, keep: Array) -> None:
+    def __init__(self, problem: CrossEntropyProblem, t: Array, keep: Array,
+                 first_row: int = 0) -> None:
         self.p, self.t, self.keep = problem, t, keep
         n = t.shape[0]
+        self.sw = problem.sample_weight_rows(first_row, n)
         self.lse = np.full(n, -np.inf)
         self.picked = np.zeros(n)
         self.rowsum = np.zeros(n) if problem.options.label_smoothing else None
@@ -240,6 +279,8 @@ class VocabularyTiles:
             if z:
                 lr += z * lse * lse
         lr[~self.keep] = 0.0
+        if self.sw is not None:
+            lr *= self.sw
         return lr
 
     def begin_gradient(self) -> None:
@@ -252,6 +293,8 @@ class VocabularyTiles:
         eps, z, compute = o.label_smoothing, o.z_loss, p.compute
         self.ignored = np.flatnonzero(~keep)
         self.s = s = np.where(keep, p.scale, 0.0)
+        if self.sw is not None:
+            self.s = s = s * self.sw
         with np.errstate(invalid="ignore", over="ignore"):
             lse_hi = lse.astype(compute)
             coef = s * np.exp(lse_hi.astype(np.float64) - lse)
@@ -308,13 +351,13 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                   label_smoothing: float, reduction: str,
                   num_threads: SupportsIndex | None, z_loss: float, softcap: float | None,
                   want_grad: bool, grad_out: Array | None = None,
-                  targets_checked: bool = False) -> Any:
+                  targets_checked: bool = False, sample_weight: ArrayLike | None = None) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
     prepares the problem and runs it on all rows in one driver call."""
     arr, axis, compute, result = logits_array(logits, axis)
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
-                            targets_checked=targets_checked)
+                            targets_checked=targets_checked, sample_weight=sample_weight)
     grad = None
     if want_grad:
         grad = (_pool.empty(arr.shape, result) if grad_out is None

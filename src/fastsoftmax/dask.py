@@ -96,7 +96,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"(or dask[array]); the import failed with: {exc}") from exc
 
 from . import _crossentropy
-from ._crossentropy import CrossEntropyOptions, IndexTargets
+from ._crossentropy import CrossEntropyOptions, IndexTargets, check_sample_weight
 from ._reduction import gradient_scale, reduced_loss
 from ._rows import RowsProblem
 from ._threads import check_count, resolve
@@ -451,7 +451,7 @@ class _CE:
     def __init__(self, fname: str, logits: object, target: object, axis: SupportsIndex,
                  weight: ArrayLike | None, ignore_index: SupportsIndex, label_smoothing: float,
                  reduction: str, num_threads: SupportsIndex | None, z_loss: float,
-                 softcap: float | None) -> None:
+                 softcap: float | None, sample_weight: object = None) -> None:
         num_threads = _check_threads(num_threads)
         x = _as_dask(logits, "logits", axis)
         compute, result = float_dtypes(np.empty(0, x.dtype), "logits")
@@ -483,6 +483,10 @@ class _CE:
             t = t.rechunk(want) if t.chunks != want else t
         else:
             t = da.from_array(t, chunks=want)
+        # per-sample weights: checked here but for their values (each block's
+        # in-memory call checks those), aligned with the blocks' rows
+        self.sw = None if sample_weight is None else _sample_weight(
+            sample_weight, batch_shape, batch_chunks)
 
         if x.dtype.kind == "f" and x.dtype != compute and self.reduction != "none":
             # float16: the kernels compute in float32 anyway; doing the cast
@@ -512,30 +516,63 @@ class _CE:
                     num_threads=self.num_threads)
 
     def denominator(self) -> DaskArray | float:
-        """The mean's denominator: a 0-d float64 Dask array (index targets)
-        or a Python float (probability targets: the number of samples)."""
+        """The mean's denominator: a 0-d float64 Dask array (index targets,
+        or sample weights) or a Python float (probability targets: the number
+        of samples)."""
         if not self.index_target:
+            if self.sw is not None:
+                return self.sw.sum(dtype=np.float64)
             return float(math.prod(self.batch_shape))
         t = self.t
+        extra = () if self.sw is None else (self.sw,)
         parts = da.map_blocks(
-            _denominator_block, t, chunks=tuple((1,) * len(c) for c in t.chunks),
+            _denominator_block, t, *extra, chunks=tuple((1,) * len(c) for c in t.chunks),
             dtype=np.float64, meta=_meta(t.ndim, np.float64), weight=self.weight,
             n_classes=self.n_classes, ignore_index=self.ignore_index,
             token="fastsoftmax-ce-denominator")
         return parts.sum(dtype=np.float64)
 
+    def block_args(self) -> list[Any]:
+        """The blockwise arguments of the per-block calls: logits, targets and
+        (if any) sample weights, each with its indices."""
+        args: list[Any] = [self.x, self.x_ind, self.t, self.t_ind]
+        if self.sw is not None:
+            args += [self.sw, self.batch_ind]
+        return args
 
-def _denominator_block(t: Array, weight: Array | None, n_classes: int, ignore_index: int,
+
+def _sample_weight(sample_weight: object, batch_shape: tuple[int, ...],
+                   chunks: tuple[tuple[int, ...], ...]) -> DaskArray:
+    """sample_weight as a float64 Dask array of the batch shape in the
+    logits' batch chunks (dtype and shape checked; values by the blocks)."""
+    if isinstance(sample_weight, da.Array):
+        sw = _as_dask(sample_weight, "sample_weight")
+        _require_known(sw, "sample_weight")
+    else:
+        sw = _as_dask(as_array(sample_weight, "sample_weight"), "sample_weight")
+    if sw.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight must be real numbers, got dtype {sw.dtype}")
+    if tuple(sw.shape) != tuple(batch_shape):
+        raise ValueError(f"sample_weight has shape {tuple(sw.shape)}, expected "
+                         f"{tuple(batch_shape)} (the logits' shape without the class axis)")
+    sw = sw.astype(np.float64)
+    return sw.rechunk(chunks) if sw.chunks != chunks else sw
+
+
+def _denominator_block(t: Array, sw: Array | None = None, *, weight: Array | None,
+                       n_classes: int, ignore_index: int,
                        block_info: dict[Any, Any] | None = None) -> Array:
     """Sum of the target-class weights of the non-ignored samples of a block
-    of class-index targets (their count without weights); checks the indices,
-    naming a bad one by its position in the whole array."""
+    of class-index targets (their count without weights), each times its
+    sample weight (``sw``, if any); checks the indices, naming a bad one by
+    its position in the whole array."""
     t = np.asarray(t)
     offset = None
     if block_info and 0 in block_info:
         offset = tuple(lo for lo, _ in block_info[0]["array-location"])
     targets = IndexTargets(t, n_classes, ignore_index, offset=offset)
-    return np.full((1,) * t.ndim, targets.denominator(weight))
+    s = None if sw is None else check_sample_weight(sw, t.shape)
+    return np.full((1,) * t.ndim, targets.denominator(weight, s))
 
 
 # The per-block functions take the denominator of class-index targets as an
@@ -554,14 +591,25 @@ def _cross_entropy_and_grad(x: Array, t: Array, **kwargs: Any) -> Any:
     return _crossentropy.cross_entropy(x, t, want_grad=True, targets_checked=True, **kwargs)
 
 
-def _ce_sum_block(x: Array, t: Array, checked: object = None, *, ndim: int,
+def _split(rest: tuple[Any, ...], weighted: bool) -> tuple[Any, Any]:
+    """(sample weights, denominator) of a block function's extra arguments
+    (either may be absent: None)."""
+    sw = rest[0] if weighted else None
+    rest = rest[1:] if weighted else rest
+    return sw, (rest[0] if rest else None)
+
+
+def _ce_sum_block(x: Array, t: Array, *rest: Any, ndim: int, weighted: bool = False,
                   **kwargs: Any) -> Array:
-    s = _cross_entropy(x, t, reduction="sum", **kwargs)
+    sw, _ = _split(rest, weighted)
+    s = _cross_entropy(x, t, reduction="sum", sample_weight=sw, **kwargs)
     return np.full((1,) * ndim, np.float64(s))
 
 
-def _ce_none_block(x: Array, t: Array, checked: object = None, **kwargs: Any) -> Array:
-    return np.asarray(_cross_entropy(x, t, reduction="none", **kwargs))
+def _ce_none_block(x: Array, t: Array, *rest: Any, weighted: bool = False,
+                   **kwargs: Any) -> Array:
+    sw, _ = _split(rest, weighted)
+    return np.asarray(_cross_entropy(x, t, reduction="none", sample_weight=sw, **kwargs))
 
 
 def _finish(total: float, denom: float | None = None, *, reduction: str,
@@ -587,7 +635,8 @@ def cross_entropy(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, 
                   axis: SupportsIndex = -1, weight: ArrayLike | None = None,
                   ignore_index: SupportsIndex = -100, label_smoothing: float = 0.0,
                   reduction: str = "mean", num_threads: SupportsIndex | None = None,
-                  z_loss: float = 0.0, softcap: float | None = None) -> DaskArray:
+                  z_loss: float = 0.0, softcap: float | None = None,
+                  sample_weight: DaskArray | ArrayLike | None = None) -> DaskArray:
     """Cross-entropy of Dask arrays (lazy); see :func:`fastsoftmax.cross_entropy`.
 
     Each block of ``logits`` (with the class axis in one chunk, rechunked
@@ -608,6 +657,11 @@ def cross_entropy(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, 
         (C,) array sent to every block.  The z-loss and the softcap apply
         sample by sample, so "mean" divides them by the same global
         denominator as in memory.
+    sample_weight : dask.array.Array or array_like, optional
+        Per-sample weights of the shape of ``logits`` without ``axis``, as
+        for :func:`fastsoftmax.cross_entropy` (rechunked to the logits' blocks
+        silently; their values are checked by ``compute()``).  "mean" divides
+        by the global weighted denominator.
 
     Returns
     -------
@@ -626,10 +680,12 @@ def cross_entropy(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, 
     array([0.41703, 0.     ])
     """
     ce = _CE("cross_entropy", logits, target, axis, weight, ignore_index,
-             label_smoothing, reduction, num_threads, z_loss, softcap)
+             label_smoothing, reduction, num_threads, z_loss, softcap, sample_weight)
     kw = ce.kernel_kwargs()
+    if ce.sw is not None:
+        kw["weighted"] = True
     denom = ce.denominator()
-    args = [ce.x, ce.x_ind, ce.t, ce.t_ind]
+    args = ce.block_args()
     if ce.index_target:
         # (for "sum" / "none" the denominator only orders the index check first)
         args += [denom, ""]
@@ -645,13 +701,14 @@ def cross_entropy(logits: DaskArray | ArrayLike, target: DaskArray | ArrayLike, 
     return _reduced(ce, parts.sum(dtype=np.float64), denom)
 
 
-def _ce_grad_block(x: Array, t: Array, denom: Any = None, *, reduction: str,
+def _ce_grad_block(x: Array, t: Array, *rest: Any, reduction: str, weighted: bool = False,
                    **kwargs: Any) -> tuple[Array, Array]:
     """(loss, grad) of one block from one fused call: the loss summed
     (float64, shape (1,)*ndim) or per sample, the gradient of the global
     reduction (scaled by 1/denominator for "mean")."""
+    sw, denom = _split(rest, weighted)
     loss, grad = _cross_entropy_and_grad(
-        x, t, reduction="none" if reduction == "none" else "sum", **kwargs)
+        x, t, reduction="none" if reduction == "none" else "sum", sample_weight=sw, **kwargs)
     if reduction == "mean":
         # the block's "sum" gradient times the global mean's scale
         scale = gradient_scale("mean", float(denom))
@@ -675,8 +732,9 @@ def cross_entropy_and_grad(logits: DaskArray | ArrayLike, target: DaskArray | Ar
                            axis: SupportsIndex = -1, weight: ArrayLike | None = None,
                            ignore_index: SupportsIndex = -100, label_smoothing: float = 0.0,
                            reduction: str = "mean", num_threads: SupportsIndex | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[DaskArray, DaskArray]:
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: DaskArray | ArrayLike | None = None
+                           ) -> tuple[DaskArray, DaskArray]:
     """Cross-entropy of Dask arrays and its gradient w.r.t. the logits (lazy).
 
     See :func:`fastsoftmax.cross_entropy_and_grad` and :func:`cross_entropy`.
@@ -704,10 +762,12 @@ def cross_entropy_and_grad(logits: DaskArray | ArrayLike, target: DaskArray | Ar
            [-0.25,  0.25]]))
     """
     ce = _CE("cross_entropy_and_grad", logits, target, axis, weight, ignore_index,
-             label_smoothing, reduction, num_threads, z_loss, softcap)
+             label_smoothing, reduction, num_threads, z_loss, softcap, sample_weight)
     kw = ce.kernel_kwargs()
+    if ce.sw is not None:
+        kw["weighted"] = True
     denom = ce.denominator()
-    args = [ce.x, ce.x_ind, ce.t, ce.t_ind]
+    args = ce.block_args()
     if ce.reduction == "mean" or ce.index_target:
         # (for "sum" / "none" the denominator only orders the index check first)
         args += [denom, ""] if isinstance(denom, da.Array) else [denom, None]

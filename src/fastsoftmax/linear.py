@@ -34,7 +34,8 @@ from typing import Any, Literal, Optional, SupportsIndex, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._crossentropy import CrossEntropyOptions, CrossEntropyProblem, VocabularyTiles
+from ._crossentropy import (CrossEntropyOptions, CrossEntropyProblem, VocabularyTiles,
+                            check_sample_weight)
 from ._threads import resolve
 from ._typing import Array, FloatArray, FloatScalar, Reduced
 from ._validation import check_int, kernel_array, promoted_float_dtypes, real_array
@@ -76,7 +77,8 @@ class _Problem:
     def __init__(self, hidden: ArrayLike, weight: ArrayLike, target: ArrayLike,
                  bias: ArrayLike | None, ignore_index: SupportsIndex, label_smoothing: float,
                  reduction: str, z_loss: float, softcap: float | None,
-                 chunk_size: SupportsIndex | None, want_grad: bool = True) -> None:
+                 chunk_size: SupportsIndex | None, want_grad: bool = True,
+                 sample_weight: ArrayLike | None = None) -> None:
         h = real_array(hidden, "hidden")
         w = real_array(weight, "weight")
         b = None if bias is None else real_array(bias, "bias")
@@ -95,9 +97,13 @@ class _Problem:
         self.compute, self.result = promoted_float_dtypes(*(a for a in (h, w, b) if a is not None))
         options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
         chunk_size = _check_chunk_size(chunk_size)
+        sw = check_sample_weight(sample_weight, h.shape[:-1], "hidden's shape without the "
+                                 "feature axis")
         # the loss of the (N..., V) logits, class axis last
         self.ce = CrossEntropyProblem(h.shape[:-1] + (self.V,), h.ndim - 1, self.compute,
-                                      self.result, target, None, options, index_only=True)
+                                      self.result, target, None, options, index_only=True,
+                                      sample_weight=None if sw is None
+                                      else sw.reshape(h.shape[:-1]))
         self.hidden_shape = h.shape
         n_rows = self.ce.nrows
         self.H = np.ascontiguousarray(h.reshape(n_rows, self.D), dtype=self.compute)
@@ -206,7 +212,7 @@ def _whole_vocab(p: _Problem, loss_rows: Array, grads: _Grads, nt: int) -> None:
         p.logits(Lb, Hb, 0, V)
         Gb = None if G is None else _tile(G, (n, V), p.compute)
         p.ce.run(Lb, p.t[r0:r1], loss_rows=loss_rows[r0:r1], grad=Gb, x_is_scratch=True,
-                 n_threads=nt)
+                 n_threads=nt, first_row=r0)
         if Gb is None:  # no gradients
             continue
         # grad_hidden rows = G @ W; grad_weight += G.T @ H_block; grad_bias += sum G
@@ -243,7 +249,7 @@ def _vocab_tiles(p: _Problem, loss_rows: Array, grads: _Grads, nt: int) -> None:
         r1 = min(r0 + nb, N)
         n = r1 - r0
         Hb = p.H[r0:r1]
-        rows = VocabularyTiles(p.ce, p.t[r0:r1], p.keep[r0:r1])
+        rows = VocabularyTiles(p.ce, p.t[r0:r1], p.keep[r0:r1], first_row=r0)
         tl = _tile(tile_lse, (n,), p.compute)
         # pass 1: per-row logsumexp, target logit and (smoothing) logit sum
         for v0 in range(0, V, vt):
@@ -269,9 +275,10 @@ def _vocab_tiles(p: _Problem, loss_rows: Array, grads: _Grads, nt: int) -> None:
 def _linear_ce(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, bias: ArrayLike | None,
                ignore_index: SupportsIndex, label_smoothing: float, reduction: str,
                z_loss: float, softcap: float | None, chunk_size: SupportsIndex | None,
-               num_threads: SupportsIndex | None, want_grad: bool) -> Any:
+               num_threads: SupportsIndex | None, want_grad: bool,
+               sample_weight: ArrayLike | None = None) -> Any:
     p = _Problem(hidden, weight, target, bias, ignore_index, label_smoothing, reduction,
-                 z_loss, softcap, chunk_size, want_grad)
+                 z_loss, softcap, chunk_size, want_grad, sample_weight)
     nt = resolve(num_threads, p.nb * p.vt)
     loss_rows = np.zeros(p.N, dtype=np.float64)
     grads = None
@@ -312,7 +319,8 @@ _PARAMS_DOC = """
         In [0, 1], as :func:`fastsoftmax.cross_entropy`.
     reduction : {"mean", "sum", "none"}, optional
         "mean" divides by the number of non-ignored samples (NaN if there
-        are none; the gradients are then 0).
+        are none; the gradients are then 0), or by their summed
+        ``sample_weight``.
     z_loss : float, optional
         Adds ``z_loss * lse**2`` per non-ignored sample (PaLM), ``lse`` the
         logsumexp of its (capped) logits; "mean" uses the same denominator.
@@ -329,6 +337,11 @@ _PARAMS_DOC = """
         Threads of fastsoftmax's kernels for this call.  The matrix products
         run in NumPy's BLAS with its own thread setting
         (``threadpoolctl.threadpool_limits(user_api="blas")`` limits it).
+    sample_weight : array_like, optional
+        Per-sample weights, exactly the shape ``hidden.shape[:-1]`` (of
+        ``target``), real and finite, as :func:`fastsoftmax.cross_entropy`'s:
+        each sample's loss and gradients are multiplied by its weight and
+        "mean" divides by the summed weights of the non-ignored samples.
 """
 
 
@@ -338,25 +351,29 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
                          label_smoothing: float = 0.0, reduction: Reduced = "mean",
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: Literal["none"],
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatArray: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any: ...
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any:
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any:
     """Cross-entropy of ``hidden @ weight.T + bias`` without storing the logits.
 
     The same loss as ``cross_entropy(hidden @ weight.T + bias, target)``
@@ -397,9 +414,13 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
     >>> tiled = linear_cross_entropy(hidden, weight, target, chunk_size=3)
     >>> bool(np.isclose(loss, tiled))
     True
+    >>> s = np.array([1.0, 2.0, 0.5, 1.0, 3.0, 1.0])
+    >>> weighted = linear_cross_entropy(hidden, weight, target, sample_weight=s)
+    >>> bool(np.isclose(weighted, cross_entropy(hidden @ weight.T, target, sample_weight=s)))
+    True
     """
     return _linear_ce(hidden, weight, target, bias, ignore_index, label_smoothing,
-                      reduction, z_loss, softcap, chunk_size, num_threads, False)
+                      reduction, z_loss, softcap, chunk_size, num_threads, False, sample_weight)
 
 
 # without bias: (loss, grad_hidden, grad_weight)
@@ -409,7 +430,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -417,7 +439,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
 # with bias: (loss, grad_hidden, grad_weight, grad_bias)
 @overload
@@ -426,7 +449,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -434,7 +458,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -442,13 +467,15 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> tuple[Any, ...]: ...
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> tuple[Any, ...]: ...
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                                   bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> Any:
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> Any:
     """:func:`linear_cross_entropy` and its gradients, without storing the logits.
 
     With ``G = dL/dlogits`` computed tile by tile (see
@@ -493,7 +520,7 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
     (True, True)
     """
     return _linear_ce(hidden, weight, target, bias, ignore_index, label_smoothing,
-                      reduction, z_loss, softcap, chunk_size, num_threads, True)
+                      reduction, z_loss, softcap, chunk_size, num_threads, True, sample_weight)
 
 
 if linear_cross_entropy.__doc__ is not None:  # None under python -OO

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _crossentropy
-from ._crossentropy import logits_array
-from ._reduction import reduce_losses
+from ._crossentropy import check_sample_weight, logits_array
+from ._reduction import gradient_scale, reduce_losses
 from ._typing import Array, FloatArray, FloatScalar, Reduced
 from ._validation import (as_array, check_broadcasts_to, check_class_weight,
                           check_index_target, check_int, check_real, check_reduction,
@@ -45,24 +45,28 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> FloatScalar: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: Literal["none"],
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> FloatArray: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: str = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> Any: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> Any: ...
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: str = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> Any:
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> Any:
     """Cross-entropy between logits and targets, fused in one pass.
 
     Same definition, defaults and results as
@@ -102,6 +106,14 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
     softcap : float, optional
         Logit soft-capping as in Gemma: the loss is computed on
         ``softcap * tanh(logits / softcap)``.  Default None (off).
+    sample_weight : array_like, optional
+        Per-sample weights ``s``, exactly the shape of ``logits`` without
+        ``axis`` (the shape of the ``"none"`` losses); any real dtype, finite
+        values (negative ones allowed, as scikit-learn does).  Each sample's
+        loss, and its gradient, is multiplied by its weight; ``"mean"`` is
+        ``sum_i s_i l_i / sum_i s_i d_i`` with ``d_i`` the sample's share of
+        the unweighted denominator (its target's class weight, 0 if ignored;
+        1 for probability targets).  Default None: every weight 1.
 
     Returns
     -------
@@ -134,11 +146,18 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
 
     >>> round(float(cross_entropy(logits, np.array([0, 1]), z_loss=1e-4, softcap=2.0)), 5)
     0.5095
+
+    Per-sample weights (the mean divides by their sum):
+
+    >>> cross_entropy(logits, np.array([0, 1]), sample_weight=[2.0, 0.0], reduction="none").round(5)
+    array([0.83406, 0.     ])
+    >>> round(float(cross_entropy(logits, np.array([0, 1]), sample_weight=[2.0, 0.0])), 5)
+    0.41703
     """
     return _crossentropy.cross_entropy(
         logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
-        z_loss=z_loss, softcap=softcap, want_grad=False)
+        z_loss=z_loss, softcap=softcap, want_grad=False, sample_weight=sample_weight)
 
 
 @overload
@@ -146,28 +165,31 @@ def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppor
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: Reduced = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[FloatScalar, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: Literal["none"],
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[FloatArray, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: str = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[Any, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[Any, FloatArray]: ...
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: str = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> Any:
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None) -> Any:
     """Cross-entropy and its gradient w.r.t. the logits, in one fused pass.
 
     Arguments as :func:`cross_entropy`; the gradient is that of the reduced
@@ -175,7 +197,8 @@ def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppor
     ``softmax(logits) * sum(q) - q`` with ``q`` the weighted, smoothed target,
     times the reduction's scale.  A z-loss adds ``2 z_loss lse softmax``
     (times the scale) for each non-ignored sample; a softcap multiplies the
-    gradient by its derivative ``1 - tanh(logits / softcap)**2``.
+    gradient by its derivative ``1 - tanh(logits / softcap)**2``; a
+    ``sample_weight`` multiplies each sample's gradient by its weight.
 
     Parameters
     ----------
@@ -199,11 +222,21 @@ def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppor
     >>> loss, grad = cross_entropy_and_grad(np.array([[0.0, 0.0]]), np.array([1]), z_loss=0.5)
     >>> round(float(loss), 6), grad.round(6)
     (0.933374, array([[ 0.846574, -0.153426]]))
+
+    With per-sample weights, each row's gradient is weighted and the mean
+    divides by the summed weights:
+
+    >>> loss, grad = cross_entropy_and_grad(np.zeros((2, 2)), np.array([1, 0]),
+    ...                                     sample_weight=np.array([3.0, 1.0]))
+    >>> round(float(loss), 6), grad
+    (0.693147, array([[ 0.375, -0.375],
+           [-0.125,  0.125]]))
     """
     return _crossentropy.cross_entropy(
         logits, target, axis=axis, weight=weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, reduction=reduction, num_threads=num_threads,
-        z_loss=z_loss, softcap=softcap, want_grad=True, grad_out=grad_out)
+        z_loss=z_loss, softcap=softcap, want_grad=True, grad_out=grad_out,
+        sample_weight=sample_weight)
 
 
 @overload
@@ -331,7 +364,9 @@ def _binary_inputs(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None
 
 
 def _binary_finish(loss: Array, grad: Any, reduction: str, result: np.dtype[Any],
-                   want_grad: bool) -> Any:
+                   want_grad: bool, sample_weight: Array | None = None) -> Any:
+    if sample_weight is not None:
+        return _binary_finish_weighted(loss, grad, reduction, result, want_grad, sample_weight)
     n = loss.size
     value = reduce_losses(loss, n, reduction, result)
     if not want_grad:
@@ -341,10 +376,31 @@ def _binary_finish(loss: Array, grad: Any, reduction: str, result: np.dtype[Any]
     return value, grad.astype(result, copy=False)
 
 
+def _binary_sample_weight(sample_weight: ArrayLike | None, shape: tuple[int, ...],
+                          name: str) -> Array | None:
+    """Per-element sample weights: float64 of exactly the input's shape, or None."""
+    sw = check_sample_weight(sample_weight, shape, f"the shape of {name}")
+    return None if sw is None else sw.reshape(shape)
+
+
+def _binary_finish_weighted(loss: Array, grad: Any, reduction: str, result: np.dtype[Any],
+                            want_grad: bool, sw: Array) -> Any:
+    """As _binary_finish, each element weighted by ``sw``: "mean" divides by
+    ``sw.sum()`` (the gradient is then scaled by its inverse, 0 if it is 0)."""
+    loss = loss * sw
+    denominator = float(sw.sum()) if reduction == "mean" else None
+    value = reduce_losses(loss, denominator, reduction, result)
+    if not want_grad:
+        return value
+    grad = grad * (sw * gradient_scale(reduction, denominator))
+    return value, grad.astype(result, copy=False)
+
+
 def _bce(probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reduction: str,
-         want_grad: bool) -> Any:
+         want_grad: bool, sample_weight: ArrayLike | None = None) -> Any:
     reduction = check_reduction(reduction)
     p, t, w, result = _binary_inputs(probs, target, weight, "probs")
+    sw = _binary_sample_weight(sample_weight, p.shape, "probs")
     if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
         raise ValueError("probs must lie in [0, 1] (use binary_cross_entropy_with_logits "
                          "for unbounded scores)")
@@ -357,24 +413,34 @@ def _bce(probs: ArrayLike, target: ArrayLike, weight: ArrayLike | None, reductio
         loss = loss * w
         if want_grad:
             grad = grad * w
-    return _binary_finish(loss, grad, reduction, result, want_grad)
+    return _binary_finish(loss, grad, reduction, result, want_grad, sw)
 
 
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: Reduced = "mean") -> FloatScalar: ...
+                         reduction: Reduced = "mean",
+                         sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: Literal["none"]) -> FloatArray: ...
+                         reduction: Literal["none"],
+                         sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: str = "mean") -> Any: ...
+                         reduction: str = "mean",
+                         sample_weight: ArrayLike | None = None) -> Any: ...
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: str = "mean") -> Any:
+                         reduction: str = "mean",
+                         sample_weight: ArrayLike | None = None) -> Any:
     """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
 
     ``-w * (t * log p + (1 - t) * log(1 - p))`` with each log clamped at -100
     as torch does; probabilities outside [0, 1] raise ValueError.
+
+    ``weight`` is torch's rescaling weight (broadcast to the input; "mean"
+    still divides by the number of elements).  ``sample_weight`` (exactly the
+    input's shape: every element is a sample; real, finite) multiplies each
+    element's loss too, but "mean" then divides by ``sample_weight.sum()``:
+    ``sum(s * l) / sum(s)``, scikit-learn's weighted mean.
 
     Examples
     --------
@@ -382,33 +448,54 @@ def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLi
     >>> from fastsoftmax import binary_cross_entropy
     >>> round(float(binary_cross_entropy(np.array([0.9, 0.2]), np.array([1.0, 0.0]))), 6)
     0.164252
+    >>> round(float(binary_cross_entropy(np.array([0.9, 0.2]), np.array([1.0, 0.0]),
+    ...                                   sample_weight=np.array([3.0, 1.0]))), 6)
+    0.134806
     """
-    return _bce(probs, target, weight, reduction, False)
+    return _bce(probs, target, weight, reduction, False, sample_weight)
 
 
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: Reduced = "mean"
+                                  reduction: Reduced = "mean",
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: Literal["none"]) -> tuple[FloatArray, FloatArray]: ...
+                                  reduction: Literal["none"],
+                                  sample_weight: ArrayLike | None = None
+                                 ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: str = "mean") -> tuple[Any, FloatArray]: ...
+                                  reduction: str = "mean",
+                                  sample_weight: ArrayLike | None = None
+                                 ) -> tuple[Any, FloatArray]: ...
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: str = "mean") -> Any:
+                                  reduction: str = "mean",
+                                  sample_weight: ArrayLike | None = None) -> Any:
     """:func:`binary_cross_entropy` and its gradient w.r.t. ``probs`` (torch's
-    backward: ``w * (p - t) / max(p * (1 - p), 1e-12)``, scaled by the reduction)."""
-    return _bce(probs, target, weight, reduction, True)
+    backward: ``w * (p - t) / max(p * (1 - p), 1e-12)``, scaled by the reduction;
+    times ``sample_weight`` when given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import binary_cross_entropy_and_grad
+    >>> loss, grad = binary_cross_entropy_and_grad(np.array([0.5, 0.5]), np.array([1.0, 0.0]),
+    ...                                            sample_weight=np.array([3.0, 1.0]))
+    >>> round(float(loss), 6), grad
+    (0.693147, array([-1.5,  0.5]))
+    """
+    return _bce(probs, target, weight, reduction, True, sample_weight)
 
 
 def _bce_logits(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None,
-                pos_weight: ArrayLike | None, reduction: str, want_grad: bool) -> Any:
+                pos_weight: ArrayLike | None, reduction: str, want_grad: bool,
+                sample_weight: ArrayLike | None = None) -> Any:
     reduction = check_reduction(reduction)
     x, t, w, result = _binary_inputs(logits, target, weight, "logits")
     if pos_weight is not None:
@@ -417,6 +504,7 @@ def _bce_logits(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None,
         lw = 1 + (pw - 1) * t
     else:
         pw, lw = None, None
+    sw = _binary_sample_weight(sample_weight, x.shape, "logits")
     # stable: softplus(-x) = max(-x, 0) + log1p(exp(-|x|)) = -log_sigmoid(x)
     softplus_neg = -log_sigmoid(x)
     loss = (1 - t) * x + (softplus_neg if lw is None else lw * softplus_neg)
@@ -428,32 +516,39 @@ def _bce_logits(logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None,
         loss = loss * w
         if want_grad:
             grad = grad * w
-    return _binary_finish(loss, grad, reduction, result, want_grad)
+    return _binary_finish(loss, grad, reduction, result, want_grad, sw)
 
 
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: Reduced = "mean") -> FloatScalar: ...
+                                     reduction: Reduced = "mean",
+                                     sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: Literal["none"]) -> FloatArray: ...
+                                     reduction: Literal["none"],
+                                     sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: str = "mean") -> Any: ...
+                                     reduction: str = "mean",
+                                     sample_weight: ArrayLike | None = None) -> Any: ...
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: str = "mean") -> Any:
+                                     reduction: str = "mean",
+                                     sample_weight: ArrayLike | None = None) -> Any:
     """Binary cross-entropy of logits, the stable form (torch semantics).
 
     ``w * ((1 - t) x + (1 + (pw - 1) t) * softplus(-x))``, i.e. with
     ``pos_weight = 1`` it is ``max(x, 0) - x t + log1p(exp(-|x|))``.
+    ``sample_weight`` is as for :func:`binary_cross_entropy`: exactly the
+    logits' shape, each element's loss times its weight, "mean" divided by
+    the summed weights.
 
     Examples
     --------
@@ -462,32 +557,51 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
     >>> round(float(binary_cross_entropy_with_logits(np.array([100.0, -2.0]),
     ...                                               np.array([1.0, 0.0]))), 6)
     0.063464
+    >>> round(float(binary_cross_entropy_with_logits(np.array([0.0, 0.0]), np.array([1.0, 0.0]),
+    ...                                               sample_weight=np.array([0.0, 2.0]))), 6)
+    0.693147
     """
-    return _bce_logits(logits, target, weight, pos_weight, reduction, False)
+    return _bce_logits(logits, target, weight, pos_weight, reduction, False, sample_weight)
 
 
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: Reduced = "mean"
+                                              reduction: Reduced = "mean",
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: Literal["none"]
+                                              reduction: Literal["none"],
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: str = "mean"
+                                              reduction: str = "mean",
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[Any, FloatArray]: ...
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: str = "mean") -> Any:
+                                              reduction: str = "mean",
+                                              sample_weight: ArrayLike | None = None) -> Any:
     """:func:`binary_cross_entropy_with_logits` and its gradient w.r.t. the
-    logits: ``w * ((1 + (pw - 1) t) * sigmoid(x) - pw t)``, scaled by the reduction."""
-    return _bce_logits(logits, target, weight, pos_weight, reduction, True)
+    logits: ``w * ((1 + (pw - 1) t) * sigmoid(x) - pw t)``, scaled by the
+    reduction (times ``sample_weight`` when given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import binary_cross_entropy_with_logits_and_grad
+    >>> loss, grad = binary_cross_entropy_with_logits_and_grad(
+    ...     np.array([0.0, 0.0]), np.array([1.0, 0.0]), sample_weight=np.array([1.0, 3.0]),
+    ...     reduction="sum")
+    >>> round(float(loss), 6), grad
+    (2.772589, array([-0.5,  1.5]))
+    """
+    return _bce_logits(logits, target, weight, pos_weight, reduction, True, sample_weight)

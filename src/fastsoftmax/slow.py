@@ -327,7 +327,8 @@ def _row_stats(x: Any) -> Any:
 
 
 def _cross_entropy_rows(raw: Any, target: Any, index: Any, weight: Any, ignore_index: Any, eps: Any,
-                        z_loss: Any, softcap: Any, want_grad: Any) -> Any:
+                        z_loss: Any, softcap: Any, want_grad: Any,
+                        sample_weight: Any = None) -> Any:
     """Per-sample losses, the "mean" denominator and, if asked, the gradient
     of the summed loss, for float64 logits ``raw`` with the classes last.
 
@@ -344,7 +345,11 @@ def _cross_entropy_rows(raw: Any, target: Any, index: Any, weight: Any, ignore_i
     * ``softcap``: the logits are ``softcap * tanh(raw / softcap)``;
       ``z_loss``: ``z_loss * lse**2`` is added to every counted sample;
     * a counted sample whose logits have no distribution (a NaN, a +inf, or
-      only -inf) has a NaN loss and gradient.
+      only -inf) has a NaN loss and gradient;
+    * ``sample_weight`` (float64, the batch shape, or None): each sample's loss
+      and gradient times its weight ``s_i``, and the denominator is the sum of
+      ``s_i`` times the sample's unweighted share (``w[y_i]``, 0 if ignored; 1
+      for probability targets).
     """
     x = raw if softcap is None else softcap * np.tanh(raw / softcap)
     n_classes = x.shape[-1]
@@ -375,6 +380,9 @@ def _cross_entropy_rows(raw: Any, target: Any, index: Any, weight: Any, ignore_i
         per = np.where(ok, per, np.nan)
         per = np.where(counted, per, 0.0)
         if not want_grad:
+            if sample_weight is not None:
+                return _sample_weighted(per, denom, None, index, w_y if index else None,
+                                        sample_weight)
             return per, denom, None
         if index:
             q = np.zeros(x.shape)
@@ -391,12 +399,28 @@ def _cross_entropy_rows(raw: Any, target: Any, index: Any, weight: Any, ignore_i
             g = g * (1 - np.tanh(raw / softcap) ** 2)
         g = np.where(ok[..., None], g, np.nan)
         g = np.where(counted[..., None], g, 0.0)
+    if sample_weight is not None:
+        per, denom, g = _sample_weighted(per, denom, g, index, w_y if index else None,
+                                         sample_weight)
+    return per, denom, g
+
+
+def _sample_weighted(per: Any, denom: Any, g: Any, index: Any, w_y: Any, s: Any) -> Any:
+    """(per, denom, g) of :func:`_cross_entropy_rows` with each sample
+    weighted by ``s``: ``s_i l_i``, ``sum_i s_i d_i`` (``d_i = w[y_i]``, 0 if
+    ignored, or 1 for probability targets) and ``s_i g_i``."""
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(**_ERRSTATE):
+        per = per * s
+        denom = np.sum(s * w_y) if index else np.sum(s)
+        if g is not None:
+            g = g * s[..., None]
     return per, denom, g
 
 
 def _cross_entropy(logits: Any, target: Any, axis: Any, weight: Any, ignore_index: Any,
                    label_smoothing: Any, reduction: Any, z_loss: Any, softcap: Any, want_grad: Any,
-                   grad_out: Any) -> Any:
+                   grad_out: Any, sample_weight: Any = None) -> Any:
     arr = np.asarray(logits)
     dtype = _result_dtype(arr)
     raw = np.moveaxis(_as(arr, np.float64), axis, -1)
@@ -406,7 +430,8 @@ def _cross_entropy(logits: Any, target: Any, axis: Any, weight: Any, ignore_inde
         t = np.moveaxis(t, axis, -1)
     per, denom, g = _cross_entropy_rows(
         raw, t, index, weight, ignore_index, float(label_smoothing), float(z_loss),
-        None if softcap is None else float(softcap), want_grad)
+        None if softcap is None else float(softcap), want_grad,
+        None if sample_weight is None else _as(sample_weight, np.float64))
     loss = _reduce(per, denom, reduction, dtype)
     if not want_grad:
         return loss
@@ -419,28 +444,32 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex =
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> FloatScalar: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: Literal["none"],
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> FloatArray: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: str = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> Any: ...
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> Any: ...
 def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                   weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                   label_smoothing: float = 0.0, reduction: str = "mean",
                   num_threads: SupportsIndex | None = None, z_loss: float = 0.0,
-                  softcap: float | None = None) -> Any:
+                  softcap: float | None = None,
+                  sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.cross_entropy` (see
     :func:`_cross_entropy_rows` for the definition)."""
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, z_loss, softcap, False, None)
+                          reduction, z_loss, softcap, False, None, sample_weight)
 
 
 @overload
@@ -448,33 +477,36 @@ def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: Suppor
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: Reduced = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[FloatScalar, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: Literal["none"],
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[FloatArray, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: str = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> tuple[Any, FloatArray]: ...
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None
+                           ) -> tuple[Any, FloatArray]: ...
 def cross_entropy_and_grad(logits: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
                            weight: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                            label_smoothing: float = 0.0, reduction: str = "mean",
                            num_threads: SupportsIndex | None = None, grad_out: Array | None = None,
-                           z_loss: float = 0.0,
-                           softcap: float | None = None) -> Any:
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.cross_entropy_and_grad`: the loss and
     ``softmax * sum(q) - q`` (plus ``2 z_loss lse softmax``, times the
     softcap's ``1 - tanh**2``) times the reduction's scale."""
     return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing,
-                          reduction, z_loss, softcap, True, grad_out)
+                          reduction, z_loss, softcap, True, grad_out, sample_weight)
 
 
 @overload
@@ -543,7 +575,23 @@ def categorical_cross_entropy(probs: ArrayLike, target: ArrayLike, *, axis: Supp
 
 # ================================================================= binary losses
 
-def _binary_finish(loss: Any, grad: Any, reduction: Any, dtype: Any) -> Any:
+def _binary_finish(loss: Any, grad: Any, reduction: Any, dtype: Any,
+                   sample_weight: Any = None) -> Any:
+    """Reduced (and the gradient scaled): "mean" over the elements, or with
+    ``sample_weight`` (the input's shape) ``sum(s l) / sum(s)`` (gradient
+    ``s g / sum(s)``, 0 where ``sum(s)`` is 0)."""
+    if sample_weight is not None:
+        s = _as(sample_weight, np.float64)
+        with np.errstate(**_ERRSTATE):
+            loss = loss * s
+            grad = None if grad is None else grad * s
+        n = np.sum(s)
+        value = _reduce(loss, n, reduction, dtype)
+        if grad is None:
+            return value
+        grad = grad * _grad_scale(n, reduction)
+        with np.errstate(**_ERRSTATE):
+            return value, np.asarray(grad).astype(dtype)
     n = loss.size
     value = _reduce(loss, n, reduction, dtype)
     if grad is None:
@@ -554,7 +602,8 @@ def _binary_finish(loss: Any, grad: Any, reduction: Any, dtype: Any) -> Any:
         return value, np.asarray(grad).astype(dtype)
 
 
-def _bce(probs: Any, target: Any, weight: Any, reduction: Any, want_grad: Any) -> Any:
+def _bce(probs: Any, target: Any, weight: Any, reduction: Any, want_grad: Any,
+         sample_weight: Any = None) -> Any:
     """torch's binary cross-entropy: each log clamped at -100, the gradient's
     denominator ``p (1 - p)`` at float32(1e-12)."""
     dtype = _result_dtype(probs)
@@ -569,48 +618,58 @@ def _bce(probs: Any, target: Any, weight: Any, reduction: Any, want_grad: Any) -
             w = _as(weight, np.float64)
             loss = loss * w
             grad = None if grad is None else grad * w
-    return _binary_finish(loss, grad, reduction, dtype)
+    return _binary_finish(loss, grad, reduction, dtype, sample_weight)
 
 
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: Reduced = "mean") -> FloatScalar: ...
+                         reduction: Reduced = "mean",
+                         sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: Literal["none"]) -> FloatArray: ...
+                         reduction: Literal["none"],
+                         sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: str = "mean") -> Any: ...
+                         reduction: str = "mean",
+                         sample_weight: ArrayLike | None = None) -> Any: ...
 def binary_cross_entropy(probs: ArrayLike, target: ArrayLike, *, weight: ArrayLike | None = None,
-                         reduction: str = "mean") -> Any:
+                         reduction: str = "mean",
+                         sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy`:
     ``-w (t max(log p, -100) + (1 - t) max(log(1 - p), -100))``."""
-    return _bce(probs, target, weight, reduction, False)
+    return _bce(probs, target, weight, reduction, False, sample_weight)
 
 
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: Reduced = "mean"
+                                  reduction: Reduced = "mean",
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: Literal["none"]) -> tuple[FloatArray, FloatArray]: ...
+                                  reduction: Literal["none"],
+                                  sample_weight: ArrayLike | None = None
+                                 ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: str = "mean") -> tuple[Any, FloatArray]: ...
+                                  reduction: str = "mean",
+                                  sample_weight: ArrayLike | None = None
+                                 ) -> tuple[Any, FloatArray]: ...
 def binary_cross_entropy_and_grad(probs: ArrayLike, target: ArrayLike, *,
                                   weight: ArrayLike | None = None,
-                                  reduction: str = "mean") -> Any:
+                                  reduction: str = "mean",
+                                  sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_and_grad`: the
     loss and ``w (p - t) / max(p (1 - p), 1e-12)``, scaled by the reduction."""
-    return _bce(probs, target, weight, reduction, True)
+    return _bce(probs, target, weight, reduction, True, sample_weight)
 
 
 def _bce_with_logits(logits: Any, target: Any, weight: Any, pos_weight: Any, reduction: Any,
-                     want_grad: Any) -> Any:
+                     want_grad: Any, sample_weight: Any = None) -> Any:
     """``w ((1 - t) x + (1 + (pw - 1) t) softplus(-x))`` and its gradient
     ``w ((1 + (pw - 1) t) sigmoid(x) - pw t)``."""
     dtype = _result_dtype(logits)
@@ -627,63 +686,71 @@ def _bce_with_logits(logits: Any, target: Any, weight: Any, pos_weight: Any, red
             grad = None if grad is None else grad * w
     loss = np.broadcast_to(loss, x.shape)
     grad = None if grad is None else np.broadcast_to(grad, x.shape)
-    return _binary_finish(loss, grad, reduction, dtype)
+    return _binary_finish(loss, grad, reduction, dtype, sample_weight)
 
 
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: Reduced = "mean") -> FloatScalar: ...
+                                     reduction: Reduced = "mean",
+                                     sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: Literal["none"]) -> FloatArray: ...
+                                     reduction: Literal["none"],
+                                     sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: str = "mean") -> Any: ...
+                                     reduction: str = "mean",
+                                     sample_weight: ArrayLike | None = None) -> Any: ...
 def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike, *,
                                      weight: ArrayLike | None = None,
                                      pos_weight: ArrayLike | None = None,
-                                     reduction: str = "mean") -> Any:
+                                     reduction: str = "mean",
+                                     sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits`."""
-    return _bce_with_logits(logits, target, weight, pos_weight, reduction, False)
+    return _bce_with_logits(logits, target, weight, pos_weight, reduction, False, sample_weight)
 
 
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: Reduced = "mean"
+                                              reduction: Reduced = "mean",
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[FloatScalar, FloatArray]: ...
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: Literal["none"]
+                                              reduction: Literal["none"],
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[FloatArray, FloatArray]: ...
 @overload
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: str = "mean"
+                                              reduction: str = "mean",
+                                              sample_weight: ArrayLike | None = None
                                              ) -> tuple[Any, FloatArray]: ...
 def binary_cross_entropy_with_logits_and_grad(logits: ArrayLike, target: ArrayLike, *,
                                               weight: ArrayLike | None = None,
                                               pos_weight: ArrayLike | None = None,
-                                              reduction: str = "mean") -> Any:
+                                              reduction: str = "mean",
+                                              sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.binary_cross_entropy_with_logits_and_grad`."""
-    return _bce_with_logits(logits, target, weight, pos_weight, reduction, True)
+    return _bce_with_logits(logits, target, weight, pos_weight, reduction, True, sample_weight)
 
 
 # ================================================================= linear cross-entropy
 
 def _linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any, ignore_index: Any,
                           label_smoothing: Any, reduction: Any, z_loss: Any, softcap: Any,
-                          want_grad: Any) -> Any:
+                          want_grad: Any, sample_weight: Any = None) -> Any:
     """cross_entropy of the full float64 logits ``hidden @ weight.T + bias``
     (no class weights: "mean" divides by the number of counted samples)."""
     arrays = [np.asarray(a) for a in (hidden, weight, bias) if a is not None]
@@ -698,7 +765,8 @@ def _linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any, igno
     t = np.asarray(target).reshape(-1)
     per, denom, g = _cross_entropy_rows(
         logits, t, True, None, ignore_index, float(label_smoothing), float(z_loss),
-        None if softcap is None else float(softcap), want_grad)
+        None if softcap is None else float(softcap), want_grad,
+        None if sample_weight is None else _as(sample_weight, np.float64).reshape(-1))
     if reduction == "none":
         loss = per.reshape(h.shape[:-1]).astype(dtype)
     else:
@@ -718,29 +786,33 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike
                          label_smoothing: float = 0.0, reduction: Reduced = "mean",
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatScalar: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: Literal["none"],
                          z_loss: float = 0.0, softcap: float | None = None,
                          chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> FloatArray: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> FloatArray: ...
 @overload
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any: ...
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any: ...
 def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                          bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                          label_smoothing: float = 0.0, reduction: str = "mean", z_loss: float = 0.0,
                          softcap: float | None = None, chunk_size: SupportsIndex | None = None,
-                         num_threads: SupportsIndex | None = None) -> Any:
+                         num_threads: SupportsIndex | None = None,
+                         sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy`: the
     cross-entropy of the full logits ``hidden @ weight.T + bias``."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
-                                 label_smoothing, reduction, z_loss, softcap, False)
+                                 label_smoothing, reduction, z_loss, softcap, False, sample_weight)
 
 
 # without bias: (loss, grad_hidden, grad_weight)
@@ -750,7 +822,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -758,7 +831,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
 # with bias: (loss, grad_hidden, grad_weight, grad_bias)
 @overload
@@ -767,7 +841,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Reduced = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatScalar, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -775,7 +850,8 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: Literal["none"],
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None
                                  ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]: ...
 @overload
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
@@ -783,15 +859,17 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> tuple[Any, ...]: ...
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> tuple[Any, ...]: ...
 def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, *,
                                   bias: ArrayLike | None = None, ignore_index: SupportsIndex = -100,
                                   label_smoothing: float = 0.0, reduction: str = "mean",
                                   z_loss: float = 0.0, softcap: float | None = None,
                                   chunk_size: SupportsIndex | None = None,
-                                  num_threads: SupportsIndex | None = None) -> Any:
+                                  num_threads: SupportsIndex | None = None,
+                                  sample_weight: ArrayLike | None = None) -> Any:
     """Reference for :func:`fastsoftmax.linear_cross_entropy_and_grad`:
     ``(loss, G @ weight, G.T @ hidden[, G.sum(0)])`` with ``G`` the gradient
     of the loss with respect to the full logits."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
-                                 label_smoothing, reduction, z_loss, softcap, True)
+                                 label_smoothing, reduction, z_loss, softcap, True, sample_weight)

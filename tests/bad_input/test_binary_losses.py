@@ -16,6 +16,7 @@ import pytest
 from bad_input._cases import (BCEL_FAMILY, BCE_FAMILY, FAMILIES, REF, X, Raises, bits, collector,
                               layout_cases, main_name, nan, reduction_cases, unit, value_cases)
 from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._sample_weight_cases import sample_weight_cases
 
 FUNCTIONS = FAMILIES["test_binary_losses"]
 
@@ -90,6 +91,7 @@ def table():
         cases += reduction_cases(fname)
         cases += weight_cases(fname)
         cases += target_cases(fname)
+        cases += sample_weight_cases(fname)
     return cases
 
 

@@ -20,6 +20,7 @@ from bad_input._cases import (CE_FAMILY, FAMILIES, REF, X, Raises, Ref, axis_cas
                               collector, inf, labels, layout, layout_cases, memmap_of, nan,
                               reduction_cases, small, soft_labels, unit, value_cases)
 from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._sample_weight_cases import sample_weight_cases
 
 FUNCTIONS = FAMILIES["test_cross_entropy"]
 
@@ -254,6 +255,8 @@ def table():
         cases += label_cases(fname)
         if fname == "cross_entropy_and_grad":
             cases += grad_out_cases(fname)
+        if fname in CE_FAMILY:
+            cases += sample_weight_cases(fname)
     return cases
 
 

@@ -16,6 +16,7 @@ import pytest
 from bad_input._cases import (FAMILIES, REF, Raises, collector, hidden, inf, labels, layout,
                               linear_args, nan, weight)
 from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._sample_weight_cases import sample_weight_cases
 
 FUNCTIONS = FAMILIES["test_linear"]
 
@@ -125,6 +126,7 @@ def table():
     cases = []
     for fname in FUNCTIONS:
         cases += linear_cases(fname)
+        cases += sample_weight_cases(fname)
     return cases
 
 
