@@ -21,14 +21,17 @@ from numpy.typing import ArrayLike
 
 from ._driver import core
 from ._reduction import gradient_scale, reduced_loss
-from ._threads import resolve
+from ._threads import resolve, valid_count
 from ._typing import Array, Axis, FloatScalar
-from ._validation import (as_array, check_class_indices, check_class_weight, check_fraction,
-                          check_int, check_out, check_real, check_reduction,
-                          check_target_shape, copy_back, float_dtypes, is_index_target,
-                          kernel_array, normalize_axis, output_rows, rows_view)
+from ._validation import (as_array, bad_class_index, check_class_indices,
+                          check_class_weight, check_fraction, check_int, check_out,
+                          check_real, check_reduction, check_target_shape, copy_back,
+                          float_dtypes, is_index_target, is_kernel_array, kernel_array,
+                          normalize_axis, output_rows, rows_view)
 
 _INT64 = np.dtype(np.int64)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_I64_MIN, _I64_MAX = -2**63, 2**63 - 1
 
 
 class CrossEntropyOptions:
@@ -289,6 +292,19 @@ class VocabularyTiles:
         return G
 
 
+def _plain_index(x: Array, target: Array, ignore_index: int, mean: bool,
+                 num_threads: SupportsIndex | None, want_grad: bool) -> Any:
+    """The plain call of :func:`cross_entropy` (see its guard): one call of
+    the driver that also checks the targets and reduces."""
+    grad = np.empty(x.shape, dtype=x.dtype) if want_grad else None
+    bad, total = core.cross_entropy_index_plain(x, target, ignore_index, mean, grad,
+                                                resolve(num_threads, x.size))
+    if bad >= 0:
+        raise bad_class_index(target, bad, x.shape[1], ignore_index)
+    loss = x.dtype.type(total)
+    return (loss, grad) if want_grad else loss
+
+
 def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits"
                  ) -> tuple[Array, int, np.dtype[Any], np.dtype[Any]]:
     """(array, class axis, compute dtype, result dtype) of the logits of a
@@ -310,6 +326,30 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                   targets_checked: bool = False) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
     prepares the problem and runs it on all rows in one driver call."""
+    # The plain call -- (rows, C) C-contiguous float32/64 logits, int64 class
+    # indices, no class weight, smoothing, z-loss or softcap, "mean" or
+    # "sum", the default grad_out and num_threads -- goes straight to the
+    # driver that checks the targets and counts the mean's denominator itself:
+    # preparing a CrossEntropyProblem costs ~10 us of NumPy calls, many times
+    # the kernel of a small call.  The guard admits only arguments whose
+    # checks cannot fail (plain Python types, the defaults' values), so the
+    # options mean here what CrossEntropyProblem makes of them, and the
+    # driver runs the same kernel with the same scale: bitwise the same
+    # answers (tests/test_tiny_calls.py compares the two paths).
+    if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
+            and softcap is None and grad_out is None and type(reduction) is str
+            and (reduction == "mean" or reduction == "sum")
+            and type(label_smoothing) is float and label_smoothing == 0.0
+            and type(z_loss) is float and z_loss == 0.0
+            and type(axis) is int and (axis == -1 or axis == 1)
+            and type(ignore_index) is int and _I64_MIN <= ignore_index <= _I64_MAX
+            and (num_threads is None or valid_count(num_threads))
+            and target.dtype is _INT64 and (logits.dtype is _F32 or logits.dtype is _F64)
+            and logits.ndim == 2 and target.ndim == 1 and logits.size
+            and target.shape[0] == logits.shape[0]
+            and is_kernel_array(logits, logits.dtype) and is_kernel_array(target, _INT64)):
+        return _plain_index(logits, target, ignore_index, reduction == "mean", num_threads,
+                            want_grad)
     arr, axis, compute, result = logits_array(logits, axis)
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
