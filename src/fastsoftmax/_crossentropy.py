@@ -33,6 +33,10 @@ _INT64 = np.dtype(np.int64)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _I64_MIN, _I64_MAX = -2**63, 2**63 - 1
 
+# cross_entropy's shortcut for plain calls (see there); False sends every call
+# through CrossEntropyProblem (the tests compare the two paths).
+PLAIN_CALLS = True
+
 
 class CrossEntropyOptions:
     """The scalar options of a cross-entropy, checked (in this order)."""
@@ -54,7 +58,10 @@ class IndexTargets:
 
     The scan takes the non-ignored targets (``kept``): their range is the
     bad-index check and their number, or their summed class weights, the
-    mean's denominator.  ``checked``: the caller has already checked the
+    mean's denominator.  int64 targets are scanned by the compiled
+    ``scan_index_targets`` instead (the first bad position and the number
+    kept, in one pass; ``kept`` is then only made for the summed class
+    weights or when asked for).  ``checked``: the caller has already checked the
     values (the Dask front end checks each block of targets once, with the
     position in the whole array), so nothing is scanned unless a denominator
     is asked for.  ``offset``: the position of these targets in a larger
@@ -66,11 +73,21 @@ class IndexTargets:
         self.target, self.n_classes, self.ignore_index = target, n_classes, ignore_index
         self._keep: Array | None = None
         self._kept: Array
-        if not checked:
-            kept = self.kept
-            if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
-                # the (rare) error path finds the first bad position
-                check_class_indices(target, n_classes, ignore_index, offset=offset)
+        self._count: int | None = None
+        self._rows: Array | None = None
+        if checked:
+            return
+        if target.dtype == _INT64:
+            # int64 (the usual targets): one compiled pass finds the first bad
+            # target and counts the kept ones (the unweighted denominator)
+            bad, self._count = core.scan_index_targets(self.rows(), n_classes, ignore_index)
+            if bad >= 0:
+                raise bad_class_index(target, bad, n_classes, ignore_index, offset=offset)
+            return
+        kept = self.kept
+        if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
+            # the (rare) error path finds the first bad position
+            check_class_indices(target, n_classes, ignore_index, offset=offset)
 
     def _scan(self) -> None:
         if self._keep is None:
@@ -96,12 +113,14 @@ class IndexTargets:
         """The mean's denominator: the number of non-ignored targets, or
         their summed class weights (summed in float64, in order)."""
         if weight is None:
-            return float(self.kept.size)
+            return float(self.kept.size if self._count is None else self._count)
         return float(weight.astype(np.float64)[self.kept].sum())
 
     def rows(self) -> Array:
         """The targets as the driver takes them: int64, one per row."""
-        return kernel_array(self.target, _INT64, shape=(-1,))
+        if self._rows is None:
+            self._rows = kernel_array(self.target, _INT64, shape=(-1,))
+        return self._rows
 
 
 class CrossEntropyProblem:
@@ -336,7 +355,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
     # options mean here what CrossEntropyProblem makes of them, and the
     # driver runs the same kernel with the same scale: bitwise the same
     # answers (tests/test_tiny_calls.py compares the two paths).
-    if (type(logits) is np.ndarray and type(target) is np.ndarray and weight is None
+    if (PLAIN_CALLS and type(logits) is np.ndarray and type(target) is np.ndarray
+            and weight is None
             and softcap is None and grad_out is None and type(reduction) is str
             and (reduction == "mean" or reduction == "sum")
             and type(label_smoothing) is float and label_smoothing == 0.0
