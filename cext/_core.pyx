@@ -25,8 +25,13 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 
 from fsm_kernels cimport *
+
+
+cdef extern from "fsm_pairwise.h" nogil:
+    double fsm_pairwise_sum(const double *a, Py_ssize_t n)
 
 
 # ------------------------------------------------------------------ module state
@@ -202,6 +207,10 @@ def log_sigmoid(const floating[::1] x, floating[::1] out, int n_threads):
 
 # ------------------------------------------------------------------ cross-entropy
 
+cdef enum:
+    FEW_PARTIALS = 16    # partial sums a driver keeps on its stack
+
+
 # One fused cross-entropy problem, for rows [0, nrows): the targets, class
 # weights and outputs (NULL where absent; untyped: the element type is the
 # logits'), the kernel's options (their sample_weight: of all nrows rows, offset
@@ -273,22 +282,28 @@ cdef double _cross_entropy(CEProblem *p, const floating[:, ::1] x, object target
                            object weight, object softcap, object grad, bint x_is_scratch,
                            int n_threads) except? -1.0:
     # fills p's partials (softcap: chunk by chunk of capped logits) and
-    # returns their NumPy sum
+    # returns their sum in NumPy's order (fsm_pairwise_sum: numpy.sum's bits
+    # without its call; a few partials live on the stack)
     cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
     cdef Py_ssize_t rpc = _rows_per_chunk(ncols), rows, r0, r1
+    cdef Py_ssize_t nchunks = _n_chunks(nrows, rpc)
     cdef const floating[:, ::1] xs_view
-    partials = np.zeros(_n_chunks(nrows, rpc), dtype=np.float64)
-    cdef double[::1] pv = partials
+    cdef double few[FEW_PARTIALS]
+    cdef double[::1] pv
+    if nchunks <= FEW_PARTIALS:
+        p.partials = few
+    else:
+        pv = np.zeros(nchunks, dtype=np.float64)
+        p.partials = &pv[0]
     p.nrows, p.ncols = nrows, ncols
-    p.partials = &pv[0] if pv.shape[0] else NULL
     p.options.weight_sum = (<double>ncols if weight is None
                             else float(weight.sum(dtype=np.float64)))
     if nrows == 0:
-        return float(partials.sum())
+        return 0.0
     if softcap is None:
         with nogil:
             _ce_run(p, &x[0, 0], 0, nrows, n_threads)
-        return float(partials.sum())
+        return fsm_pairwise_sum(p.partials, nchunks)
     # softcap: c * tanh(x / c) chunk by chunk, into a chunk buffer (into x itself
     # when it is scratch), then the kernel; the gradient times 1 - tanh**2.
     xa = x.base
@@ -313,7 +328,7 @@ cdef double _cross_entropy(CEProblem *p, const floating[:, ::1] x, object target
             gc *= xs
             if target_rows is not None:  # 0 * (NaN or inf) in an ignored row stays 0
                 gc[np.flatnonzero(target_rows[r0:r1] == p.options.ignore_index)] = 0
-    return float(partials.sum())
+    return fsm_pairwise_sum(p.partials, nchunks)
 
 
 def cross_entropy_index(const floating[:, ::1] x, const int64_t[::1] target, *,
@@ -372,3 +387,73 @@ def cross_entropy_prob(const floating[:, ::1] x, const floating[:, ::1] target, 
     p.grad = &grad[0, 0] if grad is not None else NULL
     return _cross_entropy(&p, x, None, weight, softcap, None if grad is None else grad.base,
                           x_is_scratch, n_threads)
+
+
+# ------------------------------------------------------------------ cross-entropy, plain calls
+
+# The common call -- class-index targets, no class weight, label smoothing,
+# z-loss or softcap, "mean" or "sum" -- has its targets checked and its
+# denominator counted here, in one O(rows) pass before the kernel runs, so
+# that a small call costs one driver call (the Python layer's scans and the
+# reductions' NumPy calls cost far more than the kernel at small sizes).  The
+# kernel runs through _cross_entropy exactly as cross_entropy_index runs it.
+
+cdef Py_ssize_t _scan_index_targets(const int64_t *t, Py_ssize_t n, int64_t n_classes,
+                                    int64_t ignore_index, Py_ssize_t *kept) noexcept nogil:
+    # the position of the first target outside [0, n_classes) that is not
+    # ignore_index (-1: none); kept: the number of non-ignored targets before it
+    cdef Py_ssize_t i, k = 0
+    cdef int64_t v
+    for i in range(n):
+        v = t[i]
+        if v != ignore_index:
+            if v < 0 or v >= n_classes:
+                kept[0] = k
+                return i
+            k += 1
+    kept[0] = k
+    return -1
+
+
+def scan_index_targets(const int64_t[::1] target, int64_t n_classes, int64_t ignore_index):
+    """(position of the first target outside [0, n_classes) that is not
+    ignore_index, or -1; the number of targets that are not ignore_index)."""
+    cdef Py_ssize_t kept, bad
+    with nogil:
+        bad = _scan_index_targets(&target[0], target.shape[0], n_classes, ignore_index, &kept)
+    return bad, kept
+
+
+def cross_entropy_index_plain(const floating[:, ::1] x, const int64_t[::1] target,
+                              int64_t ignore_index, bint mean, floating[:, ::1] grad,
+                              int n_threads):
+    """The reduced fused cross-entropy of the rows of x with class-index
+    targets, nothing else: (-1, loss) or, if a target is neither in
+    [0, C) nor ignore_index, (its first position, 0.0) and nothing computed.
+
+    loss: the sum of the row losses, or for ``mean`` that sum divided by the
+    number of targets that are not ignore_index (NaN when there is none); the
+    gradient (written into grad when not None) is multiplied by 1 / that
+    number (0 when there is none).  These are the two operations of the
+    Python layer's _reduction, in the same double arithmetic.
+    """
+    cdef CEProblem p
+    cdef Py_ssize_t kept, bad
+    cdef double scale = 1.0, total
+    with nogil:
+        bad = _scan_index_targets(&target[0], target.shape[0], x.shape[1], ignore_index,
+                                  &kept)
+    if bad >= 0:
+        return bad, 0.0
+    if mean:
+        scale = 1.0 / <double>kept if kept != 0 else 0.0
+    memset(&p, 0, sizeof(p))
+    p.index_target = True
+    p.target_index = &target[0]
+    p.options = fsm_ce_options(ignore_index=ignore_index, weight_sum=0.0,
+                               label_smoothing=0.0, z_loss=0.0, grad_scale=scale)
+    p.grad = &grad[0, 0] if grad is not None else NULL
+    total = _cross_entropy(&p, x, None, None, None, None, False, n_threads)
+    if mean:
+        total = total / <double>kept
+    return -1, total

@@ -4,6 +4,8 @@
 
 ``exp`` is the vectorised exponential behind every kernel, elementwise, at
 the instruction set fastsoftmax._core selected, for tests/test_exp_accuracy.py.
+``pairwise_sum`` is the sum the cross-entropy drivers combine their partial
+sums with, for tests/test_tiny_calls.py.
 """
 from cython cimport floating
 
@@ -23,3 +25,13 @@ def exp(const floating[::1] x, floating[::1] out):
             fsm_exp_f32(&x[0], &out[0], x.shape[0])
         else:
             fsm_exp_f64(&x[0], &out[0], x.shape[0])
+
+
+cdef extern from "fsm_pairwise.h" nogil:
+    double fsm_pairwise_sum(const double *a, Py_ssize_t n)
+
+
+def pairwise_sum(const double[::1] a):
+    """The sum of a 1-D float64 array as the cross-entropy drivers combine
+    their partial sums (fsm_pairwise.h: numpy.sum's order)."""
+    return fsm_pairwise_sum(&a[0], a.shape[0])

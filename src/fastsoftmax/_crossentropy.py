@@ -22,15 +22,22 @@ from numpy.typing import ArrayLike
 from . import _pool
 from ._driver import core
 from ._reduction import gradient_scale, reduced_loss
-from ._threads import resolve
+from ._threads import resolve, valid_count
 from ._typing import Array, Axis, FloatScalar
-from ._validation import (as_array, check_class_indices, check_class_weight, check_fraction,
-                          check_int, check_out, check_real, check_reduction,
-                          check_target_shape, copy_back, float_dtypes, is_index_target,
-                          kernel_array, normalize_axis, output_rows, rows_view)
+from ._validation import (as_array, bad_class_index, check_class_indices,
+                          check_class_weight, check_fraction, check_int, check_out,
+                          check_real, check_reduction, check_target_shape, copy_back,
+                          float_dtypes, is_index_target, is_kernel_array, kernel_array,
+                          normalize_axis, output_rows, rows_view)
 
 _INT64 = np.dtype(np.int64)
-_FLOAT64 = np.dtype(np.float64)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_I64_MIN, _I64_MAX = -2**63, 2**63 - 1
+
+# cross_entropy's shortcut for plain calls (see there); False sends every call
+# through CrossEntropyProblem (the tests compare the two paths).
+PLAIN_CALLS = True
+_FLOAT64 = _F64
 
 
 def check_sample_weight(sample_weight: object, batch_shape: tuple[int, ...],
@@ -71,7 +78,10 @@ class IndexTargets:
 
     The scan takes the non-ignored targets (``kept``): their range is the
     bad-index check and their number, or their summed class weights, the
-    mean's denominator.  ``checked``: the caller has already checked the
+    mean's denominator.  int64 targets are scanned by the compiled
+    ``scan_index_targets`` instead (the first bad position and the number
+    kept, in one pass; ``kept`` is then only made for the summed class
+    weights or when asked for).  ``checked``: the caller has already checked the
     values (the Dask front end checks each block of targets once, with the
     position in the whole array), so nothing is scanned unless a denominator
     is asked for.  ``offset``: the position of these targets in a larger
@@ -83,11 +93,21 @@ class IndexTargets:
         self.target, self.n_classes, self.ignore_index = target, n_classes, ignore_index
         self._keep: Array | None = None
         self._kept: Array
-        if not checked:
-            kept = self.kept
-            if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
-                # the (rare) error path finds the first bad position
-                check_class_indices(target, n_classes, ignore_index, offset=offset)
+        self._count: int | None = None
+        self._rows: Array | None = None
+        if checked:
+            return
+        if target.dtype == _INT64:
+            # int64 (the usual targets): one compiled pass finds the first bad
+            # target and counts the kept ones (the unweighted denominator)
+            bad, self._count = core.scan_index_targets(self.rows(), n_classes, ignore_index)
+            if bad >= 0:
+                raise bad_class_index(target, bad, n_classes, ignore_index, offset=offset)
+            return
+        kept = self.kept
+        if kept.size and (kept.min() < 0 or kept.max() >= n_classes):
+            # the (rare) error path finds the first bad position
+            check_class_indices(target, n_classes, ignore_index, offset=offset)
 
     def _scan(self) -> None:
         if self._keep is None:
@@ -116,7 +136,7 @@ class IndexTargets:
         times that."""
         if sample_weight is None:
             if weight is None:
-                return float(self.kept.size)
+                return float(self.kept.size if self._count is None else self._count)
             return float(weight.astype(np.float64)[self.kept].sum())
         s = sample_weight[self.keep]
         if weight is not None:
@@ -125,7 +145,9 @@ class IndexTargets:
 
     def rows(self) -> Array:
         """The targets as the driver takes them: int64, one per row."""
-        return kernel_array(self.target, _INT64, shape=(-1,))
+        if self._rows is None:
+            self._rows = kernel_array(self.target, _INT64, shape=(-1,))
+        return self._rows
 
 
 class CrossEntropyProblem:
@@ -333,6 +355,19 @@ class VocabularyTiles:
         return G
 
 
+def _plain_index(x: Array, target: Array, ignore_index: int, mean: bool,
+                 num_threads: SupportsIndex | None, want_grad: bool) -> Any:
+    """The plain call of :func:`cross_entropy` (see its guard): one call of
+    the driver that also checks the targets and reduces."""
+    grad = _pool.empty(x.shape, x.dtype) if want_grad else None
+    bad, total = core.cross_entropy_index_plain(x, target, ignore_index, mean, grad,
+                                                resolve(num_threads, x.size))
+    if bad >= 0:
+        raise bad_class_index(target, bad, x.shape[1], ignore_index)
+    loss = x.dtype.type(total)
+    return (loss, grad) if want_grad else loss
+
+
 def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits"
                  ) -> tuple[Array, int, np.dtype[Any], np.dtype[Any]]:
     """(array, class axis, compute dtype, result dtype) of the logits of a
@@ -354,6 +389,31 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                   targets_checked: bool = False, sample_weight: ArrayLike | None = None) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
     prepares the problem and runs it on all rows in one driver call."""
+    # The plain call -- (rows, C) C-contiguous float32/64 logits, int64 class
+    # indices, no class weight, sample weight, smoothing, z-loss or softcap,
+    # "mean" or "sum", the default grad_out and num_threads -- goes straight to the
+    # driver that checks the targets and counts the mean's denominator itself:
+    # preparing a CrossEntropyProblem costs ~10 us of NumPy calls, many times
+    # the kernel of a small call.  The guard admits only arguments whose
+    # checks cannot fail (plain Python types, the defaults' values), so the
+    # options mean here what CrossEntropyProblem makes of them, and the
+    # driver runs the same kernel with the same scale: bitwise the same
+    # answers (tests/test_tiny_calls.py compares the two paths).
+    if (PLAIN_CALLS and type(logits) is np.ndarray and type(target) is np.ndarray
+            and weight is None and sample_weight is None
+            and softcap is None and grad_out is None and type(reduction) is str
+            and (reduction == "mean" or reduction == "sum")
+            and type(label_smoothing) is float and label_smoothing == 0.0
+            and type(z_loss) is float and z_loss == 0.0
+            and type(axis) is int and (axis == -1 or axis == 1)
+            and type(ignore_index) is int and _I64_MIN <= ignore_index <= _I64_MAX
+            and (num_threads is None or valid_count(num_threads))
+            and target.dtype is _INT64 and (logits.dtype is _F32 or logits.dtype is _F64)
+            and logits.ndim == 2 and target.ndim == 1 and logits.size
+            and target.shape[0] == logits.shape[0]
+            and is_kernel_array(logits, logits.dtype) and is_kernel_array(target, _INT64)):
+        return _plain_index(logits, target, ignore_index, reduction == "mean", num_threads,
+                            want_grad)
     arr, axis, compute, result = logits_array(logits, axis)
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,

@@ -14,6 +14,10 @@ Two different operations are used, on purpose, and must stay as they are
 
 ``x * (1 / d)`` and ``x / d`` can differ in the last bit; the loss keeps the
 correctly rounded quotient.
+
+The plain cross-entropy call's driver (``_core.cross_entropy_index_plain``)
+counts its own denominator and applies these same two operations in the same
+double arithmetic (scale 0 for a zero denominator, NaN loss for "mean").
 """
 from __future__ import annotations
 

@@ -336,14 +336,24 @@ def check_class_indices(target: Array, n_classes: int, ignore_index: int | None,
     if bad.any() and ignore_index is not None:
         bad &= target != ignore_index
     if bad.any():
-        pos = np.unravel_index(int(np.argmax(bad)), target.shape)
-        value = target[pos]
-        if offset is not None:
-            pos = tuple(p + s for p, s in zip(pos, offset))
-        also = "" if ignore_index is None else f" and not ignore_index ({ignore_index})"
-        raise IndexError(
-            f"{name}[{', '.join(map(str, pos))}] = {value} is not a class index in "
-            f"[0, {n_classes}){also}")
+        raise bad_class_index(target, int(np.argmax(bad)), n_classes, ignore_index, name,
+                              offset)
+
+
+def bad_class_index(target: Array, flat_pos: int, n_classes: int, ignore_index: int | None,
+                    name: str = "target", offset: tuple[int, ...] | None = None
+                    ) -> IndexError:
+    """The error for the bad class index at flat (C order) position
+    ``flat_pos`` of ``target``, the first one (see
+    :func:`check_class_indices`; a compiled scan finds it too)."""
+    pos = np.unravel_index(flat_pos, target.shape)
+    value = target[pos]
+    if offset is not None:
+        pos = tuple(p + s for p, s in zip(pos, offset))
+    also = "" if ignore_index is None else f" and not ignore_index ({ignore_index})"
+    return IndexError(
+        f"{name}[{', '.join(map(str, pos))}] = {value} is not a class index in "
+        f"[0, {n_classes}){also}")
 
 
 def check_index_target(target: Array, batch_shape: tuple[int, ...], n_classes: int,
