@@ -13,16 +13,18 @@
  * has the cross-entropy's shape: one online pass for m and L, a per-row
  * scalar K, and the gradient pass of fsm_crossentropy.h.  q is 1 - p_y
  * for p_y <= 1/2 and -expm1(-nlp) above, so a row with p_y close to 1
- * keeps q's relative precision.  For g = 0 the loss and gradient are bitwise
- * those of kernel_ce_index with weight a and no smoothing.
+ * keeps q's relative precision, and the target's entry is -K q (not
+ * K p_y - K).  For g = 0 the loss is bitwise that of kernel_ce_index with
+ * weight a and no smoothing, and so is the gradient away from the target.
  *
  * Sigmoid focal loss, per element (torchvision's definition), in double:
- *   s = sigmoid(x), sn = sigmoid(-x), ce = t softplus(-x) + (1 - t) softplus(x)
+ *   s = sigmoid(x), sn = sigmoid(-x), ce = (1 - t) x + softplus(-x)
  *   w = 1 - p_t = s (1 - t) + sn t,   l = a_t ce w^g,  a_t = alpha t + (1 - alpha)(1 - t)
  *   dl/dx = a_t ((s (1 - t) - sn t) w^g + g ce (1 - 2t) w^g (s sn / w))
- * every piece formed without cancellation (w is never 1 - p_t rounded); the
- * second term is 0 where s sn / w is 0 (saturated logits, +-inf included),
- * its limit.
+ * w and ce formed without cancellation (w never as 1 - p_t, ce never as
+ * (1 - t) x + softplus(-x) with x < 0), with torch's NaN and inf for
+ * infinite logits.  The second term of the gradient is 0 where s sn / w is 0
+ * (saturated logits, +-inf included), its limit.
  */
 #include "fsm_kernels.h"
 #include "fsm_simd.h"
@@ -49,8 +51,10 @@ FSM_INLINE double fsm_focal_pow(double q, double g)
 }
 
 /* The loss of a counted row from nlp = -log p_y >= 0 (a: the target's
- * alpha), and in *K the gradient's factor (see the header comment). */
-FSM_INLINE double fsm_focal_row(double nlp, double a, double g, double *K)
+ * alpha), in *K the gradient's factor (see the header comment) and in *Q
+ * the gradient's entry at the target class, -K q: formed from q, not as
+ * K p_y - K, which would cancel where p_y is close to 1. */
+FSM_INLINE double fsm_focal_row(double nlp, double a, double g, double *K, double *Q)
 {
     const double py = exp(-nlp);
     const double q = py > 0.5 ? -expm1(-nlp) : 1.0 - py;
@@ -58,6 +62,7 @@ FSM_INLINE double fsm_focal_row(double nlp, double a, double g, double *K)
     const double r = q > 0.0 ? nlp / q : 1.0;           /* -log(1 - q) / q -> 1 */
     const double t = py > 0.0 ? g * py * r : 0.0;       /* p_y = 0: nlp = inf, term 0 */
     *K = a * (qg * (1.0 + t));
+    *Q = -(*K * q);
     return a * (qg * nlp);
 }
 #endif
@@ -84,8 +89,8 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
         if (y != ignore_index) {
             const double m = (double)mbuf[i * n], L = lse[i];
             const double a = alpha ? (double)alpha[y] : 1.0;
-            double K;
-            loss = fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K);
+            double K, Q;
+            loss = fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K, &Q);
             coef[i] = scale * K;
         }
         if (loss_rows) loss_rows[i] = loss;
@@ -116,9 +121,9 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
         if (y == ignore_index) continue;
         const double m = (double)mbuf[i * n], L = lse[i];
         const double a = alpha ? (double)alpha[y] : 1.0;
-        double K;
-        (void)fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K);
-        grad[i * n + y] = (FSM_T)((double)grad[i * n + y] - scale * K);
+        double K, Q;
+        (void)fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K, &Q);
+        grad[i * n + y] = (FSM_T)(scale * Q);
     }
     return 1;
 }
@@ -139,18 +144,18 @@ FSM_INLINE double FSM_FN(focal_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdif
             if (grad) FSM_FN(row_fill)(grad + i * ldg, ncols, 0);
         } else {
             FSM_T m;
-            double acc, cnt, K = 0.0;
+            double acc, cnt, K = 0.0, Q = 0.0;
             FSM_FN(row_state)(xi, ncols, &m, &acc, &cnt);
             const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;
             const double a = alpha ? (double)alpha[y] : 1.0;
-            if (isfinite(m)) loss = fsm_focal_row(((double)m - (double)xi[y]) + L, a, g, &K);
+            if (isfinite(m)) loss = fsm_focal_row(((double)m - (double)xi[y]) + L, a, g, &K, &Q);
             else loss = NAN;   /* a NaN, a +inf or only -inf: no distribution */
             if (grad) {
                 FSM_T *gi = grad + i * ldg;
                 if (isfinite(m)) {
                     FSM_FN(row_grad_base)(xi, ncols, m, (FSM_T)(scale * K / (acc + cnt)), NULL,
                                           (FSM_T)0, gi);
-                    gi[y] = (FSM_T)((double)gi[y] - scale * K);
+                    gi[y] = (FSM_T)(scale * Q);
                 } else {
                     FSM_FN(row_fill)(gi, ncols, (FSM_T)NAN);
                 }
@@ -247,11 +252,11 @@ FSM_INLINE double FSM_FN(kernel_sigmoid_focal)(const FSM_T *x, const FSM_T *t,
         const fsm_vd s = fsm_sel_f64(xv >= 0, one, e) / d;                /* sigmoid(x) */
         const fsm_vd sn = fsm_sel_f64(xv >= 0, e, one) / d;               /* sigmoid(-x) */
         const fsm_vd l1 = fsm_vlog1p_f64(fsm_sel_f64(xv != xv, zero, e));
-        const fsm_vd mn = (fsm_vd)((fsm_vl)xv & ((fsm_vl)xv >> 63));      /* min(x, 0) */
-        const fsm_vd mx = fsm_sel_f64(xv > 0, xv, zero);                  /* max(x, 0) */
         const fsm_vd omt = one - tv;
-        /* BCE with logits: t softplus(-x) + (1 - t) softplus(x) */
-        const fsm_vd ce = tv * (l1 - mn) + omt * (l1 + mx);
+        /* BCE with logits (1 - t) x + softplus(-x) = log1p(e) + (x < 0 ? -t x : (1 - t) x),
+         * without cancellation; -inf: NaN, as torch's form gives (inf - inf) */
+        fsm_vd ce = l1 + fsm_sel_f64(xv < 0, -(tv * xv), omt * xv);
+        ce = fsm_sel_f64(xv == -INFINITY, fsm_splat_f64(NAN), ce);
         const fsm_vd w = s * omt + sn * tv;                                /* 1 - p_t */
         fsm_vd wg;
         if (g == 0.0) wg = one;
