@@ -81,6 +81,7 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
     double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
     if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
     double coef[FSM_SMALL_CHUNK + FSM_LANES_f64];   /* per row: scale * K, then / sum */
+    double qy[FSM_SMALL_CHUNK];                     /* per row: the target's entry */
     double sum = 0.0;
     for (ptrdiff_t i = 0; i < rows; i++) {
         const int64_t y = target[i];
@@ -92,6 +93,7 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
             double K, Q;
             loss = fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K, &Q);
             coef[i] = scale * K;
+            qy[i] = scale * Q;
         }
         if (loss_rows) loss_rows[i] = loss;
         sum += loss;
@@ -119,11 +121,7 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
     for (ptrdiff_t i = 0; i < rows; i++) {
         const int64_t y = target[i];
         if (y == ignore_index) continue;
-        const double m = (double)mbuf[i * n], L = lse[i];
-        const double a = alpha ? (double)alpha[y] : 1.0;
-        double K, Q;
-        (void)fsm_focal_row((m - (double)x[i * n + y]) + L, a, g, &K, &Q);
-        grad[i * n + y] = (FSM_T)(scale * Q);
+        grad[i * n + y] = (FSM_T)qy[i];
     }
     return 1;
 }
@@ -248,9 +246,9 @@ FSM_INLINE double FSM_FN(kernel_sigmoid_focal)(const FSM_T *x, const FSM_T *t,
         const ptrdiff_t r = n - j < FSM_LANES_f64 ? n - j : FSM_LANES_f64;
         const fsm_vd xv = FSM_FN(sfocal_load)(x + j, r), tv = FSM_FN(sfocal_load)(t + j, r);
         const fsm_vd e = fsm_vexp_f64(fsm_sel_f64(xv < 0, xv, -xv));      /* exp(-|x|) */
-        const fsm_vd d = one + e;
-        const fsm_vd s = fsm_sel_f64(xv >= 0, one, e) / d;                /* sigmoid(x) */
-        const fsm_vd sn = fsm_sel_f64(xv >= 0, e, one) / d;               /* sigmoid(-x) */
+        const fsm_vd rd = one / (one + e);
+        const fsm_vd s = fsm_sel_f64(xv >= 0, one, e) * rd;               /* sigmoid(x) */
+        const fsm_vd sn = fsm_sel_f64(xv >= 0, e, one) * rd;              /* sigmoid(-x) */
         const fsm_vd l1 = fsm_vlog1p_f64(fsm_sel_f64(xv != xv, zero, e));
         const fsm_vd omt = one - tv;
         /* BCE with logits (1 - t) x + softplus(-x) = log1p(e) + (x < 0 ? -t x : (1 - t) x),

@@ -328,3 +328,14 @@ def test_short_rows_with_specials_take_the_general_path():
     for i in (0, 149, 151, 199):
         assert_same(loss[i:i + 1], fs.focal_loss(x[i:i + 1], y[i:i + 1], reduction="none"))
     assert np.isnan(loss[150])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_the_reference_itself_is_torchs(reduction):
+    x, y = make((25, 6), seed=11)
+    alpha = _rng("a4").uniform(0.2, 2.0, 6)
+    for gamma in (0.0, 0.7, 2.0):
+        want = torch_focal(x, y, gamma, alpha, reduction=reduction)
+        got = slow.focal_loss_and_grad(x, y, gamma=gamma, alpha=alpha, reduction=reduction)
+        for g, w in zip(got, want):
+            assert_matches_reference(g, w, rtol=1e-12, atol=1e-15)
