@@ -457,3 +457,102 @@ def cross_entropy_index_plain(const floating[:, ::1] x, const int64_t[::1] targe
     if mean:
         total = total / <double>kept
     return -1, total
+
+
+# ------------------------------------------------------------------ focal losses
+
+cdef inline double _focal_chunk(const floating *x, const int64_t *target, const void *alpha,
+                                const fsm_focal_options *opt, double *loss_rows, void *grad,
+                                Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n) noexcept nogil:
+    # the loss sum of rows [r0, r1) of the softmax focal loss
+    cdef double *lr = loss_rows + r0 if loss_rows != NULL else NULL
+    cdef floating *g = <floating *>grad + r0 * n if grad != NULL else NULL
+    cdef Py_ssize_t rows = r1 - r0
+    if floating is float:
+        return fsm_focal_index_f32(fsm_rows_f32(data=x + r0 * n, stride=n, nrows=rows, ncols=n),
+                                   target + r0, <const float *>alpha, opt,
+                                   fsm_ce_out_f32(loss_rows=lr, grad=g, grad_stride=n))
+    else:
+        return fsm_focal_index_f64(fsm_rows_f64(data=x + r0 * n, stride=n, nrows=rows, ncols=n),
+                                   target + r0, <const double *>alpha, opt,
+                                   fsm_ce_out_f64(loss_rows=lr, grad=g, grad_stride=n))
+
+
+def focal_index(const floating[:, ::1] x, const int64_t[::1] target, *, int64_t ignore_index,
+                alpha, double gamma, double scale, double[::1] loss_rows,
+                floating[:, ::1] grad, int n_threads):
+    """Fused softmax focal loss of the rows of x with class-index targets.
+
+    Writes the per-row losses into loss_rows and the gradient into grad (each
+    when not None); returns the sum of the row losses (chunk partials added
+    in chunk order).
+    """
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, a, b
+    cdef const floating[::1] w = alpha
+    cdef const void *ap = &w[0] if w is not None else NULL
+    cdef double *lr = &loss_rows[0] if loss_rows is not None else NULL
+    cdef void *gp = &grad[0, 0] if grad is not None else NULL
+    cdef fsm_focal_options opt = fsm_focal_options(ignore_index=ignore_index, gamma=gamma,
+                                                   grad_scale=scale)
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    if nrows == 0:
+        return 0.0
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                pv[ch] = _focal_chunk(&x[0, 0], &target[0], ap, &opt, lr, gp, a, b, ncols)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                pv[ch] = _focal_chunk(&x[0, 0], &target[0], ap, &opt, lr, gp, a, b, ncols)
+    return float(partials.sum())
+
+
+cdef inline double _sfocal_chunk(const floating *x, const floating *t,
+                                 const fsm_sfocal_options *opt, floating *loss, floating *grad,
+                                 Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    cdef floating *lp = loss + j0 if loss != NULL else NULL
+    cdef floating *gp = grad + j0 if grad != NULL else NULL
+    if floating is float:
+        return fsm_sigmoid_focal_f32(x + j0, t + j0, opt, lp, gp, j1 - j0)
+    else:
+        return fsm_sigmoid_focal_f64(x + j0, t + j0, opt, lp, gp, j1 - j0)
+
+
+def sigmoid_focal(const floating[::1] x, const floating[::1] target, *, alpha, double gamma,
+                  double scale, floating[::1] loss, floating[::1] grad, int n_threads):
+    """Elementwise sigmoid focal loss of a 1-D array against targets of its
+    shape (alpha None: no weighting).
+
+    Writes the losses into loss and the gradient into grad (each when not
+    None); returns the sum of the losses (chunk partials added in chunk
+    order).
+    """
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef fsm_sfocal_options opt = fsm_sfocal_options(
+        gamma=gamma, alpha=0.0 if alpha is None else float(alpha),
+        use_alpha=alpha is not None, grad_scale=scale)
+    cdef floating *lp = &loss[0] if loss is not None else NULL
+    cdef floating *gp = &grad[0] if grad is not None else NULL
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    if n == 0:
+        return 0.0
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _sfocal_chunk(&x[0], &target[0], &opt, lp, gp, j0, j1)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _sfocal_chunk(&x[0], &target[0], &opt, lp, gp, j0, j1)
+    return float(partials.sum())

@@ -50,6 +50,19 @@
     F(T *, grad)                 /* (nrows, ncols) gradient, or NULL */                    \
     F(ptrdiff_t, grad_stride)
 
+/* The scalar options of the softmax focal loss (fsm_focal.h). */
+#define FSM_FOCAL_OPTIONS_FIELDS(F, T)                                                     \
+    F(int64_t, ignore_index)     /* rows with it count 0 */                                \
+    F(double, gamma)             /* the focusing exponent, >= 0 */                         \
+    F(double, grad_scale)        /* the gradient's factor (1/denominator for "mean") */
+
+/* The scalar options of the sigmoid focal loss (fsm_focal.h). */
+#define FSM_SFOCAL_OPTIONS_FIELDS(F, T)                                                    \
+    F(double, gamma)             /* the focusing exponent, >= 0 */                         \
+    F(double, alpha)             /* the positives' weight (when use_alpha) */              \
+    F(int, use_alpha)            /* 0: no alpha weighting */                               \
+    F(double, grad_scale)        /* the gradient's factor (1/n for "mean") */
+
 /* The structs: S(P, name, FIELDS); a typed struct is fsm_<name>_f32 and
  * fsm_<name>_f64, an untyped one fsm_<name>.  P is passed through. */
 #define FSM_TYPED_STRUCTS(S, P)                                                            \
@@ -57,7 +70,9 @@
     S(P, out, FSM_OUT_FIELDS)                                                              \
     S(P, ce_out, FSM_CE_OUT_FIELDS)
 #define FSM_UNTYPED_STRUCTS(S, P)                                                          \
-    S(P, ce_options, FSM_CE_OPTIONS_FIELDS)
+    S(P, ce_options, FSM_CE_OPTIONS_FIELDS)                                                \
+    S(P, focal_options, FSM_FOCAL_OPTIONS_FIELDS)                                          \
+    S(P, sfocal_options, FSM_SFOCAL_OPTIONS_FIELDS)
 
 /* ------------------------------------------------------------ kernels
  * X(P, SFX, ret, name, (parameters), (arguments)) for element type T and
@@ -79,7 +94,15 @@
     X(P, SFX, double, ce_prob,                                                             \
       (fsm_rows_##SFX x, fsm_rows_##SFX target, const T *weight,                           \
        const fsm_ce_options *opt, fsm_ce_out_##SFX out),                                   \
-      (x, target, weight, opt, out))
+      (x, target, weight, opt, out))                                                       \
+    X(P, SFX, double, focal_index,                                                         \
+      (fsm_rows_##SFX x, const int64_t *target, const T *alpha,                            \
+       const fsm_focal_options *opt, fsm_ce_out_##SFX out),                                \
+      (x, target, alpha, opt, out))                                                        \
+    X(P, SFX, double, sigmoid_focal,                                                       \
+      (const T *x, const T *target, const fsm_sfocal_options *opt, T *loss, T *grad,       \
+       ptrdiff_t n),                                                                       \
+      (x, target, opt, loss, grad, n))
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \

@@ -88,6 +88,13 @@ def calls(d, nt):
             d["hidden"], d["weight"], y, chunk_size=100, label_smoothing=0.1, num_threads=nt)),
         ("sigmoid", lambda: fs.sigmoid(x)),
         ("log_sigmoid", lambda: fs.log_sigmoid(x)),
+        ("focal_loss", lambda: fs.focal_loss(x, y, alpha=d["w"], num_threads=nt)),
+        ("focal_loss_and_grad", lambda: fs.focal_loss_and_grad(x, y, gamma=0.5,
+                                                               reduction="none",
+                                                               num_threads=nt)),
+        ("sigmoid_focal_loss", lambda: fs.sigmoid_focal_loss(x, d["bits"], num_threads=nt)),
+        ("sigmoid_focal_loss_and_grad", lambda: fs.sigmoid_focal_loss_and_grad(
+            d["finite"], d["soft"], gamma=1.5, reduction="mean", num_threads=nt)),
     ]
 
 

@@ -105,6 +105,12 @@ CALLS = {
     "linear_cross_entropy": lambda: fs.linear_cross_entropy(hidden, weight, y),
     "linear_cross_entropy_and_grad_tiled": lambda: fs.linear_cross_entropy_and_grad(
         hidden, weight, y, chunk_size=5),
+    "focal_loss": lambda: fs.focal_loss(x32, y, alpha=np.ones(16)),
+    "focal_loss_and_grad": lambda: fs.focal_loss_and_grad(x, y, gamma=0.5, reduction="none"),
+    "sigmoid_focal_loss": lambda: fs.sigmoid_focal_loss(x, bits),
+    "sigmoid_focal_loss_and_grad": lambda: fs.sigmoid_focal_loss_and_grad(
+        x32, soft, reduction="sum"),
+    "error_focal_alpha_shape": raises(lambda: fs.focal_loss(x, y, alpha=np.ones(3))),
     # error paths: the exception, its message and traceback must not leak
     "error_target_out_of_range": raises(lambda: fs.cross_entropy(x, y + 100)),
     "error_bad_reduction": raises(lambda: fs.cross_entropy_and_grad(x, y, reduction="x")),

@@ -200,6 +200,24 @@ def _linear(name, rng, i):
     return (h, w, y), kw
 
 
+def _focal(name, rng, i):
+    (x, target), kw = _cross_entropy("cross_entropy", rng, 3 * i)   # index targets
+    kw = {k: v for k, v in kw.items() if k in ("axis", "ignore_index", "reduction")}
+    kw.update(_draw(rng, {"gamma": [None, 0.0, 0.5, 3.0]}))
+    if i % 2:
+        kw["alpha"] = rng.uniform(0.25, 2.0, x.shape[kw["axis"]])
+    return (x, target), kw
+
+
+def _sigmoid_focal(name, rng, i):
+    (x, t), kw = _binary("binary_cross_entropy_with_logits", rng, i)
+    kw = _draw(rng, {"reduction": ["mean", "sum", "none"], "gamma": [None, 0.0, 0.5, 3.0],
+                     "alpha": [None, 0.25, -1.0]})
+    if "alpha" not in kw and i % 3 == 0:
+        kw["alpha"] = None
+    return (x, t), kw
+
+
 GENERATORS = {
     "softmax": _softmax_family, "log_softmax": _softmax_family, "logsumexp": _softmax_family,
     "sigmoid": _sigmoid, "log_sigmoid": _sigmoid,
@@ -209,6 +227,8 @@ GENERATORS = {
     "binary_cross_entropy_with_logits": _binary,
     "binary_cross_entropy_with_logits_and_grad": _binary,
     "linear_cross_entropy": _linear, "linear_cross_entropy_and_grad": _linear,
+    "focal_loss": _focal, "focal_loss_and_grad": _focal,
+    "sigmoid_focal_loss": _sigmoid_focal, "sigmoid_focal_loss_and_grad": _sigmoid_focal,
 }
 
 

@@ -25,6 +25,8 @@ from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
 from .linear import linear_cross_entropy, linear_cross_entropy_and_grad
 from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
+from .focal import (focal_loss, focal_loss_and_grad, sigmoid_focal_loss,
+                    sigmoid_focal_loss_and_grad)
 
 try:
     __version__ = _version("fastsoftmax")
@@ -38,6 +40,7 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
+    "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "set_output_pool", "get_output_pool", "release_output_pool",
     "__version__",

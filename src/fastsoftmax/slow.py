@@ -52,6 +52,7 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
+    "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
 ]
 
 #: The precision of the softmax family and the sigmoids (float64 where the
@@ -873,3 +874,184 @@ def linear_cross_entropy_and_grad(hidden: ArrayLike, weight: ArrayLike, target: 
     of the loss with respect to the full logits."""
     return _linear_cross_entropy(hidden, weight, target, bias, ignore_index,
                                  label_smoothing, reduction, z_loss, softcap, True, sample_weight)
+
+
+# ================================================================= focal losses
+
+def _focal(logits: Any, target: Any, gamma: Any, alpha: Any, axis: Any, ignore_index: Any,
+           reduction: Any, want_grad: Any) -> Any:
+    """Softmax focal loss ``-alpha[y] (1 - p_y)**gamma log p_y`` of float64
+    logits, classes moved last, and the gradient of the summed loss::
+
+        d/dz_c = alpha[y] (q**gamma - gamma q**(gamma - 1) p_y log p_y) (p_c - [c == y])
+
+    with ``q = 1 - p_y = -expm1(log p_y)``; where ``q = 0`` the factor is its
+    limit (1 for gamma = 0, else 0), and ``p_y log p_y`` is 0 where
+    ``p_y = 0``.  "mean" divides by the number of non-ignored samples.  A
+    counted sample without a distribution is NaN (loss and gradient row),
+    an ignored one 0."""
+    arr = np.asarray(logits)
+    dtype = _result_dtype(arr)
+    x = np.moveaxis(_as(arr, np.float64), axis, -1)
+    g = float(gamma)
+    n_classes = x.shape[-1]
+    a = np.ones(n_classes) if alpha is None else _as(alpha, np.float64)
+    t = np.asarray(target).astype(np.int64)
+    keep = t != ignore_index
+    y = np.where(keep, t, 0)
+    lse, logp, p, ok = _row_stats(x)
+    with np.errstate(**_ERRSTATE):
+        if n_classes:
+            logp_y = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+            a_y = a[y]
+        else:  # no class: every sample is ignored
+            logp_y = a_y = np.zeros(y.shape)
+        p_y = np.exp(logp_y)
+        q = -np.expm1(logp_y)
+        per = -a_y * q ** g * logp_y
+        per = np.where(ok, per, np.nan)
+        per = np.where(keep, per, 0.0)
+        denom = np.count_nonzero(keep)
+        loss = _reduce(per, denom, reduction, dtype)
+        if not want_grad:
+            return loss
+        plogp = np.where(p_y > 0, p_y * logp_y, 0.0)
+        safe_q = np.where(q > 0, q, 1.0)
+        k = np.where(q > 0, q ** g - g * safe_q ** (g - 1) * plogp, 1.0 if g == 0 else 0.0)
+        k = a_y * k
+        onehot = np.zeros(x.shape)
+        if n_classes:
+            np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+        grad = k[..., None] * (p - onehot)
+        grad = np.where(ok[..., None], grad, np.nan)
+        grad = np.where(keep[..., None], grad, 0.0) * _grad_scale(denom, reduction)
+    return loss, _deliver(np.moveaxis(grad, -1, axis), dtype, None)
+
+
+@overload
+def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+               alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+               ignore_index: SupportsIndex = -100, reduction: Reduced = "mean",
+               num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+@overload
+def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+               alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+               ignore_index: SupportsIndex = -100, reduction: Literal["none"],
+               num_threads: SupportsIndex | None = None) -> FloatArray: ...
+@overload
+def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+               alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+               ignore_index: SupportsIndex = -100, reduction: str = "mean",
+               num_threads: SupportsIndex | None = None) -> Any: ...
+def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+               alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+               ignore_index: SupportsIndex = -100, reduction: str = "mean",
+               num_threads: SupportsIndex | None = None) -> Any:
+    """Reference for :func:`fastsoftmax.focal_loss` (see :func:`_focal`)."""
+    return _focal(logits, target, gamma, alpha, axis, ignore_index, reduction, False)
+
+
+@overload
+def focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+                        alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+                        ignore_index: SupportsIndex = -100, reduction: Reduced = "mean",
+                        num_threads: SupportsIndex | None = None
+                        ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+                        alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+                        ignore_index: SupportsIndex = -100, reduction: Literal["none"],
+                        num_threads: SupportsIndex | None = None
+                        ) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+                        alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+                        ignore_index: SupportsIndex = -100, reduction: str = "mean",
+                        num_threads: SupportsIndex | None = None) -> tuple[Any, FloatArray]: ...
+def focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
+                        alpha: ArrayLike | None = None, axis: SupportsIndex = -1,
+                        ignore_index: SupportsIndex = -100, reduction: str = "mean",
+                        num_threads: SupportsIndex | None = None) -> Any:
+    """Reference for :func:`fastsoftmax.focal_loss_and_grad` (see :func:`_focal`)."""
+    return _focal(logits, target, gamma, alpha, axis, ignore_index, reduction, True)
+
+
+def _sigmoid_focal(logits: Any, target: Any, alpha: Any, gamma: Any, reduction: Any,
+                   want_grad: Any) -> Any:
+    """torchvision's sigmoid focal loss in float64: ``ce (1 - p_t)**gamma``
+    (times ``alpha t + (1 - alpha)(1 - t)`` for alpha >= 0), ``ce`` the
+    BCE with logits ``-(t log p + (1 - t) log(1 - p))`` (torch's special
+    values: NaN at x = -inf), ``1 - p_t`` written as
+    ``sigmoid(-x) t + sigmoid(x) (1 - t)``; the gradient by the chain rule::
+
+        d/dx = a_t ((p - t) w**gamma + ce gamma w**(gamma - 1) p (1 - p) (1 - 2t))
+
+    with ``w = 1 - p_t``, the second term taken as its limit 0 where
+    ``p (1 - p) = 0`` (saturated and infinite logits) and for gamma = 0."""
+    dtype = _result_dtype(logits)
+    x = _as(logits, np.float64)
+    t = _as(target, np.float64)
+    g = float(gamma)
+    with np.errstate(**_ERRSTATE):
+        p = _sigmoid(x)
+        pn = _sigmoid(-x)
+        # -(t log p + (1 - t) log(1 - p)); at x = -inf torch's form
+        # (1 - t) x + softplus(-x) is inf - inf: NaN whatever t
+        ce = -(t * _log_sigmoid(x) + (1 - t) * _log_sigmoid(-x))
+        ce = np.where(x == -np.inf, np.nan, ce)
+        w = pn * t + p * (1 - t)
+        a_t = 1.0 if alpha is None or alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
+        loss = np.broadcast_to(a_t * (ce * w ** g), x.shape)
+        if not want_grad:
+            return _binary_finish(loss, None, reduction, dtype)
+        ppn = p * pn
+        second = np.where((ppn == 0) | (g == 0), 0.0,
+                          ce * g * np.where(w != 0, w, 1.0) ** (g - 1) * ppn * (1 - 2 * t))
+        grad = np.broadcast_to(a_t * ((p - t) * w ** g + second), x.shape)
+    return _binary_finish(loss, grad, reduction, dtype)
+
+
+@overload
+def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: Literal["none"] = "none",
+                       num_threads: SupportsIndex | None = None) -> FloatArray: ...
+@overload
+def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: Reduced,
+                       num_threads: SupportsIndex | None = None) -> FloatScalar: ...
+@overload
+def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: str = "none",
+                       num_threads: SupportsIndex | None = None) -> Any: ...
+def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: str = "none",
+                       num_threads: SupportsIndex | None = None) -> Any:
+    """Reference for :func:`fastsoftmax.sigmoid_focal_loss` (see :func:`_sigmoid_focal`)."""
+    return _sigmoid_focal(logits, target, alpha, gamma, reduction, False)
+
+
+@overload
+def sigmoid_focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                alpha: float | None = 0.25, gamma: float = 2.0,
+                                reduction: Literal["none"] = "none",
+                                num_threads: SupportsIndex | None = None
+                                ) -> tuple[FloatArray, FloatArray]: ...
+@overload
+def sigmoid_focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                alpha: float | None = 0.25, gamma: float = 2.0,
+                                reduction: Reduced,
+                                num_threads: SupportsIndex | None = None
+                                ) -> tuple[FloatScalar, FloatArray]: ...
+@overload
+def sigmoid_focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                alpha: float | None = 0.25, gamma: float = 2.0,
+                                reduction: str = "none",
+                                num_threads: SupportsIndex | None = None
+                                ) -> tuple[Any, Any]: ...
+def sigmoid_focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *,
+                                alpha: float | None = 0.25, gamma: float = 2.0,
+                                reduction: str = "none",
+                                num_threads: SupportsIndex | None = None) -> Any:
+    """Reference for :func:`fastsoftmax.sigmoid_focal_loss_and_grad` (see
+    :func:`_sigmoid_focal`)."""
+    return _sigmoid_focal(logits, target, alpha, gamma, reduction, True)

@@ -190,6 +190,10 @@ MAIN_ARG.update({f: "probs" for f in BCE_FAMILY})
 MAIN_ARG.update({f: "hidden" for f in LINEAR_FAMILY})
 # functions whose main input must be probabilities
 PROB_INPUT = ("categorical_cross_entropy",) + BCE_FAMILY
+# the focal losses (test_focal.py): class-index targets / binary targets
+FOCAL_FAMILY = ("focal_loss", "focal_loss_and_grad")
+SIGMOID_FOCAL_FAMILY = ("sigmoid_focal_loss", "sigmoid_focal_loss_and_grad")
+MAIN_ARG.update({f: "logits" for f in FOCAL_FAMILY + SIGMOID_FOCAL_FAMILY})
 
 
 def call_args(fname, main, target=None, **kw):
@@ -199,7 +203,7 @@ def call_args(fname, main, target=None, **kw):
         return (main,), kw
     if target is None:
         shape = _shape_of(main)
-        if fname in CE_FAMILY + ("nll_loss", "categorical_cross_entropy"):
+        if fname in CE_FAMILY + ("nll_loss", "categorical_cross_entropy") + FOCAL_FAMILY:
             ax = kw.get("axis", -1)
             ax = -1 if not isinstance(ax, int) else ax
             if len(shape) == 0:
@@ -264,6 +268,7 @@ FAMILIES = {
     "test_cross_entropy": CE_FAMILY + ("nll_loss", "categorical_cross_entropy"),
     "test_binary_losses": BCE_FAMILY + BCEL_FAMILY,
     "test_linear": LINEAR_FAMILY,
+    "test_focal": FOCAL_FAMILY + SIGMOID_FOCAL_FAMILY,
 }
 
 

@@ -98,6 +98,15 @@ def make_logits_and_labels(shape: tuple[int, ...], dtype: str = "float32",
     return make_logits(shape, dtype, seed), labels
 
 
+def make_logits_and_binary_targets(shape: tuple[int, ...], dtype: str = "float32",
+                                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (see :func:`make_logits`) and 0/1 targets of their shape and
+    dtype, one positive in ten (a detection head's sparse positives)."""
+    rng = np.random.default_rng(seed + 2)
+    targets = (rng.random(tuple(shape)) < 0.1).astype(np.dtype(dtype))
+    return make_logits(shape, dtype, seed), targets
+
+
 def make_linear_inputs(size: tuple[int, int, int], dtype: str = "float32",
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hidden states (N, D), an nn.Linear-style weight (V, D) and labels (N,)

@@ -16,7 +16,8 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .._typing import Array
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad",
+           "focal_loss_and_grad", "sigmoid_focal_loss_and_grad"]
 
 # The results are Any: an array or a NumPy scalar depending on the shape and
 # the reduction, as NumPy's own annotations of these operations have them.
@@ -171,3 +172,41 @@ def cross_entropy_grad(logits: ArrayLike, target: ArrayLike, weight: ArrayLike |
         with np.errstate(invalid="ignore", divide="ignore"):
             g = g / denom if denom != 0 else np.zeros_like(g)
     return g
+
+
+def focal_loss_and_grad(logits: Any, target: Any, gamma: Any = 2.0,
+                        dtype: Any = np.float64) -> Any:
+    """Mean softmax focal loss ``-(1 - p_y)**gamma log p_y`` of valid class
+    indices (class axis last) and its gradient
+    ``(q**gamma - gamma q**(gamma - 1) p_y log p_y) (p - onehot) / N``."""
+    x = np.asarray(logits, dtype=dtype)
+    logp = log_softmax(x, axis=-1, dtype=dtype)
+    y = np.asarray(target).astype(np.intp)[..., None]
+    logp_y = np.take_along_axis(logp, y, axis=-1)[..., 0]
+    p_y = np.exp(logp_y)
+    q = 1 - p_y
+    qg = q ** gamma
+    n = max(1, logp_y.size)
+    loss = -(qg * logp_y).sum() / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = (qg - gamma * q ** (gamma - 1) * p_y * logp_y) / n
+    g = np.exp(logp) * k[..., None]
+    np.put_along_axis(g, y, np.take_along_axis(g, y, axis=-1) - k[..., None], axis=-1)
+    return loss, g
+
+
+def sigmoid_focal_loss_and_grad(logits: Any, target: Any, alpha: Any = 0.25, gamma: Any = 2.0,
+                                dtype: Any = np.float64) -> Any:
+    """torchvision's sigmoid focal loss, elementwise ("none"), and the
+    gradient of its sum."""
+    x = np.asarray(logits, dtype=dtype)
+    t = np.asarray(target, dtype=dtype)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        p = 1 / (1 + np.exp(-x))
+        ce = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+        w = 1 - (p * t + (1 - p) * (1 - t))
+        a_t = alpha * t + (1 - alpha) * (1 - t) if alpha >= 0 else 1.0
+        wg = w ** gamma
+        loss = a_t * ce * wg
+        grad = a_t * ((p - t) * wg + ce * gamma * w ** (gamma - 1) * p * (1 - p) * (1 - 2 * t))
+    return loss, grad

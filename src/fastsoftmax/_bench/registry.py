@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .inputs import make_linear_inputs, make_logits_and_labels, make_logits_only
+from .inputs import (make_linear_inputs, make_logits_and_binary_targets, make_logits_and_labels,
+                     make_logits_only)
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
            "register_implementation", "matrix_ops", "linear_ops", "reference", "numpy_peer",
@@ -128,6 +129,16 @@ register_op(Op("linear_cross_entropy", None, make_linear_inputs, matrix=False))
 register_op(Op("linear_cross_entropy_and_grad", None, make_linear_inputs, matrix=False))
 
 
+def _binary_loss_and_grad(shape, itemsize):
+    # read the logits and the targets (their size), write the loss and the gradient
+    return 2 * math.prod(shape) * itemsize, 2 * math.prod(shape) * itemsize
+
+
+register_op(Op("focal_loss_and_grad", _loss_and_grad, make_logits_and_labels))
+register_op(Op("sigmoid_focal_loss_and_grad", _binary_loss_and_grad,
+               make_logits_and_binary_targets))
+
+
 # --------------------------------------------------------------------------
 # the reference and the NumPy peer
 
@@ -182,6 +193,8 @@ def numpy_peer(op_name: str) -> Callable[..., Any]:
         return lambda x, y: (loss(x, y), grad(x, y))
     if op_name in ("linear_cross_entropy", "linear_cross_entropy_and_grad"):
         return _linear_numpy(op_name.endswith("_and_grad"))
+    if op_name in ("focal_loss_and_grad", "sigmoid_focal_loss_and_grad"):
+        return in_input_dtype(getattr(peer, op_name))
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
         raise KeyError(f"no NumPy version of {op_name!r}")
     fn: Callable[..., Any] = in_input_dtype(getattr(peer, op_name))
@@ -348,6 +361,33 @@ def _torch_threads(torch: Any, n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def _torch_focal_loss_and_grad(torch):
+    def focal_loss_and_grad(x, y):
+        # the defining expression, differentiated by autograd (gamma = 2)
+        x = x.detach().requires_grad_(True)
+        xr, yr = _torch_rows(x, y)
+        logp_y = torch.log_softmax(xr, dim=-1).gather(1, yr[:, None])[:, 0]
+        loss = (-(1 - logp_y.exp()) ** 2 * logp_y).mean()
+        loss.backward()
+        return loss.detach(), x.grad
+    return focal_loss_and_grad
+
+
+def _torch_sigmoid_focal_loss_and_grad(torch):
+    F = torch.nn.functional
+
+    def sigmoid_focal_loss_and_grad(x, t):
+        # torchvision.ops.sigmoid_focal_loss (alpha 0.25, gamma 2, "none")
+        x = x.detach().requires_grad_(True)
+        p = torch.sigmoid(x)
+        ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+        p_t = p * t + (1 - p) * (1 - t)
+        loss = (0.25 * t + 0.75 * (1 - t)) * (ce * (1 - p_t) ** 2)
+        loss.sum().backward()
+        return loss.detach(), x.grad
+    return sigmoid_focal_loss_and_grad
+
+
 register_implementation(Implementation(
     "torch", "torch",
     {"softmax": _torch_softmax("softmax"), "log_softmax": _torch_softmax("log_softmax"),
@@ -355,7 +395,9 @@ register_implementation(Implementation(
      "cross_entropy": _torch_cross_entropy,
      "cross_entropy_and_grad": _torch_cross_entropy_and_grad,
      "linear_cross_entropy": _torch_linear(False),
-     "linear_cross_entropy_and_grad": _torch_linear(True)},
+     "linear_cross_entropy_and_grad": _torch_linear(True),
+     "focal_loss_and_grad": _torch_focal_loss_and_grad,
+     "sigmoid_focal_loss_and_grad": _torch_sigmoid_focal_loss_and_grad},
     convert=lambda torch, a: torch.from_numpy(a),
     threads=_torch_threads,
 ))
