@@ -129,7 +129,7 @@ register_op(Op("linear_cross_entropy", None, make_linear_inputs, matrix=False))
 register_op(Op("linear_cross_entropy_and_grad", None, make_linear_inputs, matrix=False))
 
 
-def _binary_loss_and_grad(shape, itemsize):
+def _binary_loss_and_grad(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     # read the logits and the targets (their size), write the loss and the gradient
     return 2 * math.prod(shape) * itemsize, 2 * math.prod(shape) * itemsize
 
@@ -361,8 +361,8 @@ def _torch_threads(torch: Any, n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _torch_focal_loss_and_grad(torch):
-    def focal_loss_and_grad(x, y):
+def _torch_focal_loss_and_grad(torch: Any) -> Callable[..., Any]:
+    def focal_loss_and_grad(x: Any, y: Any) -> tuple[Any, Any]:
         # the defining expression, differentiated by autograd (gamma = 2)
         x = x.detach().requires_grad_(True)
         xr, yr = _torch_rows(x, y)
@@ -373,10 +373,10 @@ def _torch_focal_loss_and_grad(torch):
     return focal_loss_and_grad
 
 
-def _torch_sigmoid_focal_loss_and_grad(torch):
+def _torch_sigmoid_focal_loss_and_grad(torch: Any) -> Callable[..., Any]:
     F = torch.nn.functional
 
-    def sigmoid_focal_loss_and_grad(x, t):
+    def sigmoid_focal_loss_and_grad(x: Any, t: Any) -> tuple[Any, Any]:
         # torchvision.ops.sigmoid_focal_loss (alpha 0.25, gamma 2, "none")
         x = x.detach().requires_grad_(True)
         p = torch.sigmoid(x)
