@@ -22,6 +22,9 @@ from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
 from .linear import linear_cross_entropy, linear_cross_entropy_and_grad
 from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
+from .gradient_boosting import (binary_cross_entropy_gradient_hessian,
+                                cross_entropy_gradient_hessian)
+from .backward import log_softmax_backward, softmax_backward
 
 try:
     __version__ = _version("fastsoftmax")
@@ -35,6 +38,8 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_and_grad",
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
+    "cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian",
+    "softmax_backward", "log_softmax_backward",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "__version__",
 ]
