@@ -264,6 +264,9 @@ FAMILIES = {
     "test_cross_entropy": CE_FAMILY + ("nll_loss", "categorical_cross_entropy"),
     "test_binary_losses": BCE_FAMILY + BCEL_FAMILY,
     "test_linear": LINEAR_FAMILY,
+    "test_gradient_boosting": ("cross_entropy_gradient_hessian",
+                               "binary_cross_entropy_gradient_hessian"),
+    "test_backward": ("softmax_backward", "log_softmax_backward"),
 }
 
 
