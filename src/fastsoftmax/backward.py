@@ -9,7 +9,7 @@ hand-written backward pass or an autograd function built on
 """
 from __future__ import annotations
 
-from typing import Any, Callable, SupportsIndex
+from typing import Callable, SupportsIndex
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,8 +26,9 @@ __all__ = ["softmax_backward", "log_softmax_backward"]
 _BackwardKernel = Callable[[Array, Array, Array, int], None]
 
 
-def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike, axis: SupportsIndex,
-              out: Array | None, num_threads: SupportsIndex | None) -> Any:
+def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike,
+              axis: SupportsIndex, out: Array | None,
+              num_threads: SupportsIndex | None) -> FloatArray:
     g = real_array(grad_output, "grad_output")
     y = real_array(output, "output")
     if y.shape != g.shape:
@@ -45,8 +46,6 @@ def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike
         kernel(gx, yx, buf, nt)
         if not direct:
             copy_back(buf, res, axes)
-    if out is None and res.ndim == 0:
-        return res[()]
     return res
 
 
@@ -77,8 +76,9 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: Support
     Returns
     -------
     ndarray
-        The shape of the inputs; their promoted float dtype (float16 is
-        computed in float32 and returned as float16; integers give float64).
+        The shape of the inputs (a 0-d array for 0-d inputs); their promoted
+        float dtype (float16 is computed in float32 and returned as float16;
+        integers give float64).
 
     Notes
     -----
@@ -92,7 +92,7 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: Support
     >>> from fastsoftmax import softmax, softmax_backward
     >>> y = softmax(np.array([1.0, 2.0, 3.0]))
     >>> softmax_backward(np.array([0.0, 0.0, 1.0]), y).round(6)
-    array([-0.059893, -0.162803,  0.222695])
+    array([-0.059892, -0.162803,  0.222695])
     """
     return _backward(core.softmax_backward, grad_output, output, axis, out, num_threads)
 

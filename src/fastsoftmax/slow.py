@@ -834,8 +834,9 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
         h = s[..., None] * (p * (1 - p))
     g = np.where(ok[..., None], g, np.nan)
     h = np.where(ok[..., None], h, np.nan)
-    return _gh_deliver(np.moveaxis(g, -1, axis), np.moveaxis(h, -1, axis), dtype,
-                       gradient_out, hessian_out)
+    result: tuple[FloatArray, FloatArray] = _gh_deliver(
+        np.moveaxis(g, -1, axis), np.moveaxis(h, -1, axis), dtype, gradient_out, hessian_out)
+    return result
 
 
 def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike, *,
@@ -857,10 +858,17 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
         p, q = _sigmoid(x), _sigmoid(-x)
         g = s * ((1 - t) * p - t * q)
         h = s * (p * q)
-    return _gh_deliver(g, h, dtype, gradient_out, hessian_out)
+    result: tuple[FloatArray, FloatArray] = _gh_deliver(g, h, dtype, gradient_out, hessian_out)
+    return result
 
 
 # ================================================================= softmax backward
+
+def _backward_deliver(r: Any, dtype: Any, out: Any) -> FloatArray:
+    """``r`` rounded to ``dtype`` (an array, 0-d included), or written into ``out``."""
+    result: FloatArray = np.asarray(_deliver(r, dtype, out))
+    return out if out is not None else result
+
 
 def _backward_dtype(g: Any, y: Any) -> Any:
     kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in (g, y)]
@@ -878,7 +886,7 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: Support
     ax = None if g.ndim == 0 else axis
     with np.errstate(**_ERRSTATE):
         r = ye * (ge - np.sum(ge * ye, axis=ax, keepdims=True))
-    return _deliver(r, dtype, out)
+    return _backward_deliver(r, dtype, out)
 
 
 def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, *,
@@ -892,4 +900,4 @@ def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, *,
     ax = None if g.ndim == 0 else axis
     with np.errstate(**_ERRSTATE):
         r = ge - np.exp(ye) * np.sum(ge, axis=ax, keepdims=True)
-    return _deliver(r, dtype, out)
+    return _backward_deliver(r, dtype, out)

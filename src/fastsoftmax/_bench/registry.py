@@ -122,6 +122,30 @@ register_op(Op("linear_cross_entropy", None, make_linear_inputs, matrix=False))
 register_op(Op("linear_cross_entropy_and_grad", None, make_linear_inputs, matrix=False))
 
 
+def _gradient_hessian(shape, itemsize):
+    # read the raw predictions and the int64 labels, write gradient and hessian
+    return _loss(shape, itemsize)[0], 2 * math.prod(shape) * itemsize
+
+
+def _backward(shape, itemsize):
+    # read the gradient and the forward output, write the input gradient
+    return 2 * math.prod(shape) * itemsize, math.prod(shape) * itemsize
+
+
+def make_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(grad_output, output)`` of a softmax backward pass: seeded normal
+    gradients and the softmax of the benchmark's logits."""
+    from .. import softmax
+    rng = np.random.default_rng(seed + 2)
+    g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    return g, softmax(make_logits_only(shape, dtype, seed)[0])
+
+
+register_op(Op("cross_entropy_gradient_hessian", _gradient_hessian, make_logits_and_labels))
+register_op(Op("softmax_backward", _backward, make_backward_inputs))
+
+
 # --------------------------------------------------------------------------
 # the NumPy reference
 
@@ -159,6 +183,10 @@ def reference(op_name: str) -> Callable[..., Any]:
         return lambda x, y: (loss(x, y), grad(x, y))
     if op_name in ("linear_cross_entropy", "linear_cross_entropy_and_grad"):
         return _linear_reference(op_name.endswith("_and_grad"))
+    if op_name == "cross_entropy_gradient_hessian":
+        return _gradient_hessian_reference
+    if op_name == "softmax_backward":
+        return _softmax_backward_reference
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
         raise KeyError(f"no NumPy reference for {op_name!r}")
     return in_input_dtype(getattr(ref, op_name))
@@ -177,6 +205,20 @@ def _linear_reference(grad: bool) -> Callable[..., Any]:
         del logits
         return loss, g @ w, g.T @ h
     return linear_cross_entropy
+
+
+def _gradient_hessian_reference(x, y):
+    # softmax, then the one-hot subtraction and p (1 - p), in the input dtype
+    from .. import _reference as ref
+    p = ref.softmax(x, dtype=x.dtype)
+    g = p.copy()
+    np.put_along_axis(g, y[..., None], np.take_along_axis(p, y[..., None], axis=-1) - 1,
+                      axis=-1)
+    return g, p * (1 - p)
+
+
+def _softmax_backward_reference(g, y):
+    return y * (g - np.sum(g * y, axis=-1, keepdims=True))
 
 
 # --------------------------------------------------------------------------
@@ -313,6 +355,20 @@ def _torch_linear(grad):
     return factory
 
 
+def _torch_gradient_hessian(torch):
+    def gradient_hessian(x, y):
+        # softmax, the one-hot subtraction and p (1 - p) with torch ops
+        p = torch.softmax(x, dim=-1)
+        g = p.clone()
+        g.scatter_add_(-1, y.unsqueeze(-1), torch.full_like(p[..., :1], -1.0))
+        return g, p * (1 - p)
+    return gradient_hessian
+
+
+def _torch_softmax_backward(torch):
+    return lambda g, y: torch._softmax_backward_data(g, y, -1, g.dtype)
+
+
 @contextlib.contextmanager
 def _torch_threads(torch, n):
     old = torch.get_num_threads()
@@ -330,7 +386,9 @@ register_implementation(Implementation(
      "cross_entropy": _torch_cross_entropy,
      "cross_entropy_and_grad": _torch_cross_entropy_and_grad,
      "linear_cross_entropy": _torch_linear(False),
-     "linear_cross_entropy_and_grad": _torch_linear(True)},
+     "linear_cross_entropy_and_grad": _torch_linear(True),
+     "cross_entropy_gradient_hessian": _torch_gradient_hessian,
+     "softmax_backward": _torch_softmax_backward},
     convert=lambda torch, a: torch.from_numpy(a),
     threads=_torch_threads,
 ))
@@ -343,6 +401,37 @@ def _scipy_function(name):
 register_implementation(Implementation(
     "scipy", "scipy.special",
     {name: _scipy_function(name) for name in ("softmax", "log_softmax", "logsumexp")},
+))
+
+
+#: scikit-learn's losses take their thread count per call (``n_threads=``).
+_SKLEARN_THREADS = [1]
+
+
+@contextlib.contextmanager
+def _sklearn_threads(module, n):
+    old = _SKLEARN_THREADS[0]
+    _SKLEARN_THREADS[0] = n
+    try:
+        yield
+    finally:
+        _SKLEARN_THREADS[0] = old
+
+
+def _sklearn_gradient_hessian(loss_module):
+    def gradient_hessian(x, y):
+        # scikit-learn takes float labels of the predictions' dtype
+        n_classes = x.shape[-1]
+        loss = loss_module.HalfMultinomialLoss(n_classes=n_classes)
+        return loss.gradient_hessian(y.astype(x.dtype), x.reshape(-1, n_classes),
+                                     n_threads=_SKLEARN_THREADS[0])
+    return gradient_hessian
+
+
+register_implementation(Implementation(
+    "sklearn", "sklearn._loss.loss",
+    {"cross_entropy_gradient_hessian": _sklearn_gradient_hessian},
+    threads=_sklearn_threads, distribution="scikit-learn",
 ))
 
 
