@@ -88,6 +88,13 @@ def calls(d, nt):
             d["hidden"], d["weight"], y, chunk_size=100, label_smoothing=0.1, num_threads=nt)),
         ("sigmoid", lambda: fs.sigmoid(x)),
         ("log_sigmoid", lambda: fs.log_sigmoid(x)),
+        ("cross_entropy_gradient_hessian", lambda: fs.cross_entropy_gradient_hessian(
+            x, d["y_all"], sample_weight=d["p"][:, 0], num_threads=nt)),
+        ("binary_cross_entropy_gradient_hessian",
+         lambda: fs.binary_cross_entropy_gradient_hessian(d["finite"], d["p"], num_threads=nt)),
+        ("softmax_backward", lambda: fs.softmax_backward(d["soft"], d["soft"], num_threads=nt)),
+        ("log_softmax_backward", lambda: fs.log_softmax_backward(
+            d["x64"], np.log(d["p"]), num_threads=nt)),
     ]
 
 

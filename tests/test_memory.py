@@ -105,6 +105,12 @@ CALLS = {
     "linear_cross_entropy": lambda: fs.linear_cross_entropy(hidden, weight, y),
     "linear_cross_entropy_and_grad_tiled": lambda: fs.linear_cross_entropy_and_grad(
         hidden, weight, y, chunk_size=5),
+    "cross_entropy_gradient_hessian": lambda: fs.cross_entropy_gradient_hessian(
+        x, y, sample_weight=p[:, 0], gradient_out=out, hessian_out=grad),
+    "binary_cross_entropy_gradient_hessian": lambda: fs.binary_cross_entropy_gradient_hessian(
+        x, bits),
+    "softmax_backward": lambda: fs.softmax_backward(x, p, out=out),
+    "log_softmax_backward": lambda: fs.log_softmax_backward(x, np.log(p)),
     # error paths: the exception, its message and traceback must not leak
     "error_target_out_of_range": raises(lambda: fs.cross_entropy(x, y + 100)),
     "error_bad_reduction": raises(lambda: fs.cross_entropy_and_grad(x, y, reduction="x")),
