@@ -284,3 +284,23 @@ def test_empty_inputs():
     assert g.shape == h.shape == (0, 4)
     g, h = fs.binary_cross_entropy_gradient_hessian(np.zeros(0, np.float32), np.zeros(0))
     assert g.shape == (0,) and g.dtype == np.float32
+
+
+def test_as_xgboost_custom_objective_it_reproduces_multi_softprob():
+    """With the factor 2 on the hessian (XGBoost's convention), a custom
+    objective gives the built-in objective's margins (skipped without XGBoost)."""
+    xgb = pytest.importorskip("xgboost")
+
+    def softprob_obj(predt, dtrain):
+        grad, hess = fs.cross_entropy_gradient_hessian(predt, dtrain.get_label())
+        return grad, np.maximum(2.0 * hess, 1e-6)
+
+    rng = _rng("xgboost")
+    X, y = rng.standard_normal((200, 5)), rng.integers(0, 3, 200)
+    params = {"num_class": 3, "max_depth": 2, "base_score": np.full(3, 1 / 3)}
+    dm = xgb.DMatrix(X, label=y)
+    custom = xgb.train(dict(params, disable_default_eval_metric=True), dm,
+                       num_boost_round=5, obj=softprob_obj)
+    native = xgb.train(dict(params, objective="multi:softprob"), dm, num_boost_round=5)
+    np.testing.assert_allclose(custom.predict(dm, output_margin=True),
+                               native.predict(dm, output_margin=True), atol=1e-5)

@@ -141,8 +141,8 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
     the number of threads.
 
     As a custom objective: XGBoost's ``obj(predt, dtrain)`` receives the raw
-    margins ``predt`` of shape ``(n_samples, n_classes)`` and may return
-    ``grad`` and ``hess`` of that shape; LightGBM's scikit-learn API calls
+    margins ``predt`` of shape ``(n_samples, n_classes)`` and (since XGBoost
+    2.1) takes ``grad`` and ``hess`` of that shape; LightGBM's scikit-learn API calls
     ``objective(y_true, y_pred)`` (``y_pred`` of shape ``(n_samples,
     n_classes)`` for a multiclass task, raw margins) and expects ``(grad,
     hess)``.  Their built-in softmax objectives (XGBoost's
@@ -250,9 +250,7 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
     Notes
     -----
     NaN raw predictions give NaN; ``+inf`` gives ``s (1 - y)`` and 0,
-    ``-inf`` gives ``-s y`` and 0, the limits.  XGBoost's built-in
-    ``binary:logistic`` and LightGBM's ``binary`` use this same
-    ``p (1 - p)`` hessian.
+    ``-inf`` gives ``-s y`` and 0, the limits.
 
     Examples
     --------
