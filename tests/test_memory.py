@@ -106,7 +106,7 @@ CALLS = {
     "linear_cross_entropy_and_grad_tiled": lambda: fs.linear_cross_entropy_and_grad(
         hidden, weight, y, chunk_size=5),
     "cross_entropy_gradient_hessian": lambda: fs.cross_entropy_gradient_hessian(
-        x, y, sample_weight=p[:, 0], gradient_out=out, hessian_out=grad),
+        x, np.maximum(y, 0), sample_weight=p[:, 0], gradient_out=out, hessian_out=grad),
     "binary_cross_entropy_gradient_hessian": lambda: fs.binary_cross_entropy_gradient_hessian(
         x, bits),
     "softmax_backward": lambda: fs.softmax_backward(x, p, out=out),
