@@ -556,3 +556,125 @@ def sigmoid_focal(const floating[::1] x, const floating[::1] target, *, alpha, d
                 j1 = min(j0 + CHUNK_ELEMS, n)
                 pv[ch] = _sfocal_chunk(&x[0], &target[0], &opt, lp, gp, j0, j1)
     return float(partials.sum())
+
+
+# ------------------------------------------------------------------ gradient boosting
+
+cdef inline void _gh_chunk(const floating *x, const int64_t *target, const floating *sw,
+                           floating *grad, floating *hess, Py_ssize_t nrows,
+                           Py_ssize_t ncols) noexcept nogil:
+    # g and h of rows [0, nrows) starting at x (sw: one weight per row, or NULL)
+    if floating is float:
+        fsm_ce_grad_hess_f32(fsm_rows_f32(data=x, stride=ncols, nrows=nrows, ncols=ncols),
+                             target, sw, fsm_out_f32(data=grad, stride=ncols),
+                             fsm_out_f32(data=hess, stride=ncols))
+    else:
+        fsm_ce_grad_hess_f64(fsm_rows_f64(data=x, stride=ncols, nrows=nrows, ncols=ncols),
+                             target, sw, fsm_out_f64(data=grad, stride=ncols),
+                             fsm_out_f64(data=hess, stride=ncols))
+
+
+def cross_entropy_gradient_hessian(const floating[:, ::1] x, const int64_t[::1] target,
+                                   sample_weight, floating[:, ::1] grad,
+                                   floating[:, ::1] hess, int n_threads):
+    """Gradient and diagonal hessian of the multinomial log-loss of each row
+    of x (class labels in target, one weight per row or None) into grad and
+    hess (x's shape, sharing no memory with the inputs)."""
+    cdef const floating[::1] w = sample_weight
+    cdef const floating *sw = &w[0] if w is not None else NULL
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, r0, r1
+    if nrows == 0 or ncols == 0:
+        return
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            _gh_chunk(&x[0, 0], &target[0], sw, &grad[0, 0], &hess[0, 0], nrows, ncols)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                r0 = ch * rpc
+                r1 = min(r0 + rpc, nrows)
+                _gh_chunk(&x[r0, 0], &target[r0], sw + r0 if sw != NULL else NULL,
+                          &grad[r0, 0], &hess[r0, 0], r1 - r0, ncols)
+
+
+cdef inline void _bgh_chunk(const floating *x, const floating *t, const floating *sw,
+                            floating *grad, floating *hess, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        fsm_bce_grad_hess_f32(x, t, sw, grad, hess, n)
+    else:
+        fsm_bce_grad_hess_f64(x, t, sw, grad, hess, n)
+
+
+def binary_cross_entropy_gradient_hessian(const floating[::1] x, const floating[::1] target,
+                                          sample_weight, floating[::1] grad,
+                                          floating[::1] hess, int n_threads):
+    """Gradient and hessian of the binomial log-loss, elementwise over 1-D
+    arrays (sample_weight: x's shape, or None)."""
+    cdef const floating[::1] w = sample_weight
+    cdef const floating *sw = &w[0] if w is not None else NULL
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    if n == 0:
+        return
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            _bgh_chunk(&x[0], &target[0], sw, &grad[0], &hess[0], n)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                _bgh_chunk(&x[j0], &target[j0], sw + j0 if sw != NULL else NULL,
+                           &grad[j0], &hess[j0], j1 - j0)
+
+
+# ------------------------------------------------------------------ softmax backward
+
+cdef inline void _backward_chunk(bint log, const floating *g, const floating *y,
+                                 floating *out, Py_ssize_t nrows,
+                                 Py_ssize_t ncols) noexcept nogil:
+    cdef fsm_rows_f32 g32, y32
+    cdef fsm_rows_f64 g64, y64
+    if floating is float:
+        g32 = fsm_rows_f32(data=g, stride=ncols, nrows=nrows, ncols=ncols)
+        y32 = fsm_rows_f32(data=y, stride=ncols, nrows=nrows, ncols=ncols)
+        if log:
+            fsm_log_softmax_backward_f32(g32, y32, fsm_out_f32(data=out, stride=ncols))
+        else:
+            fsm_softmax_backward_f32(g32, y32, fsm_out_f32(data=out, stride=ncols))
+    else:
+        g64 = fsm_rows_f64(data=g, stride=ncols, nrows=nrows, ncols=ncols)
+        y64 = fsm_rows_f64(data=y, stride=ncols, nrows=nrows, ncols=ncols)
+        if log:
+            fsm_log_softmax_backward_f64(g64, y64, fsm_out_f64(data=out, stride=ncols))
+        else:
+            fsm_softmax_backward_f64(g64, y64, fsm_out_f64(data=out, stride=ncols))
+
+
+cdef void _run_backward(bint log, const floating[:, ::1] g, const floating[:, ::1] y,
+                        floating *out, int n_threads) noexcept nogil:
+    cdef Py_ssize_t nrows = g.shape[0], ncols = g.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, r0, r1
+    if nrows == 0 or ncols == 0:
+        return
+    if n_threads <= 1 or nchunks <= 1:
+        _backward_chunk(log, &g[0, 0], &y[0, 0], out, nrows, ncols)
+        return
+    for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+        r0 = ch * rpc
+        r1 = min(r0 + rpc, nrows)
+        _backward_chunk(log, &g[r0, 0], &y[r0, 0], out + r0 * ncols, r1 - r0, ncols)
+
+
+def softmax_backward(const floating[:, ::1] grad_output, const floating[:, ::1] output,
+                     floating[:, ::1] out, int n_threads):
+    """y (g - sum(g y)) for each row into out (which may be g or y itself)."""
+    with nogil:
+        _run_backward(False, grad_output, output, &out[0, 0], n_threads)
+
+
+def log_softmax_backward(const floating[:, ::1] grad_output, const floating[:, ::1] output,
+                         floating[:, ::1] out, int n_threads):
+    """g - exp(y) sum(g) for each row into out (which may be g or y itself)."""
+    with nogil:
+        _run_backward(True, grad_output, output, &out[0, 0], n_threads)

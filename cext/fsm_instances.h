@@ -28,6 +28,8 @@ FSM_BOTH_TYPES(FSM_INSTANCE_LIST, FSM_ENTRY_DECL, FSM_ISA)
 #include "fsm_elementwise.h"
 #include "fsm_crossentropy.h"
 #include "fsm_focal.h"
+#include "fsm_gradient_boosting.h"
+#include "fsm_backward.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_type_undef.h"
 
@@ -36,6 +38,8 @@ FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_elementwise.h"
 #include "fsm_crossentropy.h"
 #include "fsm_focal.h"
+#include "fsm_gradient_boosting.h"
+#include "fsm_backward.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, double, f64)
 #include "fsm_type_undef.h"
 

@@ -102,7 +102,20 @@
     X(P, SFX, double, sigmoid_focal,                                                       \
       (const T *x, const T *target, const fsm_sfocal_options *opt, T *loss, T *grad,       \
        ptrdiff_t n),                                                                       \
-      (x, target, opt, loss, grad, n))
+      (x, target, opt, loss, grad, n))                                                     \
+    X(P, SFX, void, ce_grad_hess,                                                          \
+      (fsm_rows_##SFX x, const int64_t *target, const T *sample_weight,                    \
+       fsm_out_##SFX grad, fsm_out_##SFX hess),                                            \
+      (x, target, sample_weight, grad, hess))                                              \
+    X(P, SFX, void, bce_grad_hess,                                                         \
+      (const T *x, const T *target, const T *sample_weight, T *grad, T *hess, ptrdiff_t n), \
+      (x, target, sample_weight, grad, hess, n))                                           \
+    X(P, SFX, void, softmax_backward,                                                      \
+      (fsm_rows_##SFX grad_output, fsm_rows_##SFX output, fsm_out_##SFX out),              \
+      (grad_output, output, out))                                                          \
+    X(P, SFX, void, log_softmax_backward,                                                  \
+      (fsm_rows_##SFX grad_output, fsm_rows_##SFX output, fsm_out_##SFX out),              \
+      (grad_output, output, out))
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \

@@ -95,6 +95,13 @@ def calls(d, nt):
         ("sigmoid_focal_loss", lambda: fs.sigmoid_focal_loss(x, d["bits"], num_threads=nt)),
         ("sigmoid_focal_loss_and_grad", lambda: fs.sigmoid_focal_loss_and_grad(
             d["finite"], d["soft"], gamma=1.5, reduction="mean", num_threads=nt)),
+        ("cross_entropy_gradient_hessian", lambda: fs.cross_entropy_gradient_hessian(
+            x, d["y_all"], sample_weight=d["p"][:, 0], num_threads=nt)),
+        ("binary_cross_entropy_gradient_hessian",
+         lambda: fs.binary_cross_entropy_gradient_hessian(d["finite"], d["p"], num_threads=nt)),
+        ("softmax_backward", lambda: fs.softmax_backward(d["soft"], d["soft"], num_threads=nt)),
+        ("log_softmax_backward", lambda: fs.log_softmax_backward(
+            d["x64"], np.log(d["p"]), num_threads=nt)),
     ]
 
 

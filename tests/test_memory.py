@@ -111,6 +111,12 @@ CALLS = {
     "sigmoid_focal_loss_and_grad": lambda: fs.sigmoid_focal_loss_and_grad(
         x32, soft, reduction="sum"),
     "error_focal_alpha_shape": raises(lambda: fs.focal_loss(x, y, alpha=np.ones(3))),
+    "cross_entropy_gradient_hessian": lambda: fs.cross_entropy_gradient_hessian(
+        x, np.maximum(y, 0), sample_weight=p[:, 0], gradient_out=out, hessian_out=grad),
+    "binary_cross_entropy_gradient_hessian": lambda: fs.binary_cross_entropy_gradient_hessian(
+        x, bits),
+    "softmax_backward": lambda: fs.softmax_backward(x, p, out=out),
+    "log_softmax_backward": lambda: fs.log_softmax_backward(x, np.log(p)),
     # error paths: the exception, its message and traceback must not leak
     "error_target_out_of_range": raises(lambda: fs.cross_entropy(x, y + 100)),
     "error_bad_reduction": raises(lambda: fs.cross_entropy_and_grad(x, y, reduction="x")),

@@ -232,6 +232,47 @@ GENERATORS = {
 }
 
 
+def _gradient_hessian(name, rng, i):
+    shape = SHAPES[i % len(SHAPES)]
+    dtype = FLOATS[i // 2 % 3]
+    x = _values(rng, shape, dtype, LAYOUTS[i % len(LAYOUTS)], specials=i % 4 == 3,
+                scale=[3.0, 30.0][i % 2])
+    kw = {}
+    if name == "binary_cross_entropy_gradient_hessian":
+        t = rng.random(shape)
+        t.reshape(-1)[::3] = np.round(t.reshape(-1)[::3])
+        if i % 2:
+            kw["sample_weight"] = rng.uniform(0.0, 2.0, shape)
+        return (x, t), kw
+    axis = _class_axis(shape, i)
+    c = shape[axis]
+    batch = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+    y = rng.integers(0, c, size=batch).astype([np.float64, np.int64][i % 2])
+    kw["axis"] = axis
+    if i % 3:
+        kw["sample_weight"] = rng.uniform(0.0, 2.0, batch)
+    return (x, y), kw
+
+
+def _backward(name, rng, i):
+    shape = SHAPES[i % len(SHAPES)]
+    dtype = FLOATS[i // 2 % 3]
+    axis = _class_axis(shape, i)
+    x = _values(rng, shape, dtype, LAYOUTS[i % len(LAYOUTS)], specials=i % 4 == 3)
+    forward = slow.softmax if name == "softmax_backward" else slow.log_softmax
+    with np.errstate(all="ignore"):
+        y = forward(x, axis=axis)
+    g = with_layout(make_base(shape, dtype, seed=int(rng.integers(2 ** 31))), "F")
+    return (g, y), {"axis": axis}
+
+
+GENERATORS.update({
+    "cross_entropy_gradient_hessian": _gradient_hessian,
+    "binary_cross_entropy_gradient_hessian": _gradient_hessian,
+    "softmax_backward": _backward, "log_softmax_backward": _backward,
+})
+
+
 def test_every_public_function_has_a_generator():
     assert sorted(GENERATORS) == PUBLIC
 

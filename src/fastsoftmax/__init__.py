@@ -27,6 +27,9 @@ from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
 from .focal import (focal_loss, focal_loss_and_grad, sigmoid_focal_loss,
                     sigmoid_focal_loss_and_grad)
+from .gradient_boosting import (binary_cross_entropy_gradient_hessian,
+                                cross_entropy_gradient_hessian)
+from .backward import log_softmax_backward, softmax_backward
 
 try:
     __version__ = _version("fastsoftmax")
@@ -41,6 +44,8 @@ __all__ = [
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
     "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
+    "cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian",
+    "softmax_backward", "log_softmax_backward",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "set_output_pool", "get_output_pool", "release_output_pool",
     "__version__",

@@ -53,6 +53,8 @@ __all__ = [
     "sigmoid", "log_sigmoid",
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
     "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
+    "cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian",
+    "softmax_backward", "log_softmax_backward",
 ]
 
 #: The precision of the softmax family and the sigmoids (float64 where the
@@ -1055,3 +1057,107 @@ def sigmoid_focal_loss_and_grad(logits: ArrayLike, target: ArrayLike, *,
     """Reference for :func:`fastsoftmax.sigmoid_focal_loss_and_grad` (see
     :func:`_sigmoid_focal`)."""
     return _sigmoid_focal(logits, target, alpha, gamma, reduction, True)
+
+
+# ================================================================= gradient boosting
+
+def _gh_deliver(g: Any, h: Any, dtype: Any, gradient_out: Any, hessian_out: Any) -> Any:
+    """(gradient, hessian) rounded to ``dtype``, written into the ``*_out``
+    arrays when given."""
+    return (_deliver(g, dtype, gradient_out) if gradient_out is not None
+            else np.asarray(_deliver(g, dtype, None)),
+            _deliver(h, dtype, hessian_out) if hessian_out is not None
+            else np.asarray(_deliver(h, dtype, None)))
+
+
+def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike, *,
+                                   sample_weight: ArrayLike | None = None,
+                                   axis: SupportsIndex = -1,
+                                   gradient_out: Array | None = None,
+                                   hessian_out: Array | None = None,
+                                   num_threads: SupportsIndex | None = None
+                                   ) -> tuple[FloatArray, FloatArray]:
+    """Reference for :func:`fastsoftmax.cross_entropy_gradient_hessian`:
+    ``s (p - onehot(y))`` and ``s p (1 - p)`` with ``p`` the float64 softmax
+    over the class axis; NaN for a sample without a distribution."""
+    arr = np.asarray(raw_prediction)
+    dtype = _result_dtype(arr)
+    x = np.moveaxis(_as(arr, np.float64), axis, -1)
+    y = np.asarray(target).astype(np.int64)
+    _, _, p, ok = _row_stats(x)
+    onehot = np.zeros(x.shape)
+    if x.size:
+        np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+    s = np.ones(y.shape) if sample_weight is None else _as(sample_weight, np.float64)
+    with np.errstate(**_ERRSTATE):
+        g = s[..., None] * (p - onehot)
+        h = s[..., None] * (p * (1 - p))
+    g = np.where(ok[..., None], g, np.nan)
+    h = np.where(ok[..., None], h, np.nan)
+    result: tuple[FloatArray, FloatArray] = _gh_deliver(
+        np.moveaxis(g, -1, axis), np.moveaxis(h, -1, axis), dtype, gradient_out, hessian_out)
+    return result
+
+
+def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike, *,
+                                          sample_weight: ArrayLike | None = None,
+                                          gradient_out: Array | None = None,
+                                          hessian_out: Array | None = None,
+                                          num_threads: SupportsIndex | None = None
+                                          ) -> tuple[FloatArray, FloatArray]:
+    """Reference for :func:`fastsoftmax.binary_cross_entropy_gradient_hessian`:
+    ``s ((1 - y) sigmoid(x) - y sigmoid(-x))`` and ``s sigmoid(x) sigmoid(-x)``
+    in extended precision (``p - y`` and ``p (1 - p)`` without cancellation)."""
+    arr = np.asarray(raw_prediction)
+    dtype = _result_dtype(arr)
+    x = _as(arr, EXTENDED)
+    t = _as(target, EXTENDED).reshape(x.shape)
+    s = (np.ones(x.shape, dtype=EXTENDED) if sample_weight is None
+         else _as(sample_weight, EXTENDED).reshape(x.shape))
+    with np.errstate(**_ERRSTATE):
+        p, q = _sigmoid(x), _sigmoid(-x)
+        g = s * ((1 - t) * p - t * q)
+        h = s * (p * q)
+    result: tuple[FloatArray, FloatArray] = _gh_deliver(g, h, dtype, gradient_out, hessian_out)
+    return result
+
+
+# ================================================================= softmax backward
+
+def _backward_deliver(r: Any, dtype: Any, out: Any) -> FloatArray:
+    """``r`` rounded to ``dtype`` (an array, 0-d included), or written into ``out``."""
+    result: FloatArray = np.asarray(_deliver(r, dtype, out))
+    return out if out is not None else result
+
+
+def _backward_dtype(g: Any, y: Any) -> Any:
+    kinds = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in (g, y)]
+    return np.result_type(*kinds).newbyteorder("=")
+
+
+def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: SupportsIndex = -1,
+                     out: Array | None = None,
+                     num_threads: SupportsIndex | None = None) -> FloatArray:
+    """Reference for :func:`fastsoftmax.softmax_backward`:
+    ``y (g - sum(g y))`` in extended precision."""
+    g, y = np.asarray(grad_output), np.asarray(output)
+    dtype = _backward_dtype(g, y)
+    ge, ye = _as(g, EXTENDED), _as(y, EXTENDED)
+    ax = None if g.ndim == 0 else axis
+    with np.errstate(**_ERRSTATE):
+        r = ye * (ge - np.sum(ge * ye, axis=ax, keepdims=True))
+    return _backward_deliver(r, dtype, out)
+
+
+def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, *,
+                         axis: SupportsIndex = -1, out: Array | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatArray:
+    """Reference for :func:`fastsoftmax.log_softmax_backward`:
+    ``g - exp(y) sum(g)`` in extended precision."""
+    g, y = np.asarray(grad_output), np.asarray(output)
+    dtype = _backward_dtype(g, y)
+    ge, ye = _as(g, EXTENDED), _as(y, EXTENDED)
+    ax = None if g.ndim == 0 else axis
+    with np.errstate(**_ERRSTATE):
+        r = ge - np.exp(ye) * np.sum(ge, axis=ax, keepdims=True)
+    return _backward_deliver(r, dtype, out)

@@ -269,6 +269,9 @@ FAMILIES = {
     "test_binary_losses": BCE_FAMILY + BCEL_FAMILY,
     "test_linear": LINEAR_FAMILY,
     "test_focal": FOCAL_FAMILY + SIGMOID_FOCAL_FAMILY,
+    "test_gradient_boosting": ("cross_entropy_gradient_hessian",
+                               "binary_cross_entropy_gradient_hessian"),
+    "test_backward": ("softmax_backward", "log_softmax_backward"),
 }
 
 

@@ -51,6 +51,10 @@ def check_reference(case, rec):
             f"expected a tuple of {len(want)} (loss, gradients), got {got!r}")
         parts = [("loss" if i == 0 else f"gradient {i}", g, w)
                  for i, (g, w) in enumerate(zip(got, want))]
+    elif isinstance(want, tuple):   # (gradient, hessian)
+        assert isinstance(got, tuple) and len(got) == len(want), (
+            f"expected a tuple of {len(want)}, got {got!r}")
+        parts = [(f"result {i}", g, w) for i, (g, w) in enumerate(zip(got, want))]
     else:
         parts = [("result", got, want)]
     for what, g, w in parts:

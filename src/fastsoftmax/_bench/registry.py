@@ -137,6 +137,28 @@ def _binary_loss_and_grad(shape: tuple[int, ...], itemsize: int) -> tuple[int, i
 register_op(Op("focal_loss_and_grad", _loss_and_grad, make_logits_and_labels))
 register_op(Op("sigmoid_focal_loss_and_grad", _binary_loss_and_grad,
                make_logits_and_binary_targets))
+def _gradient_hessian(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+    # read the raw predictions and the int64 labels, write gradient and hessian
+    return _loss(shape, itemsize)[0], 2 * math.prod(shape) * itemsize
+
+
+def _backward(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+    # read the gradient and the forward output, write the input gradient
+    return 2 * math.prod(shape) * itemsize, math.prod(shape) * itemsize
+
+
+def make_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(grad_output, output)`` of a softmax backward pass: seeded normal
+    gradients and the softmax of the benchmark's logits."""
+    from .. import softmax
+    rng = np.random.default_rng(seed + 2)
+    g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    return g, softmax(make_logits_only(shape, dtype, seed)[0])
+
+
+register_op(Op("cross_entropy_gradient_hessian", _gradient_hessian, make_logits_and_labels))
+register_op(Op("softmax_backward", _backward, make_backward_inputs))
 
 
 # --------------------------------------------------------------------------
@@ -195,6 +217,10 @@ def numpy_peer(op_name: str) -> Callable[..., Any]:
         return _linear_numpy(op_name.endswith("_and_grad"))
     if op_name in ("focal_loss_and_grad", "sigmoid_focal_loss_and_grad"):
         return in_input_dtype(getattr(peer, op_name))
+    if op_name == "cross_entropy_gradient_hessian":
+        return _numpy_gradient_hessian
+    if op_name == "softmax_backward":
+        return _numpy_softmax_backward
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
         raise KeyError(f"no NumPy version of {op_name!r}")
     fn: Callable[..., Any] = in_input_dtype(getattr(peer, op_name))
@@ -214,6 +240,21 @@ def _linear_numpy(grad: bool) -> Callable[..., Any]:
         del logits
         return loss, g @ w, g.T @ h
     return linear_cross_entropy
+
+
+def _numpy_gradient_hessian(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # softmax, then the one-hot subtraction and p (1 - p), in the input dtype
+    from . import numpy_peer as peer
+    p = peer.softmax(x, dtype=x.dtype)
+    g = p.copy()
+    np.put_along_axis(g, y[..., None], np.take_along_axis(p, y[..., None], axis=-1) - 1,
+                      axis=-1)
+    return g, p * (1 - p)
+
+
+def _numpy_softmax_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out: np.ndarray = y * (g - np.sum(g * y, axis=-1, keepdims=True))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -351,6 +392,20 @@ def _torch_linear(grad: bool) -> Callable[[Any], Callable[[Any, Any, Any], Any]]
     return factory
 
 
+def _torch_gradient_hessian(torch: Any) -> Callable[..., Any]:
+    def gradient_hessian(x: Any, y: Any) -> tuple[Any, Any]:
+        # softmax, the one-hot subtraction and p (1 - p) with torch ops
+        p = torch.softmax(x, dim=-1)
+        g = p.clone()
+        g.scatter_add_(-1, y.unsqueeze(-1), torch.full_like(p[..., :1], -1.0))
+        return g, p * (1 - p)
+    return gradient_hessian
+
+
+def _torch_softmax_backward(torch: Any) -> Callable[..., Any]:
+    return lambda g, y: torch._softmax_backward_data(g, y, -1, g.dtype)
+
+
 @contextlib.contextmanager
 def _torch_threads(torch: Any, n: int) -> Iterator[None]:
     old = torch.get_num_threads()
@@ -397,7 +452,9 @@ register_implementation(Implementation(
      "linear_cross_entropy": _torch_linear(False),
      "linear_cross_entropy_and_grad": _torch_linear(True),
      "focal_loss_and_grad": _torch_focal_loss_and_grad,
-     "sigmoid_focal_loss_and_grad": _torch_sigmoid_focal_loss_and_grad},
+     "sigmoid_focal_loss_and_grad": _torch_sigmoid_focal_loss_and_grad,
+     "cross_entropy_gradient_hessian": _torch_gradient_hessian,
+     "softmax_backward": _torch_softmax_backward},
     convert=lambda torch, a: torch.from_numpy(a),
     threads=_torch_threads,
 ))
@@ -410,6 +467,37 @@ def _scipy_function(name: str) -> Callable[[Any], Callable[[Any], Any]]:
 register_implementation(Implementation(
     "scipy", "scipy.special",
     {name: _scipy_function(name) for name in ("softmax", "log_softmax", "logsumexp")},
+))
+
+
+#: scikit-learn's losses take their thread count per call (``n_threads=``).
+_SKLEARN_THREADS = [1]
+
+
+@contextlib.contextmanager
+def _sklearn_threads(module: Any, n: int) -> Iterator[None]:
+    old = _SKLEARN_THREADS[0]
+    _SKLEARN_THREADS[0] = n
+    try:
+        yield
+    finally:
+        _SKLEARN_THREADS[0] = old
+
+
+def _sklearn_gradient_hessian(loss_module: Any) -> Callable[..., Any]:
+    def gradient_hessian(x: np.ndarray, y: np.ndarray) -> Any:
+        # scikit-learn takes float labels of the predictions' dtype
+        n_classes = x.shape[-1]
+        loss = loss_module.HalfMultinomialLoss(n_classes=n_classes)
+        return loss.gradient_hessian(y.astype(x.dtype), x.reshape(-1, n_classes),
+                                     n_threads=_SKLEARN_THREADS[0])
+    return gradient_hessian
+
+
+register_implementation(Implementation(
+    "sklearn", "sklearn._loss.loss",
+    {"cross_entropy_gradient_hessian": _sklearn_gradient_hessian},
+    threads=_sklearn_threads, distribution="scikit-learn",
 ))
 
 

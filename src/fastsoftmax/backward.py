@@ -1,0 +1,136 @@
+"""The backward passes of softmax and log_softmax (PyTorch's
+``_softmax_backward_data`` and ``_log_softmax_backward_data``).
+
+Given the forward output ``y`` and the gradient ``g`` of a loss with respect
+to it, the gradient with respect to the forward input, along one axis, in two
+compiled passes over each row (a sum, then the elementwise result), for a
+hand-written backward pass or an autograd function built on
+:func:`fastsoftmax.softmax`.
+"""
+from __future__ import annotations
+
+from typing import Callable, SupportsIndex
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._driver import core
+from ._threads import resolve
+from ._typing import Array, FloatArray
+from ._validation import (check_out, copy_back, normalize_axis, output_rows,
+                          promoted_float_dtypes, real_array, rows_view)
+
+__all__ = ["softmax_backward", "log_softmax_backward"]
+
+#: A backward driver of fastsoftmax._core: ``kernel(grad_rows, output_rows, out, n_threads)``.
+_BackwardKernel = Callable[[Array, Array, Array, int], None]
+
+
+def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike,
+              axis: SupportsIndex, out: Array | None,
+              num_threads: SupportsIndex | None) -> FloatArray:
+    g = real_array(grad_output, "grad_output")
+    y = real_array(output, "output")
+    if y.shape != g.shape:
+        raise ValueError(f"output has shape {y.shape}, expected {g.shape} (the shape of "
+                         "grad_output)")
+    compute, result = promoted_float_dtypes(g, y)
+    ax = normalize_axis(axis, max(g.ndim, 1))
+    axes = None if g.ndim <= 1 else ax   # a 0-d or 1-d input is one row
+    res = np.empty(g.shape, dtype=result) if out is None else check_out(out, g.shape, result)
+    gx = rows_view(g, axes, compute)
+    yx = rows_view(y, axes, compute)
+    nt = resolve(num_threads, gx.size)
+    if gx.size:
+        buf, direct = output_rows(res, axes, compute, (gx, yx), in_place=True)
+        kernel(gx, yx, buf, nt)
+        if not direct:
+            copy_back(buf, res, axes)
+    return res
+
+
+def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: SupportsIndex = -1,
+                     out: Array | None = None,
+                     num_threads: SupportsIndex | None = None) -> FloatArray:
+    """Gradient of a loss with respect to the input of :func:`softmax`.
+
+    ``out = output * (grad_output - sum(grad_output * output, axis))``, with
+    ``output`` the softmax (the forward result) and ``grad_output`` the
+    gradient with respect to it: PyTorch's ``_softmax_backward_data``.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the softmax output; float16/32/64 or
+        integer.
+    output : array_like
+        The softmax output, the shape of ``grad_output``.
+    axis : int, optional
+        The axis the softmax normalised (default: the last).
+    out : ndarray, optional
+        Where to write the result (the shape and result dtype); may be
+        ``grad_output`` or ``output`` itself (in place).
+    num_threads : int, optional
+        Threads for this call; default :func:`get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        The shape of the inputs (a 0-d array for 0-d inputs); their promoted
+        float dtype (float16 is computed in float32 and returned as float16;
+        integers give float64).
+
+    Notes
+    -----
+    The sum is accumulated in double.  Special values follow from the
+    arithmetic, as in PyTorch: a NaN (or an ``inf * 0``) in a slice's
+    ``grad_output * output`` makes that whole slice NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import softmax, softmax_backward
+    >>> y = softmax(np.array([1.0, 2.0, 3.0]))
+    >>> softmax_backward(np.array([0.0, 0.0, 1.0]), y).round(6)
+    array([-0.059892, -0.162803,  0.222695])
+    """
+    return _backward(core.softmax_backward, grad_output, output, axis, out, num_threads)
+
+
+def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, *,
+                         axis: SupportsIndex = -1, out: Array | None = None,
+                         num_threads: SupportsIndex | None = None) -> FloatArray:
+    """Gradient of a loss with respect to the input of :func:`log_softmax`.
+
+    ``out = grad_output - exp(output) * sum(grad_output, axis)``, with
+    ``output`` the log-softmax (the forward result): PyTorch's
+    ``_log_softmax_backward_data``.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient with respect to the log-softmax output.
+    output : array_like
+        The log-softmax output, the shape of ``grad_output``.
+    axis : int, optional
+        The axis the log-softmax normalised (default: the last).
+    out : ndarray, optional
+        Where to write the result; may be ``grad_output`` or ``output``
+        itself (in place).
+    num_threads : int, optional
+        Threads for this call; default :func:`get_num_threads`.
+
+    Returns
+    -------
+    ndarray
+        As :func:`softmax_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastsoftmax import log_softmax, log_softmax_backward
+    >>> y = log_softmax(np.array([1.0, 2.0, 3.0]))
+    >>> log_softmax_backward(np.array([0.0, 0.0, -1.0]), y).round(6)
+    array([ 0.090031,  0.244728, -0.334759])
+    """
+    return _backward(core.log_softmax_backward, grad_output, output, axis, out, num_threads)
