@@ -215,8 +215,9 @@ def test_time_callable_exact_repeat(monkeypatch):
 def test_inputs_written_once_and_loaded_equal(tmp_path):
     makers = [registry.OPS[name].make_inputs for name in registry.matrix_ops()]
     manifest = inputs.write_inputs(str(tmp_path), makers, [(5, 7), (3, 4)], "float32", seed=3)
-    # per shape, once each: logits and labels, and the backward pass's gradient and softmax
-    assert len(list(tmp_path.iterdir())) == 8
+    # per shape, once each: logits and labels, binary targets, and the backward
+    # pass's gradient and softmax
+    assert len(list(tmp_path.iterdir())) == 10
     for maker in set(makers):
         for shape in [(5, 7), (3, 4)]:
             loaded = inputs.load_inputs(manifest, maker, shape, "float32", 3)
