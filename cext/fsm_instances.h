@@ -27,6 +27,7 @@ FSM_BOTH_TYPES(FSM_INSTANCE_LIST, FSM_ENTRY_DECL, FSM_ISA)
 #include "fsm_softmax.h"
 #include "fsm_elementwise.h"
 #include "fsm_crossentropy.h"
+#include "fsm_divergence.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_type_undef.h"
 
@@ -34,6 +35,7 @@ FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_softmax.h"
 #include "fsm_elementwise.h"
 #include "fsm_crossentropy.h"
+#include "fsm_divergence.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, double, f64)
 #include "fsm_type_undef.h"
 
