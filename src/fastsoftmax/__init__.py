@@ -22,6 +22,7 @@ from .losses import (binary_cross_entropy, binary_cross_entropy_and_grad,
 from .linear import linear_cross_entropy, linear_cross_entropy_and_grad
 from .sigmoid import log_sigmoid, sigmoid
 from .softmax import log_softmax, logsumexp, softmax
+from .divergence import distillation_loss, distillation_loss_and_grad, kl_div
 
 try:
     __version__ = _version("fastsoftmax")
@@ -37,4 +38,5 @@ __all__ = [
     "linear_cross_entropy", "linear_cross_entropy_and_grad",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "__version__",
+    "kl_div", "distillation_loss", "distillation_loss_and_grad",
 ]
