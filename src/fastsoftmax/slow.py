@@ -850,7 +850,7 @@ def _distillation(student_logits: Any, teacher_logits: Any, temperature: Any, ta
     s = np.moveaxis(_as(arr, np.float64), ax, -1)
     t = np.moveaxis(_as(teacher_logits, np.float64), ax, -1)
     T, a = float(temperature), float(alpha)
-    s = s.reshape(-1, s.shape[-1])
+    s = s.reshape(int(np.prod(s.shape[:-1])), s.shape[-1])
     t = t.reshape(s.shape)
     n, c = s.shape
     with np.errstate(**_ERRSTATE):

@@ -264,6 +264,7 @@ FAMILIES = {
     "test_cross_entropy": CE_FAMILY + ("nll_loss", "categorical_cross_entropy"),
     "test_binary_losses": BCE_FAMILY + BCEL_FAMILY,
     "test_linear": LINEAR_FAMILY,
+    "test_divergence": ("kl_div", "distillation_loss", "distillation_loss_and_grad"),
 }
 
 
