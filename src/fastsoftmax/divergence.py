@@ -289,8 +289,9 @@ def distillation_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
     >>> round(float(distillation_loss(s, t, temperature=2.0, target=np.array([0, 1]))), 6)
     0.207554
     """
-    return _distillation(student_logits, teacher_logits, temperature, target, alpha,
-                         ignore_index, axis, num_threads, want_grad=False)
+    loss: FloatScalar = _distillation(student_logits, teacher_logits, temperature, target,
+                                      alpha, ignore_index, axis, num_threads, want_grad=False)
+    return loss
 
 
 def distillation_loss_and_grad(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
@@ -332,5 +333,7 @@ def distillation_loss_and_grad(student_logits: ArrayLike, teacher_logits: ArrayL
     >>> round(float(loss), 6), grad.round(6)
     (0.443776, array([[ 0.462117, -0.462117]]))
     """
-    return _distillation(student_logits, teacher_logits, temperature, target, alpha,
-                         ignore_index, axis, num_threads, want_grad=True, grad_out=grad_out)
+    result: tuple[FloatScalar, FloatArray] = _distillation(
+        student_logits, teacher_logits, temperature, target, alpha, ignore_index, axis,
+        num_threads, want_grad=True, grad_out=grad_out)
+    return result

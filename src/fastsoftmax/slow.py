@@ -891,8 +891,9 @@ def distillation_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
                       axis: SupportsIndex = -1,
                       num_threads: SupportsIndex | None = None) -> FloatScalar:
     """Reference for :func:`fastsoftmax.distillation_loss`."""
-    return _distillation(student_logits, teacher_logits, temperature, target, alpha,
-                         ignore_index, axis, False)
+    loss: FloatScalar = _distillation(student_logits, teacher_logits, temperature, target,
+                                      alpha, ignore_index, axis, False)
+    return loss
 
 
 def distillation_loss_and_grad(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
@@ -904,5 +905,7 @@ def distillation_loss_and_grad(student_logits: ArrayLike, teacher_logits: ArrayL
                                ) -> tuple[FloatScalar, FloatArray]:
     """Reference for :func:`fastsoftmax.distillation_loss_and_grad`: the loss
     and the gradient of the torch expression w.r.t. the student's logits."""
-    return _distillation(student_logits, teacher_logits, temperature, target, alpha,
-                         ignore_index, axis, True, grad_out)
+    result: tuple[FloatScalar, FloatArray] = _distillation(
+        student_logits, teacher_logits, temperature, target, alpha, ignore_index, axis, True,
+        grad_out)
+    return result

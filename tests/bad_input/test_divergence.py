@@ -170,7 +170,8 @@ def option_cases(fname):
         Raises(np.exceptions.AxisError, r"axis -3 is out of bounds for array of dimension 2"))
     add("axis_float", small(fname, axis=1.0),
         Raises(TypeError, r"axis must be an integer or None, got 1.0"))
-    add("axis_none", small(fname, axis=None), Raises(TypeError, r"axis must be an integer, got None"))
+    add("axis_none", small(fname, axis=None),
+        Raises(TypeError, r"axis must be an integer, got None"))
     add("axis_0", small(fname, axis=0), REF)
     nt = r"num_threads must be a positive integer or None, got "
     add("num_threads_zero", small(fname, num_threads=0), Raises(ValueError, nt + "0"))
