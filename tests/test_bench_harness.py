@@ -181,7 +181,9 @@ def test_time_callable_exact_repeat(monkeypatch):
 def test_inputs_written_once_and_loaded_equal(tmp_path):
     makers = [registry.OPS[name].make_inputs for name in registry.matrix_ops()]
     manifest = inputs.write_inputs(str(tmp_path), makers, [(5, 7), (3, 4)], "float32", seed=3)
-    assert len(list(tmp_path.iterdir())) == 4  # logits and labels per shape, once each
+    # per shape: the logits and labels, once each; kl_div's log-probabilities
+    # and probabilities; the distillation's teacher logits and its own labels
+    assert len(list(tmp_path.iterdir())) == 2 * (2 + 2 + 2)
     for maker in set(makers):
         for shape in [(5, 7), (3, 4)]:
             loaded = inputs.load_inputs(manifest, maker, shape, "float32", 3)

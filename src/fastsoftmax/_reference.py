@@ -1,5 +1,6 @@
-"""The benchmarks' NumPy baseline: softmax, log_softmax, logsumexp and the
-cross-entropy (loss and gradient) in plain NumPy, computed in the input's
+"""The benchmarks' NumPy baseline: softmax, log_softmax, logsumexp, the
+cross-entropy (loss and gradient), kl_div and the distillation loss (and
+gradient) in plain NumPy, computed in the input's
 dtype (``dtype=``), as a NumPy user would write them.
 
 Not a test reference: the tests compare against :mod:`fastsoftmax.slow`
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad",
+           "kl_div", "distillation_loss_and_grad"]
 
 
 def _max_shift(x: Any, axis: Any) -> Any:
@@ -163,3 +165,35 @@ def cross_entropy_grad(logits: Any, target: Any, weight: Any = None, ignore_inde
         with np.errstate(invalid="ignore", divide="ignore"):
             g = g / denom if denom != 0 else np.zeros_like(g)
     return g
+
+
+def kl_div(x: Any, target: Any, reduction: Any = "batchmean", dtype: Any = np.float64) -> Any:
+    """torch.nn.functional.kl_div (target holds probabilities): the pointwise
+    ``xlogy(t, t) - t * x``, "batchmean" over the rows (class axis last)."""
+    x = np.asarray(x, dtype=dtype)
+    t = np.asarray(target, dtype=dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(t == 0, 0, t * np.log(t)) - t * x
+    if reduction == "batchmean":
+        return loss.sum() / (loss.size // max(1, x.shape[-1]) if x.ndim else 1)
+    return _reduce(loss, loss.size, reduction)
+
+
+def distillation_loss_and_grad(s: Any, t: Any, target: Any, temperature: Any = 1.0,
+                               alpha: Any = 0.5, ignore_index: Any = -100,
+                               dtype: Any = np.float64) -> Any:
+    """``alpha * CE(s, y) + (1 - alpha) T**2 KL(softmax(t / T) || softmax(s / T))``
+    ("batchmean": over the rows) and its gradient w.r.t. ``s``, class axis last."""
+    s = np.asarray(s, dtype=dtype)
+    T = float(temperature)
+    Td = np.asarray(T, dtype=dtype)
+    logq = log_softmax(s / Td, dtype=dtype)
+    p = softmax(np.asarray(t, dtype=dtype) / Td, dtype=dtype)
+    n = s.size // max(1, s.shape[-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.sum(np.where(p == 0, 0, p * (np.log(p) - logq))) / n
+    ce = cross_entropy(s, target, ignore_index=ignore_index, dtype=dtype)
+    loss = alpha * ce + (1 - alpha) * T ** 2 * kl
+    grad = (alpha * cross_entropy_grad(s, target, ignore_index=ignore_index, dtype=dtype)
+            + ((1 - alpha) * T / n) * (np.exp(logq) - p))
+    return loss, grad.astype(dtype, copy=False)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .inputs import make_linear_inputs, make_logits_and_labels, make_logits_only
+from .inputs import make_linear_inputs, make_logits, make_logits_and_labels, make_logits_only
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
            "register_implementation", "matrix_ops", "linear_ops", "reference",
@@ -122,6 +122,59 @@ register_op(Op("linear_cross_entropy", None, make_linear_inputs, matrix=False))
 register_op(Op("linear_cross_entropy_and_grad", None, make_linear_inputs, matrix=False))
 
 
+# The divergences, with the options every implementation uses: kl_div of
+# log-probabilities against probabilities with torch's reduction for a KL
+# divergence ("batchmean"); distillation at temperature 2 with class labels
+# (alpha 0.5), loss and gradient w.r.t. the student's logits.
+KL_REDUCTION = "batchmean"
+DISTILLATION_OPTIONS = {"temperature": 2.0, "alpha": 0.5}
+
+
+def make_kl_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """log_softmax of seeded logits, and softmax of independent ones (the
+    class axis last), computed in ``dtype``."""
+    x = make_logits(shape, dtype, seed)
+    m = x.max(axis=-1, keepdims=True)
+    lp = x - m
+    lp -= np.log(np.exp(lp).sum(axis=-1, keepdims=True))
+    z = np.random.default_rng(seed + 2).standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return lp, z
+
+
+def make_distillation_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Student logits and labels (:func:`make_logits_and_labels`) and
+    independent teacher logits."""
+    s, y = make_logits_and_labels(shape, dtype, seed)
+    t = np.random.default_rng(seed + 2).standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    return s, t, y
+
+
+def _two_inputs(shape, itemsize):
+    # read both inputs; the scalar result is negligible
+    return 2 * math.prod(shape) * itemsize, 0
+
+
+def _distillation_and_grad(shape, itemsize):
+    # read student, teacher and the int64 labels, write the gradient
+    return 2 * math.prod(shape) * itemsize + _rows(shape) * 8, math.prod(shape) * itemsize
+
+
+register_op(Op("kl_div", _two_inputs, make_kl_inputs))
+register_op(Op("distillation_loss_and_grad", _distillation_and_grad, make_distillation_inputs))
+
+# fastsoftmax calls that need their options (the others: the function of the op's name)
+_FASTSOFTMAX_CALLS = {
+    "kl_div": lambda fs: lambda x, t: fs.kl_div(x, t, reduction=KL_REDUCTION),
+    "distillation_loss_and_grad": lambda fs: lambda s, t, y: fs.distillation_loss_and_grad(
+        s, t, target=y, **DISTILLATION_OPTIONS),
+}
+
+
 # --------------------------------------------------------------------------
 # the NumPy reference
 
@@ -159,6 +212,11 @@ def reference(op_name: str) -> Callable[..., Any]:
         return lambda x, y: (loss(x, y), grad(x, y))
     if op_name in ("linear_cross_entropy", "linear_cross_entropy_and_grad"):
         return _linear_reference(op_name.endswith("_and_grad"))
+    if op_name == "kl_div":
+        return in_input_dtype(lambda x, t, dtype: ref.kl_div(x, t, KL_REDUCTION, dtype=dtype))
+    if op_name == "distillation_loss_and_grad":
+        return in_input_dtype(lambda s, t, y, dtype: ref.distillation_loss_and_grad(
+            s, t, y, dtype=dtype, **DISTILLATION_OPTIONS))
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
         raise KeyError(f"no NumPy reference for {op_name!r}")
     return in_input_dtype(getattr(ref, op_name))
@@ -256,7 +314,7 @@ def _blas_threads(n):
 
 register_implementation(Implementation(
     "fastsoftmax", "fastsoftmax",
-    {name: _attribute(name) for name in OPS},
+    {name: _FASTSOFTMAX_CALLS.get(name, _attribute(name)) for name in OPS},
     threads=_fastsoftmax_threads, environ=_blas_threads,
 ))
 
@@ -313,6 +371,29 @@ def _torch_linear(grad):
     return factory
 
 
+def _torch_kl_div(torch):
+    F = torch.nn.functional
+    return lambda x, t: F.kl_div(x.reshape(-1, x.shape[-1]), t.reshape(-1, t.shape[-1]),
+                                 reduction=KL_REDUCTION)
+
+
+def _torch_distillation_and_grad(torch):
+    F = torch.nn.functional
+    T, alpha = DISTILLATION_OPTIONS["temperature"], DISTILLATION_OPTIONS["alpha"]
+
+    def distillation_loss_and_grad(s, t, y):
+        # a fresh leaf per call; the loss as torch users write it, then autograd
+        s = s.detach().requires_grad_(True)
+        s2, y2 = _torch_rows(s, y)
+        t2 = t.reshape(s2.shape)
+        kl = F.kl_div(F.log_softmax(s2 / T, dim=1), F.softmax(t2 / T, dim=1),
+                      reduction="batchmean")
+        loss = alpha * F.cross_entropy(s2, y2) + (1 - alpha) * T ** 2 * kl
+        loss.backward()
+        return loss.detach(), s.grad
+    return distillation_loss_and_grad
+
+
 @contextlib.contextmanager
 def _torch_threads(torch, n):
     old = torch.get_num_threads()
@@ -330,7 +411,9 @@ register_implementation(Implementation(
      "cross_entropy": _torch_cross_entropy,
      "cross_entropy_and_grad": _torch_cross_entropy_and_grad,
      "linear_cross_entropy": _torch_linear(False),
-     "linear_cross_entropy_and_grad": _torch_linear(True)},
+     "linear_cross_entropy_and_grad": _torch_linear(True),
+     "kl_div": _torch_kl_div,
+     "distillation_loss_and_grad": _torch_distillation_and_grad},
     convert=lambda torch, a: torch.from_numpy(a),
     threads=_torch_threads,
 ))
