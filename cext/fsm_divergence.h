@@ -37,16 +37,23 @@
 #ifndef FSM_DIVERGENCE_COMMON
 #define FSM_DIVERGENCE_COMMON
 
-/* log(u) for u > 0 finite (subnormals included): fdlibm's log kernel as in
- * fsm_vlog1p_f64, without the log1p correction. */
+/* Vector compares are avoided below: GCC scalarizes some of them (double
+ * compares of 64-byte vectors among them); the masks come from sign bits
+ * (arithmetic shifts) instead, as in fsm_simd_t.h. */
+#define FSM_SIGN_MASK_f64(v) ((fsm_vl)(v) >> 63)
+
+/* log(u) for u > 0 finite, subnormals included (scaled by 2^54 first):
+ * fdlibm's log kernel as in fsm_vlog1p_f64, without the log1p correction.
+ * +inf gives a finite value, a NaN or a negative u garbage: callers mask them. */
 FSM_INLINE fsm_vd fsm_vlog_pos_f64(fsm_vd u)
 {
-    const fsm_vl sub = u < 2.2250738585072014e-308;
-    u = (fsm_vd)(((fsm_vl)(u * 18014398509481984.0) & sub) | ((fsm_vl)u & ~sub));  /* * 2^54 */
     const fsm_vd zero = {0};
+    /* u below the smallest normal: its bits below those of 2^-1022 */
+    const fsm_vl sub = ((fsm_vl)u - 0x0010000000000000ll) >> 63;
+    u = fsm_sel_f64(sub, u * 18014398509481984.0, u);   /* * 2^54 */
     const fsm_vd kadj = (fsm_vd)((fsm_vl)(zero + 54.0) & sub);
     fsm_vul hx = (fsm_vul)u + (0x3ff0000000000000ull - 0x3fe6a09e00000000ull);
-    fsm_vd kd = (fsm_vd)((hx >> 52) + 0x4330000000000000ull) - (4503599627370496.0 + 1023.0) - kadj;
+    fsm_vd kd = ((fsm_vd)((hx >> 52) + 0x4330000000000000ull) - (4503599627370496.0 + 1023.0)) - kadj;
     fsm_vd m = (fsm_vd)((hx & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull);
     fsm_vd f = m - 1.0;
     fsm_vd hfsq = 0.5 * f * f;
@@ -60,18 +67,44 @@ FSM_INLINE fsm_vd fsm_vlog_pos_f64(fsm_vd u)
            ((hfsq - (q * (hfsq + R) + kd * 1.90821492927058770002e-10)) - f);
 }
 
+/* exp(x) over the whole range, compare-free: the method of fsm_vexp_core
+ * (clamped argument, 2^k as two factors, so that results overflow to inf and
+ * subnormal ones are rounded once); 0 below -FSM_EXP_ZERO, NaN for NaN. */
+FSM_INLINE fsm_vd fsm_vexp_any_f64(fsm_vd x)
+{
+    const fsm_vd zero = {0};
+    const fsm_vd magic = zero + 6755399441055744.0;      /* 1.5 * 2^52 */
+    fsm_vd xc = fsm_sel_f64(FSM_SIGN_MASK_f64(710.0 - x), zero + 710.0, x);
+    xc = fsm_sel_f64(FSM_SIGN_MASK_f64(xc + 746.0), zero - 746.0, xc);
+    fsm_vd t = xc * 1.4426950408889634074 + magic;
+    fsm_vl k = (fsm_vl)((fsm_vul)t - (fsm_vul)magic);
+    fsm_vd kf = t - magic;
+    fsm_vd r = xc - kf * 6.93147180369123816490e-01;
+    r = r - kf * 1.90821492927058770002e-10;
+    fsm_vd p = fsm_exp_poly_f64(r);
+    fsm_vl k1 = fsm_exp_half_k_f64(k, kf, magic);
+    fsm_vl k2 = k - k1;
+    fsm_vd s1 = (fsm_vd)((fsm_vul)(k1 + 1023) << 52);
+    fsm_vd s2 = (fsm_vd)((fsm_vul)(k2 + 1023) << 52);
+    fsm_vd y = (p * s1) * s2;
+    y = (fsm_vd)((fsm_vl)y & ~FSM_SIGN_MASK_f64(x + 745.1332191019412));  /* below: 0 */
+    const fsm_vl nan = (0x7ff0000000000000ll - ((fsm_vl)x & 0x7fffffffffffffffll)) >> 63;
+    return fsm_sel_f64(nan, x, y);
+}
+
 /* the kl_div term of each lane, in double */
 FSM_INLINE fsm_vd fsm_kl_term_f64(fsm_vd x, fsm_vd t, const int log_target)
 {
     const fsm_vd zero = {0};
-    if (log_target) return fsm_vexp_f64(t) * (t - x);
-    /* xlogy(t, t): 0 for t == 0, NaN for t < 0 or NaN, inf for t = inf */
-    const fsm_vl pos = (t > 0) & (t < (double)INFINITY);
-    fsm_vd lt = fsm_vlog_pos_f64(fsm_sel_f64(pos, t, zero + 1.0));
-    fsm_vd xl = t * lt;                                   /* 0 at t == 0 (log 1), inf at inf */
-    xl = fsm_sel_f64(pos | (t == 0), xl, zero + (double)NAN);
-    xl = fsm_sel_f64(t == (double)INFINITY, t, xl);
-    return xl - t * x;
+    if (log_target) return fsm_vexp_any_f64(t) * (t - x);
+    /* xlogy(t, t) = t log t: 0 for t == 0 (t log 1), NaN for t < 0 (and -inf,
+     * -NaN), NaN for NaN (t * ...), +inf for +inf (inf * a positive value) */
+    const fsm_vl b = (fsm_vl)t;
+    const fsm_vl tzero = ((b & 0x7fffffffffffffffll) - 1) >> 63;
+    const fsm_vl neg = (b >> 63) & ~tzero;
+    fsm_vd lt = fsm_vlog_pos_f64(fsm_sel_f64(tzero, zero + 1.0, t));
+    lt = fsm_sel_f64(neg, zero + (double)NAN, lt);
+    return t * lt - t * x;
 }
 #endif /* FSM_DIVERGENCE_COMMON */
 
@@ -146,10 +179,18 @@ FSM_INLINE void FSM_FN(distill_fill)(FSM_T *g, ptrdiff_t n, FSM_T v)
     for (ptrdiff_t j = 0; j < n; j++) g[j] = v;
 }
 
-/* lanes k < r (0 <= r <= FSM_LANES) all ones */
+/* lanes k < r (0 <= r <= FSM_LANES) all ones, without a compare */
 FSM_INLINE FSM_IVT FSM_FN(live_lanes)(ptrdiff_t r)
 {
-    return FSM_FN(fsm_iota)() < (FSM_IVT){0} + (int)r;
+    return (FSM_FN(fsm_iota)() - (int)r) >> FSM_SIGN_SHIFT;
+}
+
+/* a term e (t - s), or for e == 0 (exactly: e >= +0 from fsm_vexp_le) 0 * s:
+ * 0, or NaN for s = -inf */
+FSM_INLINE FSM_VT FSM_FN(kl_w_term)(FSM_VT e, FSM_VT s, FSM_VT t)
+{
+    const FSM_IVT ezero = ((FSM_IVT)e - 1) >> FSM_SIGN_SHIFT;
+    return FSM_FN(fsm_sel)(ezero, s * 0, e * (t - s));
 }
 
 /* The tempered sums of one block, both maxima finite (ms, mt; for a row whose
@@ -177,7 +218,7 @@ FSM_INLINE void FSM_FN(block_tempered)(const FSM_T *s, const FSM_T *t, ptrdiff_t
             FSM_VT ep = FSM_FN(fsm_vexp_le)((tv - mtv) * iv, zero);
             q += eq;
             p += ep;
-            ww += FSM_FN(fsm_sel)(ep == zero, sv * zero, ep * (tv - sv));
+            ww += FSM_FN(kl_w_term)(ep, sv, tv);
         }
         FSM_FN(fsm_dacc_add)(&aq, q);
         FSM_FN(fsm_dacc_add)(&ap, p);
@@ -201,7 +242,7 @@ FSM_INLINE void FSM_FN(block_tempered)(const FSM_T *s, const FSM_T *t, ptrdiff_t
         FSM_VT ep = FSM_FN(fsm_vexp_le)((tv - mtv) * iv, zero);
         q += eq;
         p += ep;
-        ww += FSM_FN(fsm_sel)(live, FSM_FN(fsm_sel)(ep == zero, sv * zero, ep * (tv - sv)), zero);
+        ww += FSM_FN(fsm_sel)(live, FSM_FN(kl_w_term)(ep, sv, tv), zero);
     }
     FSM_FN(fsm_dacc_add)(&aq, q);
     FSM_FN(fsm_dacc_add)(&ap, p);
