@@ -359,6 +359,67 @@ FSM_INLINE void FSM_FN(distill_grad_row)(const FSM_T *s, const FSM_T *t, ptrdiff
     }
 }
 
+/* the lanes of v summed in double (one vector: the order of FSM_DACC) */
+FSM_INLINE double FSM_FN(vsum_double)(FSM_VT v)
+{
+    FSM_DACC a;
+    FSM_FN(fsm_dacc_zero)(&a);
+    FSM_FN(fsm_dacc_add)(&a, v);
+    return FSM_FN(fsm_dacc_sum)(&a);
+}
+
+/* A whole row of n <= FSM_LANES elements in one vector each of s and t (avail:
+ * elements readable from s and t; below FSM_LANES the row is loaded padded):
+ * the row's KL, its cross-entropy (counted rows) and its gradient from one
+ * set of exponentials.  The same operations as distill_sweep and
+ * distill_grad_row on such a row, so the same results.  Returns 0, having
+ * written nothing, when the row holds an inf or a NaN (the general path
+ * implements the special values). */
+FSM_INLINE int FSM_FN(distill_short_row)(const FSM_T *s, const FSM_T *t, ptrdiff_t n,
+                                         ptrdiff_t avail, FSM_T inv_t, const int counted,
+                                         const int64_t y, const fsm_distill_options *opt,
+                                         FSM_T *g, double *ce_total, double *kl_total)
+{
+    const FSM_T ninf = -(FSM_T)INFINITY;
+    const FSM_VT vninf = FSM_FN(fsm_splat)(ninf), zero = FSM_FN(fsm_splat)(0);
+    const FSM_VT one = FSM_FN(fsm_splat)(1), iv = FSM_FN(fsm_splat)(inv_t);
+    const FSM_IVT live = FSM_FN(live_lanes)(n);
+    const FSM_VT s0 = avail >= FSM_LANES ? FSM_FN(fsm_loadu)(s) : FSM_FN(fsm_load_tail)(s, n, 0);
+    const FSM_VT t0 = avail >= FSM_LANES ? FSM_FN(fsm_loadu)(t) : FSM_FN(fsm_load_tail)(t, n, 0);
+    /* x * 0 is NaN for an inf or a NaN */
+    if (FSM_FN(fsm_allsum)(FSM_FN(fsm_sel)(live, s0 * 0 + t0 * 0, zero))[0] != 0) return 0;
+    const FSM_VT sv = FSM_FN(fsm_sel)(live, s0, vninf), tv = FSM_FN(fsm_sel)(live, t0, vninf);
+    const FSM_T ms = FSM_FN(fsm_allmax_nonan)(sv)[0], mt = FSM_FN(fsm_allmax_nonan)(tv)[0];
+    const FSM_VT msv = FSM_FN(fsm_splat)(ms), mtv = FSM_FN(fsm_splat)(mt);
+    const FSM_VT eq = FSM_FN(fsm_vexp_le)((sv - msv) * iv, zero);
+    const FSM_VT ep = FSM_FN(fsm_vexp_le)((tv - mtv) * iv, zero);
+    const double sq = FSM_FN(vsum_double)(eq), sp = FSM_FN(vsum_double)(ep);
+    const double w = FSM_FN(vsum_double)(FSM_FN(fsm_sel)(live, FSM_FN(kl_w_term)(ep, sv, tv), zero));
+    *kl_total += (w / sp - ((double)mt - (double)ms)) * opt->inv_temperature + log(sq / sp);
+    FSM_VT e = zero;
+    double acc = 0.0, cnt = 0.0;
+    if (counted) {
+        /* as block_sumexp's count mode: the terms below the maximum, and the ties */
+        e = FSM_FN(fsm_vexp_le)(sv, msv);
+        const FSM_IVT k = (FSM_IVT)((sv - msv) + 0) >> FSM_SIGN_SHIFT;
+        acc = FSM_FN(vsum_double)((FSM_VT)((FSM_IVT)e & k));
+        cnt = (double)FSM_FN(fsm_allsum)((FSM_VT)((FSM_IVT)one & ~k))[0];
+        *ce_total += ((double)ms - (double)s[y]) + log1p(acc + (cnt - 1.0));
+    }
+    if (g) {
+        const double ce_scale = opt->ce_scale, kl_scale = opt->kl_scale;
+        const int ce = counted && ce_scale != 0.0;
+        FSM_VT v = zero;
+        if (ce) v = e * FSM_FN(fsm_splat)((FSM_T)(ce_scale / (acc + cnt)));
+        if (kl_scale != 0.0)
+            v = (v + eq * FSM_FN(fsm_splat)((FSM_T)(kl_scale / sq)))
+                - ep * FSM_FN(fsm_splat)((FSM_T)(kl_scale / sp));
+        FSM_FN(fsm_store_tail)(g, v, n);
+        if (ce) g[y] = (FSM_T)((double)g[y] - ce_scale);
+    }
+    return 1;
+}
+
 /* Distillation (fsm_kernel_list.h): target NULL (no cross-entropy term) or
  * class indices in [0, ncols) or ignore_index.  Writes the rows' summed
  * cross-entropy (counted rows) and summed KL (every row) into out. */
@@ -369,12 +430,17 @@ FSM_INLINE void FSM_FN(kernel_distill)(FSM_FN(fsm_rows) sr, FSM_FN(fsm_rows) tr,
     const ptrdiff_t nrows = sr.nrows, n = sr.ncols;
     const double it = opt->inv_temperature, ce_scale = opt->ce_scale, kl_scale = opt->kl_scale;
     const FSM_T inv_t = (FSM_T)it;
+    /* rows of one vector, contiguous: the short path */
+    const int short_rows = n >= 1 && n <= FSM_LANES && sr.stride == n && tr.stride == n;
     double ce_total = 0.0, kl_total = 0.0;
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const FSM_T *s = sr.data + i * sr.stride, *t = tr.data + i * tr.stride;
         FSM_T *g = out.grad ? out.grad + i * out.grad_stride : NULL;
         const int counted = target != NULL && target[i] != opt->ignore_index;
         const int64_t y = counted ? target[i] : 0;
+        if (short_rows && FSM_FN(distill_short_row)(s, t, n, (nrows - i) * n, inv_t, counted, y, opt,
+                                                    g, &ce_total, &kl_total))
+            continue;
         FSM_FN(distill_state) st;
         FSM_FN(distill_sweep)(s, t, n, inv_t, counted, &st);
         if (n == 0) continue;   /* no class: KL 0, no counted row (indices are checked) */

@@ -88,6 +88,12 @@ def calls(d, nt):
             d["hidden"], d["weight"], y, chunk_size=100, label_smoothing=0.1, num_threads=nt)),
         ("sigmoid", lambda: fs.sigmoid(x)),
         ("log_sigmoid", lambda: fs.log_sigmoid(x)),
+        ("kl_div", lambda: fs.kl_div(d["x64"], d["soft"], reduction="batchmean",
+                                     num_threads=nt)),
+        ("distillation_loss", lambda: fs.distillation_loss(d["finite"], d["x64"],
+                                                           temperature=2.0, num_threads=nt)),
+        ("distillation_loss_and_grad", lambda: fs.distillation_loss_and_grad(
+            x, d["soft"], temperature=3.0, target=y, alpha=0.3, num_threads=nt)),
     ]
 
 
