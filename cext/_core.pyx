@@ -678,3 +678,120 @@ def log_softmax_backward(const floating[:, ::1] grad_output, const floating[:, :
     """g - exp(y) sum(g) for each row into out (which may be g or y itself)."""
     with nogil:
         _run_backward(True, grad_output, output, &out[0, 0], n_threads)
+
+
+# ------------------------------------------------------------------ divergences
+
+cdef inline double _kl_chunk(const floating *x, const floating *t, floating *out,
+                             Py_ssize_t n, int log_target) noexcept nogil:
+    if floating is float:
+        return fsm_kl_div_f32(x, t, out, n, log_target)
+    else:
+        return fsm_kl_div_f64(x, t, out, n, log_target)
+
+
+def kl_div(const floating[::1] x, const floating[::1] target, floating[::1] out, *,
+           bint log_target, int n_threads):
+    """The elementwise KL divergence terms of 1-D x (log-probabilities) and
+    target, into out when it is not None; returns their sum.
+
+    Chunks of CHUNK_ELEMS elements, each summed by one kernel call; the chunk
+    sums are added in chunk order (NumPy's sum of the partials).
+    """
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef int lt = 1 if log_target else 0
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    cdef floating *o = NULL
+    if n == 0:
+        return 0.0
+    if out is not None:
+        o = &out[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _kl_chunk(&x[j0], &target[j0], o + j0 if o != NULL else NULL,
+                                   j1 - j0, lt)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _kl_chunk(&x[j0], &target[j0], o + j0 if o != NULL else NULL,
+                                   j1 - j0, lt)
+    return float(partials.sum())
+
+
+# One distillation problem over rows [0, nrows): the teacher's logits, the
+# class-index targets and the gradient (NULL where absent; untyped: the
+# element type is the student's), the kernel's options; chunk k's sums go to
+# ce_partials[k] and kl_partials[k].
+cdef struct DistillProblem:
+    Py_ssize_t nrows, ncols
+    const void *teacher
+    const int64_t *target
+    void *grad
+    fsm_distill_options options
+    double *ce_partials
+    double *kl_partials
+
+
+cdef inline void _distill_chunk(const DistillProblem *p, const floating *s, Py_ssize_t ch,
+                                Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    # rows [r0, r1), the student's logits at s (row 0 of the problem)
+    cdef Py_ssize_t n = p.ncols, rows = r1 - r0
+    cdef const floating *t = <const floating *>p.teacher + r0 * n
+    cdef floating *g = <floating *>p.grad + r0 * n if p.grad != NULL else NULL
+    cdef const int64_t *y = p.target + r0 if p.target != NULL else NULL
+    if floating is float:
+        fsm_distill_f32(fsm_rows_f32(data=s + r0 * n, stride=n, nrows=rows, ncols=n),
+                        fsm_rows_f32(data=t, stride=n, nrows=rows, ncols=n), y, &p.options,
+                        fsm_distill_out_f32(ce_sum=p.ce_partials + ch,
+                                            kl_sum=p.kl_partials + ch, grad=g, grad_stride=n))
+    else:
+        fsm_distill_f64(fsm_rows_f64(data=s + r0 * n, stride=n, nrows=rows, ncols=n),
+                        fsm_rows_f64(data=t, stride=n, nrows=rows, ncols=n), y, &p.options,
+                        fsm_distill_out_f64(ce_sum=p.ce_partials + ch,
+                                            kl_sum=p.kl_partials + ch, grad=g, grad_stride=n))
+
+
+def distill(const floating[:, ::1] student, const floating[:, ::1] teacher,
+            const int64_t[::1] target, *, int64_t ignore_index, double inv_temperature,
+            double ce_scale, double kl_scale, floating[:, ::1] grad, int n_threads):
+    """Fused distillation terms of the rows of student and teacher (logits of
+    one shape) with class-index targets (or None: no cross-entropy term).
+
+    Writes the gradient ce_scale (softmax(s) - onehot) + kl_scale (q - p)
+    into grad when it is not None; returns (the counted rows' summed
+    cross-entropy, every row's summed KL divergence), each the sum of
+    shape-fixed chunk sums in chunk order.
+    """
+    cdef DistillProblem p
+    cdef Py_ssize_t nrows = student.shape[0], ncols = student.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc), ch, a, b
+    if nrows == 0 or ncols == 0:
+        return 0.0, 0.0
+    ce = np.zeros(nchunks, dtype=np.float64)
+    kl = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] cv = ce, kv = kl
+    p.nrows, p.ncols = nrows, ncols
+    p.teacher = &teacher[0, 0]
+    p.target = &target[0] if target is not None else NULL
+    p.grad = &grad[0, 0] if grad is not None else NULL
+    p.options = fsm_distill_options(ignore_index=ignore_index, inv_temperature=inv_temperature,
+                                    ce_scale=ce_scale, kl_scale=kl_scale)
+    p.ce_partials = &cv[0]
+    p.kl_partials = &kv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                _distill_chunk(&p, &student[0, 0], ch, a, b)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                _distill_chunk(&p, &student[0, 0], ch, a, b)
+    return float(ce.sum()), float(kl.sum())

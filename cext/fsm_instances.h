@@ -30,6 +30,7 @@ FSM_BOTH_TYPES(FSM_INSTANCE_LIST, FSM_ENTRY_DECL, FSM_ISA)
 #include "fsm_focal.h"
 #include "fsm_gradient_boosting.h"
 #include "fsm_backward.h"
+#include "fsm_divergence.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_type_undef.h"
 
@@ -40,6 +41,7 @@ FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_focal.h"
 #include "fsm_gradient_boosting.h"
 #include "fsm_backward.h"
+#include "fsm_divergence.h"
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, double, f64)
 #include "fsm_type_undef.h"
 

@@ -63,16 +63,32 @@
     F(int, use_alpha)            /* 0: no alpha weighting */                               \
     F(double, grad_scale)        /* the gradient's factor (1/n for "mean") */
 
+/* The scalar options of the distillation loss (kernel distill). */
+#define FSM_DISTILL_OPTIONS_FIELDS(F, T)                                                   \
+    F(int64_t, ignore_index)     /* rows with this target have no cross-entropy term */    \
+    F(double, inv_temperature)   /* 1 / T, T finite > 0 */                                 \
+    F(double, ce_scale)          /* the cross-entropy gradient's factor (0: none) */       \
+    F(double, kl_scale)          /* the KL gradient's factor (0: none) */
+
+/* What the distillation kernel writes. */
+#define FSM_DISTILL_OUT_FIELDS(F, T)                                                       \
+    F(double *, ce_sum)          /* the counted rows' summed cross-entropy */              \
+    F(double *, kl_sum)          /* every row's summed KL divergence */                    \
+    F(T *, grad)                 /* (nrows, ncols) gradient, or NULL */                    \
+    F(ptrdiff_t, grad_stride)
+
 /* The structs: S(P, name, FIELDS); a typed struct is fsm_<name>_f32 and
  * fsm_<name>_f64, an untyped one fsm_<name>.  P is passed through. */
 #define FSM_TYPED_STRUCTS(S, P)                                                            \
     S(P, rows, FSM_ROWS_FIELDS)                                                            \
     S(P, out, FSM_OUT_FIELDS)                                                              \
-    S(P, ce_out, FSM_CE_OUT_FIELDS)
+    S(P, ce_out, FSM_CE_OUT_FIELDS)                                                        \
+    S(P, distill_out, FSM_DISTILL_OUT_FIELDS)
 #define FSM_UNTYPED_STRUCTS(S, P)                                                          \
     S(P, ce_options, FSM_CE_OPTIONS_FIELDS)                                                \
     S(P, focal_options, FSM_FOCAL_OPTIONS_FIELDS)                                          \
-    S(P, sfocal_options, FSM_SFOCAL_OPTIONS_FIELDS)
+    S(P, sfocal_options, FSM_SFOCAL_OPTIONS_FIELDS)                                        \
+    S(P, distill_options, FSM_DISTILL_OPTIONS_FIELDS)
 
 /* ------------------------------------------------------------ kernels
  * X(P, SFX, ret, name, (parameters), (arguments)) for element type T and
@@ -115,7 +131,13 @@
       (grad_output, output, out))                                                          \
     X(P, SFX, void, log_softmax_backward,                                                  \
       (fsm_rows_##SFX grad_output, fsm_rows_##SFX output, fsm_out_##SFX out),              \
-      (grad_output, output, out))
+      (grad_output, output, out))                                                          \
+    X(P, SFX, double, kl_div, (const T *x, const T *t, T *out, ptrdiff_t n, int log_target), \
+      (x, t, out, n, log_target))                                                          \
+    X(P, SFX, void, distill,                                                               \
+      (fsm_rows_##SFX s, fsm_rows_##SFX t, const int64_t *target,                          \
+       const fsm_distill_options *opt, fsm_distill_out_##SFX out),                         \
+      (s, t, target, opt, out))
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \

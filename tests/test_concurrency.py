@@ -102,6 +102,12 @@ def calls(d, nt):
         ("softmax_backward", lambda: fs.softmax_backward(d["soft"], d["soft"], num_threads=nt)),
         ("log_softmax_backward", lambda: fs.log_softmax_backward(
             d["x64"], np.log(d["p"]), num_threads=nt)),
+        ("kl_div", lambda: fs.kl_div(d["x64"], d["soft"], reduction="batchmean",
+                                     num_threads=nt)),
+        ("distillation_loss", lambda: fs.distillation_loss(d["finite"], d["x64"],
+                                                           temperature=2.0, num_threads=nt)),
+        ("distillation_loss_and_grad", lambda: fs.distillation_loss_and_grad(
+            x, d["soft"], temperature=3.0, target=y, alpha=0.3, num_threads=nt)),
     ]
 
 

@@ -117,6 +117,12 @@ CALLS = {
         x, bits),
     "softmax_backward": lambda: fs.softmax_backward(x, p, out=out),
     "log_softmax_backward": lambda: fs.log_softmax_backward(x, np.log(p)),
+    "kl_div": lambda: fs.kl_div(fs.log_softmax(x), soft, reduction="batchmean"),
+    "kl_div_none_log_target": lambda: fs.kl_div(x32, x32, reduction="none", log_target=True),
+    "distillation_loss": lambda: fs.distillation_loss(x, x[::-1], temperature=2.0, target=y),
+    "distillation_loss_and_grad": lambda: fs.distillation_loss_and_grad(
+        x32, x32[::-1], temperature=0.5, grad_out=np.empty_like(x32)),
+    "error_temperature": raises(lambda: fs.distillation_loss(x, x, temperature=0.0)),
     # error paths: the exception, its message and traceback must not leak
     "error_target_out_of_range": raises(lambda: fs.cross_entropy(x, y + 100)),
     "error_bad_reduction": raises(lambda: fs.cross_entropy_and_grad(x, y, reduction="x")),

@@ -216,6 +216,35 @@ def _sigmoid_focal(name, rng, i):
     if "alpha" not in kw and i % 3 == 0:
         kw["alpha"] = None
     return (x, t), kw
+def _kl_div(name, rng, i):
+    shape = SHAPES[i % len(SHAPES)]
+    axis = _class_axis(shape, i)
+    x = _values(rng, shape, FLOATS[i // 2 % 3], LAYOUTS[i % len(LAYOUTS)], specials=i % 4 == 3)
+    lp = np.moveaxis(slow.log_softmax(np.moveaxis(x.astype(np.float64), axis, -1)), -1, axis)
+    lp = with_layout(lp.astype(x.dtype), LAYOUTS[(i + 1) % len(LAYOUTS)])
+    kw = _draw(rng, {"reduction": ["mean", "sum", "none", "batchmean"],
+                     "log_target": [None, True, False]})
+    t = rng.dirichlet(np.ones(shape[axis]), size=shape[:axis % len(shape)]
+                      + shape[axis % len(shape) + 1:])
+    t = np.moveaxis(t, -1, axis)
+    t[rng.random(shape) < 0.2] = 0.0
+    if kw.get("log_target"):
+        with np.errstate(divide="ignore"):
+            t = np.log(t)
+    return (lp, t), dict(kw, axis=axis)
+
+
+def _distillation(name, rng, i):
+    shape = SHAPES[i % (len(SHAPES) - 1)]
+    axis = _class_axis(shape, i)
+    dtype = FLOATS[i // 2 % 3]
+    s = _values(rng, shape, dtype, LAYOUTS[i % len(LAYOUTS)], specials=i % 4 == 3)
+    t = _values(rng, shape, dtype, LAYOUTS[(i + 2) % len(LAYOUTS)], specials=False)
+    kw = _draw(rng, {"temperature": [None, 2.0, 0.5, 10.0], "alpha": [None, 0.0, 0.3, 1.0]})
+    if i % 3:
+        kw["ignore_index"] = -1 if i % 2 else -100
+        kw["target"] = _index_target(rng, shape, axis, kw["ignore_index"])
+    return (s, t), dict(kw, axis=axis)
 
 
 GENERATORS = {
@@ -229,6 +258,8 @@ GENERATORS = {
     "linear_cross_entropy": _linear, "linear_cross_entropy_and_grad": _linear,
     "focal_loss": _focal, "focal_loss_and_grad": _focal,
     "sigmoid_focal_loss": _sigmoid_focal, "sigmoid_focal_loss_and_grad": _sigmoid_focal,
+    "kl_div": _kl_div, "distillation_loss": _distillation,
+    "distillation_loss_and_grad": _distillation,
 }
 
 

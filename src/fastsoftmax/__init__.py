@@ -30,6 +30,7 @@ from .focal import (focal_loss, focal_loss_and_grad, sigmoid_focal_loss,
 from .gradient_boosting import (binary_cross_entropy_gradient_hessian,
                                 cross_entropy_gradient_hessian)
 from .backward import log_softmax_backward, softmax_backward
+from .divergence import distillation_loss, distillation_loss_and_grad, kl_div
 
 try:
     __version__ = _version("fastsoftmax")
@@ -46,6 +47,7 @@ __all__ = [
     "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
     "cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian",
     "softmax_backward", "log_softmax_backward",
+    "kl_div", "distillation_loss", "distillation_loss_and_grad",
     "get_num_threads", "set_num_threads", "num_threads", "openmp_enabled",
     "show_config", "set_output_pool", "get_output_pool", "release_output_pool",
     "__version__",

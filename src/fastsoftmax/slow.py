@@ -55,6 +55,7 @@ __all__ = [
     "focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad",
     "cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian",
     "softmax_backward", "log_softmax_backward",
+    "kl_div", "distillation_loss", "distillation_loss_and_grad",
 ]
 
 #: The precision of the softmax family and the sigmoids (float64 where the
@@ -1161,3 +1162,116 @@ def log_softmax_backward(grad_output: ArrayLike, output: ArrayLike, *,
     with np.errstate(**_ERRSTATE):
         r = ge - np.exp(ye) * np.sum(ge, axis=ax, keepdims=True)
     return _backward_deliver(r, dtype, out)
+
+
+# ================================================================= divergences
+
+def _xlogy_self(p: Any) -> Any:
+    """``p * log(p)`` with 0 at ``p == 0`` (torch's ``xlogy(p, p)``): NaN for
+    a negative or NaN ``p``, +inf for +inf."""
+    with np.errstate(**_ERRSTATE):
+        return np.where(p == 0, 0.0, p * np.log(p))
+
+
+def kl_div(input: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
+           reduction: str = "mean", log_target: bool = False,
+           num_threads: SupportsIndex | None = None) -> Any:
+    """Reference for :func:`fastsoftmax.kl_div` (``torch.nn.functional.kl_div``):
+    the pointwise ``xlogy(t, t) - t * input`` (``exp(t) * (t - input)`` with
+    ``log_target``), in float64; "batchmean" divides by the number of
+    distributions (every dimension but ``axis``)."""
+    arr = np.asarray(input)
+    dtype = _result_dtype(arr)
+    x = _as(arr, np.float64)
+    t = _as(target, np.float64)
+    with np.errstate(**_ERRSTATE):
+        per = np.exp(t) * (t - x) if log_target else _xlogy_self(t) - t * x
+    if reduction == "none":
+        return _deliver(per, dtype, None)
+    if reduction == "batchmean":
+        ax = int(axis) % max(arr.ndim, 1)
+        rows = int(np.prod([n for i, n in enumerate(arr.shape) if i != ax]))
+        return _reduce(per, rows, "mean", dtype)
+    return _reduce(per, per.size, reduction, dtype)
+
+
+def _log_softmax_rows(z: Any) -> Any:
+    """log_softmax of float64 rows (classes last), written as torch's:
+    ``z - max - log(sum(exp(z - max)))`` (a row with a NaN, a +inf or only
+    -inf comes out NaN)."""
+    with np.errstate(**_ERRSTATE):
+        m = np.max(z, axis=-1, keepdims=True)
+        return (z - m) - np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+
+
+def _distillation(student_logits: Any, teacher_logits: Any, temperature: Any, target: Any,
+                  alpha: Any, ignore_index: Any, axis: Any, want_grad: Any,
+                  grad_out: Any = None) -> Any:
+    """The torch expression ``alpha * CE(s, y) + (1 - alpha) * T**2 *
+    kl_div(log_softmax(s / T), softmax(t / T), "batchmean")`` on float64 rows
+    (without targets ``T**2 * kl_div(...)``), and its gradient."""
+    arr = np.asarray(student_logits)
+    dtype = _result_dtype(arr)
+    ax = int(axis) % arr.ndim
+    s = np.moveaxis(_as(arr, np.float64), ax, -1)
+    t = np.moveaxis(_as(teacher_logits, np.float64), ax, -1)
+    T, a = float(temperature), float(alpha)
+    s = s.reshape(int(np.prod(s.shape[:-1])), s.shape[-1])
+    t = t.reshape(s.shape)
+    n, c = s.shape
+    with np.errstate(**_ERRSTATE):
+        if c:
+            logq = _log_softmax_rows(s / T)
+            p = np.exp(_log_softmax_rows(t / T))
+        else:
+            logq = p = np.zeros(s.shape)
+        kl = np.sum(_xlogy_self(p) - p * logq) / np.float64(n)
+        loss = T ** 2 * kl
+        g = (1.0 - a if target is not None else 1.0) * T * (np.exp(logq) - p) / n if n else s
+        if target is not None:
+            y = np.asarray(target).reshape(-1).astype(np.int64)
+            keep = y != int(ignore_index)
+            n_valid = int(keep.sum())
+            yk = np.where(keep, y, 0)
+            logs = _log_softmax_rows(s) if c else s
+            picked = (np.take_along_axis(logs, yk[:, None], axis=-1)[:, 0] if c
+                      else np.zeros(n))
+            ce = np.sum(np.where(keep, -picked, 0.0)) / np.float64(n_valid)
+            loss = a * ce + (1.0 - a) * T ** 2 * kl
+            if n_valid and n:
+                onehot = np.zeros(s.shape)
+                if c:
+                    np.put_along_axis(onehot, yk[:, None], 1.0, axis=-1)
+                g = g + np.where(keep[:, None], a * (np.exp(logs) - onehot) / n_valid, 0.0)
+    value = _scalar(loss, dtype)
+    if not want_grad:
+        return value
+    shape = np.moveaxis(arr, ax, -1).shape
+    g = np.moveaxis(np.asarray(g).reshape(shape), -1, ax)
+    return value, _deliver(g, dtype, grad_out)
+
+
+def distillation_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
+                      temperature: float = 1.0, target: ArrayLike | None = None,
+                      alpha: float = 0.5, ignore_index: SupportsIndex = -100,
+                      axis: SupportsIndex = -1,
+                      num_threads: SupportsIndex | None = None) -> FloatScalar:
+    """Reference for :func:`fastsoftmax.distillation_loss`."""
+    loss: FloatScalar = _distillation(student_logits, teacher_logits, temperature, target,
+                                      alpha, ignore_index, axis, False)
+    return loss
+
+
+def distillation_loss_and_grad(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
+                               temperature: float = 1.0, target: ArrayLike | None = None,
+                               alpha: float = 0.5, ignore_index: SupportsIndex = -100,
+                               axis: SupportsIndex = -1,
+                               num_threads: SupportsIndex | None = None,
+                               grad_out: Array | None = None
+                               ) -> tuple[FloatScalar, FloatArray]:
+    """Reference for :func:`fastsoftmax.distillation_loss_and_grad`: the loss
+    and the gradient of the torch expression w.r.t. the student's logits."""
+    result: tuple[FloatScalar, FloatArray] = _distillation(
+        student_logits, teacher_logits, temperature, target, alpha, ignore_index, axis, True,
+        grad_out)
+    return result

@@ -272,6 +272,7 @@ FAMILIES = {
     "test_gradient_boosting": ("cross_entropy_gradient_hessian",
                                "binary_cross_entropy_gradient_hessian"),
     "test_backward": ("softmax_backward", "log_softmax_backward"),
+    "test_divergence": ("kl_div", "distillation_loss", "distillation_loss_and_grad"),
 }
 
 

@@ -1,6 +1,7 @@
-"""The "numpy" column of the benchmark: softmax, log_softmax, logsumexp and
-the cross-entropy (loss and gradient) written in plain NumPy, computed in
-the input's dtype (``dtype=``), as a NumPy user would write them.
+"""The "numpy" column of the benchmark: softmax, log_softmax, logsumexp, the
+cross-entropy (loss and gradient), the focal losses, kl_div and the
+distillation loss (and gradient) written in plain NumPy, computed in the
+input's dtype (``dtype=``), as a NumPy user would write them.
 
 A peer, like the torch bindings, not a reference: results are checked
 against :mod:`fastsoftmax.slow` (the public names and signatures, extended
@@ -17,7 +18,8 @@ from numpy.typing import ArrayLike, DTypeLike
 from .._typing import Array
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_grad",
-           "focal_loss_and_grad", "sigmoid_focal_loss_and_grad"]
+           "focal_loss_and_grad", "sigmoid_focal_loss_and_grad", "kl_div",
+           "distillation_loss_and_grad"]
 
 # The results are Any: an array or a NumPy scalar depending on the shape and
 # the reduction, as NumPy's own annotations of these operations have them.
@@ -210,3 +212,35 @@ def sigmoid_focal_loss_and_grad(logits: Any, target: Any, alpha: Any = 0.25, gam
         loss = a_t * ce * wg
         grad = a_t * ((p - t) * wg + ce * gamma * w ** (gamma - 1) * p * (1 - p) * (1 - 2 * t))
     return loss, grad
+
+
+def kl_div(x: Any, target: Any, reduction: Any = "batchmean", dtype: Any = np.float64) -> Any:
+    """torch.nn.functional.kl_div (target holds probabilities): the pointwise
+    ``xlogy(t, t) - t * x``, "batchmean" over the rows (class axis last)."""
+    x = np.asarray(x, dtype=dtype)
+    t = np.asarray(target, dtype=dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = np.where(t == 0, 0, t * np.log(t)) - t * x
+    if reduction == "batchmean":
+        return loss.sum() / (loss.size // max(1, x.shape[-1]) if x.ndim else 1)
+    return _reduce(loss, loss.size, reduction)
+
+
+def distillation_loss_and_grad(s: Any, t: Any, target: Any, temperature: Any = 1.0,
+                               alpha: Any = 0.5, ignore_index: Any = -100,
+                               dtype: Any = np.float64) -> Any:
+    """``alpha * CE(s, y) + (1 - alpha) T**2 KL(softmax(t / T) || softmax(s / T))``
+    ("batchmean": over the rows) and its gradient w.r.t. ``s``, class axis last."""
+    s = np.asarray(s, dtype=dtype)
+    T = float(temperature)
+    Td = np.asarray(T, dtype=dtype)
+    logq = log_softmax(s / Td, dtype=dtype)
+    p = softmax(np.asarray(t, dtype=dtype) / Td, dtype=dtype)
+    n = s.size // max(1, s.shape[-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.sum(np.where(p == 0, 0, p * (np.log(p) - logq))) / n
+    ce = cross_entropy(s, target, ignore_index=ignore_index, dtype=dtype)
+    loss = alpha * ce + (1 - alpha) * T ** 2 * kl
+    grad = (alpha * cross_entropy_grad(s, target, ignore_index=ignore_index, dtype=dtype)
+            + ((1 - alpha) * T / n) * (np.exp(logq) - p))
+    return loss, grad.astype(dtype, copy=False)

@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .inputs import (make_linear_inputs, make_logits_and_binary_targets, make_logits_and_labels,
-                     make_logits_only)
+from .inputs import (make_linear_inputs, make_logits, make_logits_and_binary_targets,
+                     make_logits_and_labels, make_logits_only)
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
            "register_implementation", "matrix_ops", "linear_ops", "reference", "numpy_peer",
@@ -159,6 +159,58 @@ def make_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
 
 register_op(Op("cross_entropy_gradient_hessian", _gradient_hessian, make_logits_and_labels))
 register_op(Op("softmax_backward", _backward, make_backward_inputs))
+# The divergences, with the options every implementation uses: kl_div of
+# log-probabilities against probabilities with torch's reduction for a KL
+# divergence ("batchmean"); distillation at temperature 2 with class labels
+# (alpha 0.5), loss and gradient w.r.t. the student's logits.
+KL_REDUCTION = "batchmean"
+DISTILLATION_OPTIONS = {"temperature": 2.0, "alpha": 0.5}
+
+
+def make_kl_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """log_softmax of seeded logits, and softmax of independent ones (the
+    class axis last), computed in ``dtype``."""
+    x = make_logits(shape, dtype, seed)
+    m = x.max(axis=-1, keepdims=True)
+    lp = x - m
+    lp -= np.log(np.exp(lp).sum(axis=-1, keepdims=True))
+    z = np.random.default_rng(seed + 2).standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return lp, z
+
+
+def make_distillation_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Student logits and labels (:func:`make_logits_and_labels`) and
+    independent teacher logits."""
+    s, y = make_logits_and_labels(shape, dtype, seed)
+    t = np.random.default_rng(seed + 2).standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    return s, t, y
+
+
+def _two_inputs(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+    # read both inputs; the scalar result is negligible
+    return 2 * math.prod(shape) * itemsize, 0
+
+
+def _distillation_and_grad(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+    # read student, teacher and the int64 labels, write the gradient
+    return 2 * math.prod(shape) * itemsize + _rows(shape) * 8, math.prod(shape) * itemsize
+
+
+register_op(Op("kl_div", _two_inputs, make_kl_inputs))
+register_op(Op("distillation_loss_and_grad", _distillation_and_grad, make_distillation_inputs))
+
+# The calls that need their options, of fastsoftmax or of fastsoftmax.slow
+# (the same signatures); the other ops call the function of the op's name.
+_CALLS: dict[str, Callable[[Any], Callable[..., Any]]] = {
+    "kl_div": lambda fs: lambda x, t: fs.kl_div(x, t, reduction=KL_REDUCTION),
+    "distillation_loss_and_grad": lambda fs: lambda s, t, y: fs.distillation_loss_and_grad(
+        s, t, target=y, **DISTILLATION_OPTIONS),
+}
 
 
 # --------------------------------------------------------------------------
@@ -170,7 +222,8 @@ def reference(op_name: str) -> Callable[..., Any]:
 
     What the benchmark checks fastsoftmax's results against.  ``slow`` has
     exactly the public names and signatures, so the reference of an op is
-    the function of the same name, called with the same arguments.
+    the function of the same name, called with the same arguments and
+    options (:data:`_CALLS`).
 
     Parameters
     ----------
@@ -192,6 +245,8 @@ def reference(op_name: str) -> Callable[..., Any]:
 
     if op_name not in OPS:
         raise KeyError(f"no reference for {op_name!r}: not an op of the benchmark")
+    if op_name in _CALLS:
+        return _CALLS[op_name](slow)
     fn: Callable[..., Any] = getattr(slow, op_name)
     return fn
 
@@ -221,6 +276,11 @@ def numpy_peer(op_name: str) -> Callable[..., Any]:
         return _numpy_gradient_hessian
     if op_name == "softmax_backward":
         return _numpy_softmax_backward
+    if op_name == "kl_div":
+        return in_input_dtype(lambda x, t, dtype: peer.kl_div(x, t, KL_REDUCTION, dtype=dtype))
+    if op_name == "distillation_loss_and_grad":
+        return in_input_dtype(lambda s, t, y, dtype: peer.distillation_loss_and_grad(
+            s, t, y, dtype=dtype, **DISTILLATION_OPTIONS))
     if op_name not in ("softmax", "log_softmax", "logsumexp", "cross_entropy"):
         raise KeyError(f"no NumPy version of {op_name!r}")
     fn: Callable[..., Any] = in_input_dtype(getattr(peer, op_name))
@@ -335,7 +395,7 @@ def _blas_threads(n: int) -> dict[str, str]:
 
 register_implementation(Implementation(
     "fastsoftmax", "fastsoftmax",
-    {name: _attribute(name) for name in OPS},
+    {name: _CALLS.get(name, _attribute(name)) for name in OPS},
     threads=_fastsoftmax_threads, environ=_blas_threads,
 ))
 
@@ -406,6 +466,29 @@ def _torch_softmax_backward(torch: Any) -> Callable[..., Any]:
     return lambda g, y: torch._softmax_backward_data(g, y, -1, g.dtype)
 
 
+def _torch_kl_div(torch: Any) -> Callable[..., Any]:
+    F = torch.nn.functional
+    return lambda x, t: F.kl_div(x.reshape(-1, x.shape[-1]), t.reshape(-1, t.shape[-1]),
+                                 reduction=KL_REDUCTION)
+
+
+def _torch_distillation_and_grad(torch: Any) -> Callable[..., Any]:
+    F = torch.nn.functional
+    T, alpha = DISTILLATION_OPTIONS["temperature"], DISTILLATION_OPTIONS["alpha"]
+
+    def distillation_loss_and_grad(s: Any, t: Any, y: Any) -> tuple[Any, Any]:
+        # a fresh leaf per call; the loss as torch users write it, then autograd
+        s = s.detach().requires_grad_(True)
+        s2, y2 = _torch_rows(s, y)
+        t2 = t.reshape(s2.shape)
+        kl = F.kl_div(F.log_softmax(s2 / T, dim=1), F.softmax(t2 / T, dim=1),
+                      reduction="batchmean")
+        loss = alpha * F.cross_entropy(s2, y2) + (1 - alpha) * T ** 2 * kl
+        loss.backward()
+        return loss.detach(), s.grad
+    return distillation_loss_and_grad
+
+
 @contextlib.contextmanager
 def _torch_threads(torch: Any, n: int) -> Iterator[None]:
     old = torch.get_num_threads()
@@ -454,7 +537,9 @@ register_implementation(Implementation(
      "focal_loss_and_grad": _torch_focal_loss_and_grad,
      "sigmoid_focal_loss_and_grad": _torch_sigmoid_focal_loss_and_grad,
      "cross_entropy_gradient_hessian": _torch_gradient_hessian,
-     "softmax_backward": _torch_softmax_backward},
+     "softmax_backward": _torch_softmax_backward,
+     "kl_div": _torch_kl_div,
+     "distillation_loss_and_grad": _torch_distillation_and_grad},
     convert=lambda torch, a: torch.from_numpy(a),
     threads=_torch_threads,
 ))
