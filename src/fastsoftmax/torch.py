@@ -192,6 +192,8 @@ def _scale_saved(g: Tensor, saved: Tensor, reduction: str, dim: int) -> Tensor:
     """The backward of a loss whose (per-sample) gradient ``saved`` was
     computed in the forward: every sample's loss depends on its own row only,
     so for "none" each row is scaled by its own incoming gradient."""
+    if g is None:  # not materialised: nothing flows back through the loss
+        return None
     if reduction == "none":
         return g.unsqueeze(dim) * saved if g.dim() < saved.dim() else g * saved
     if _is_one(g):
@@ -230,6 +232,7 @@ def _ce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) 
     ctx.save_for_backward(output[1])
     ctx.reduction, ctx.dim = inputs[4], _class_dim(inputs[0].dim())
     ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)  # no zeros of the kept gradient's size
 
 
 @_first_order
@@ -500,6 +503,7 @@ def _bce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
     ctx.save_for_backward(output[1])
     ctx.reduction = inputs[4]
     ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)  # no zeros of the kept gradient's size
 
 
 @_first_order
@@ -591,11 +595,14 @@ def _(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
 def _linear_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
     ctx.save_for_backward(*output[1:])
     ctx.mark_non_differentiable(*output[1:])
+    ctx.set_materialize_grads(False)
 
 
 @_first_order
 def _linear_backward(ctx: Any, g: Tensor, *_rest: Any) -> tuple[Any, ...]:
     gh, gw, gb = ctx.saved_tensors
+    if g is None:
+        return (None,) * 11
     one = _is_one(g)
     scaled = [t if one else g * t for t in (gh, gw, gb)]
     return (scaled[0], scaled[1], None, scaled[2] if ctx.needs_input_grad[3] else None) \
