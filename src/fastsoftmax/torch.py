@@ -41,14 +41,14 @@ Examples
 >>> loss.backward()
 >>> logits.grad
 tensor([[-0.1705,  0.1212,  0.0493],
-        [ 0.0543, -0.0987,  0.0445]])
+        [ 0.0543, -0.0988,  0.0445]])
 """
 from __future__ import annotations
 
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -72,6 +72,9 @@ __all__ = ["cross_entropy", "linear_cross_entropy", "softmax", "log_softmax", "l
 Tensor = Any  # torch.Tensor: torch is not followed by the type checker
 
 _FLOATS = (torch.float32, torch.float64, torch.float16)
+_NP_DTYPES: dict[Any, np.dtype[Any]] = {
+    torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
+    torch.float16: np.dtype(np.float16)}
 
 
 # ------------------------------------------------------------------ tensors
@@ -113,7 +116,8 @@ def _same_dtype(ref: Tensor, t: Tensor | None, name: str, ref_name: str, fn: str
 
 def _np(t: Tensor) -> np.ndarray[Any, Any]:
     """A NumPy view of a CPU tensor (shares memory, any strides)."""
-    return t.detach().numpy()
+    view: np.ndarray[Any, Any] = t.detach().numpy()
+    return view
 
 
 def _opt_np(t: Tensor | None) -> np.ndarray[Any, Any] | None:
@@ -123,6 +127,21 @@ def _opt_np(t: Tensor | None) -> np.ndarray[Any, Any] | None:
 def _tensor(a: Any) -> Tensor:
     """A NumPy result as a tensor, without copying (0-d results included)."""
     return torch.from_numpy(np.asarray(a))
+
+
+def _empty_like(t: Tensor) -> np.ndarray[Any, Any]:
+    """A NumPy array for a result of ``t``'s shape, dtype and layout (the
+    strides ``torch.empty_like`` would choose), allocated by NumPy: its
+    large allocations are backed by huge pages where the system allows,
+    which makes the first write several times faster than into a fresh
+    torch allocation."""
+    like = torch.empty_like(t, device="meta")  # the layout only: nothing allocated
+    dtype = _NP_DTYPES[t.dtype]
+    if like.is_contiguous():
+        return np.empty(tuple(t.shape), dtype=dtype)
+    flat = np.empty(t.numel(), dtype=dtype)
+    return np.lib.stride_tricks.as_strided(
+        flat, tuple(t.shape), tuple(s * dtype.itemsize for s in like.stride()))
 
 
 def _wants_grad(*ts: Tensor | None) -> bool:
@@ -140,13 +159,12 @@ def _real(value: object, name: str, lo: float, hi: float | None = None, *,
           open_lo: bool = False) -> float:
     """A real scalar option in range, checked as the NumPy layer checks it
     (the same messages) but in plain Python, which ``torch.compile`` traces."""
-    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)):
-        try:
-            v = float(value)  # type: ignore[arg-type]  # NumPy scalars
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    else:
-        v = float(value)
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)  # type: ignore[arg-type]  # NumPy scalars, 0-d tensors
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
     if hi is None:
         if not ((v > lo if open_lo else v >= lo) and math.isfinite(v)):
             raise ValueError(f"{name} must be finite and {'>' if open_lo else '>='} {lo:g}, "
@@ -201,36 +219,51 @@ def _scale_saved(g: Tensor, saved: Tensor, reduction: str, dim: int) -> Tensor:
     return g * saved
 
 
+def _operator(name: str, schema: str, impl: Callable[..., Any], fake: Callable[..., Any],
+              backward: Callable[..., Any], setup_context: Callable[..., None]) -> Any:
+    """Register ``torch.ops.fastsoftmax.<name>``: its CPU implementation
+    (``impl``, on NumPy views), the fake one (shapes and dtypes only, for
+    ``torch.compile`` and the meta device) and its backward."""
+    op = torch.library.custom_op(f"fastsoftmax::{name}", impl, mutates_args=(),
+                                 device_types="cpu", schema=schema)
+    op.register_fake(fake)
+    op.register_autograd(backward, setup_context=setup_context)
+    return op
+
+
 # ------------------------------------------------------------------ cross-entropy
 
-@torch.library.custom_op("fastsoftmax::cross_entropy", mutates_args=(), device_types="cpu")
-def _cross_entropy_op(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+def _cross_entropy_impl(input: Tensor, target: Tensor, weight: Tensor | None,
                       ignore_index: int, reduction: str, label_smoothing: float,
                       z_loss: float, softcap: float | None, with_grad: bool
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    kw = dict(axis=_class_dim(input.dim()), weight=_opt_np(weight), ignore_index=ignore_index,
-              reduction=reduction, label_smoothing=label_smoothing, z_loss=z_loss,
-              softcap=softcap)
+                      ) -> tuple[Tensor, Tensor]:
+    kw: dict[str, Any] = dict(
+        axis=_class_dim(input.dim()), weight=_opt_np(weight), ignore_index=ignore_index,
+        reduction=reduction, label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
     if with_grad:
-        loss, grad = _losses.cross_entropy_and_grad(_np(input), _np(target), **kw)
+        # the gradient in the input's layout (as autograd wants x.grad): the
+        # kernel writes into it
+        grad = _empty_like(input)
+        loss, _ = _losses.cross_entropy_and_grad(_np(input), _np(target), grad_out=grad,
+                                                 **kw)
         return _tensor(loss), _tensor(grad)
     loss = _losses.cross_entropy(_np(input), _np(target), **kw)
     return _tensor(loss), input.new_empty(0)
 
 
-@_cross_entropy_op.register_fake
-def _(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+def _cross_entropy_fake(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
       reduction: str, label_smoothing: float, z_loss: float, softcap: float | None,
       with_grad: bool) -> tuple[Tensor, Tensor]:
     dim = _class_dim(input.dim())
     shape = (input.shape[:dim] + input.shape[dim + 1:]) if reduction == "none" else ()
-    grad = input.new_empty(input.shape if with_grad else (0,))
+    grad = torch.empty_like(input) if with_grad else input.new_empty(0)
     return input.new_empty(shape), grad
 
 
 def _ce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
     ctx.save_for_backward(output[1])
     ctx.reduction, ctx.dim = inputs[4], _class_dim(inputs[0].dim())
+    ctx.with_grad = inputs[8]
     ctx.mark_non_differentiable(output[1])
     ctx.set_materialize_grads(False)  # no zeros of the kept gradient's size
 
@@ -238,13 +271,15 @@ def _ce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) 
 @_first_order
 def _ce_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
     (saved,) = ctx.saved_tensors
-    if saved.numel() == 0 and ctx.needs_input_grad[0]:  # pragma: no cover - guarded
+    if not ctx.with_grad:  # pragma: no cover - the front end asks for it
         raise RuntimeError("fastsoftmax.torch.cross_entropy: no gradient was computed")
     return (_scale_saved(g, saved, ctx.reduction, ctx.dim),) + (None,) * 8
 
 
-torch.library.register_autograd("fastsoftmax::cross_entropy", _ce_backward,
-                                setup_context=_ce_setup)
+_cross_entropy_op = _operator(
+    "cross_entropy", "(Tensor input, Tensor target, Tensor? weight, int ignore_index, "
+    "str reduction, float label_smoothing, float z_loss, float? softcap, bool with_grad) "
+    "-> (Tensor, Tensor)", _cross_entropy_impl, _cross_entropy_fake, _ce_backward, _ce_setup)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
@@ -273,8 +308,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     >>> x = torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]], dtype=torch.float64,
     ...                  requires_grad=True)
     >>> loss = cross_entropy(x, torch.tensor([0, -100]), reduction="none")
-    >>> loss
-    tensor([0.4170, 0.0000], dtype=torch.float64, grad_fn=<CrossEntropyBackward>)
+    >>> loss.detach()
+    tensor([0.4170, 0.0000], dtype=torch.float64)
     >>> loss.sum().backward()
     >>> x.grad[0]
     tensor([-0.3410,  0.2424,  0.0986], dtype=torch.float64)
@@ -303,23 +338,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
 
 # ------------------------------------------------------------------ the softmax family
 
-@torch.library.custom_op("fastsoftmax::softmax", mutates_args=(), device_types="cpu")
-def _softmax_op(input: torch.Tensor, dim: int) -> torch.Tensor:
+def _softmax_impl(input: Tensor, dim: int) -> Tensor:
     return _tensor(_np_softmax(_np(input), dim))
 
 
-@torch.library.custom_op("fastsoftmax::log_softmax", mutates_args=(), device_types="cpu")
-def _log_softmax_op(input: torch.Tensor, dim: int) -> torch.Tensor:
+def _log_softmax_impl(input: Tensor, dim: int) -> Tensor:
     return _tensor(_np_log_softmax(_np(input), dim))
 
 
-@_softmax_op.register_fake
-def _(input: Tensor, dim: int) -> Tensor:
-    return input.new_empty(input.shape)
-
-
-@_log_softmax_op.register_fake
-def _(input: Tensor, dim: int) -> Tensor:
+def _same_shape_fake(input: Tensor, dim: int) -> Tensor:
     return input.new_empty(input.shape)
 
 
@@ -341,10 +368,11 @@ def _log_softmax_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
     return g - torch.exp(y) * g.sum(ctx.dim, keepdim=True), None
 
 
-torch.library.register_autograd("fastsoftmax::softmax", _softmax_backward,
-                                setup_context=_save_output)
-torch.library.register_autograd("fastsoftmax::log_softmax", _log_softmax_backward,
-                                setup_context=_save_output)
+_softmax_op = _operator("softmax", "(Tensor input, int dim) -> Tensor", _softmax_impl,
+                        _same_shape_fake, _softmax_backward, _save_output)
+_log_softmax_op = _operator("log_softmax", "(Tensor input, int dim) -> Tensor",
+                            _log_softmax_impl, _same_shape_fake, _log_softmax_backward,
+                            _save_output)
 
 
 def _dim(dim: object, ndim: int, fn: str) -> int:
@@ -401,8 +429,7 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     return _log_softmax_op(input, _dim(dim, input.dim(), "log_softmax"))
 
 
-@torch.library.custom_op("fastsoftmax::logsumexp", mutates_args=(), device_types="cpu")
-def _logsumexp_op(input: torch.Tensor, dim: list[int], keepdim: bool) -> torch.Tensor:
+def _logsumexp_impl(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
     x = _np(input)
     if len(dim) == 1:
         return _tensor(_np_logsumexp(x, dim[0], keepdims=keepdim))
@@ -423,8 +450,7 @@ def _reduced_shape(shape: Sequence[int], dim: Sequence[int], keepdim: bool) -> l
     return [n for d, n in enumerate(shape) if d not in dim]
 
 
-@_logsumexp_op.register_fake
-def _(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
+def _logsumexp_fake(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
     if input.dim() == 0:
         return input.new_empty(())
     return input.new_empty(_reduced_shape(input.shape, dim, keepdim))
@@ -444,8 +470,9 @@ def _logsumexp_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
     return g * torch.exp(x - lse), None, None
 
 
-torch.library.register_autograd("fastsoftmax::logsumexp", _logsumexp_backward,
-                                setup_context=_logsumexp_setup)
+_logsumexp_op = _operator("logsumexp", "(Tensor input, int[] dim, bool keepdim) -> Tensor",
+                          _logsumexp_impl, _logsumexp_fake, _logsumexp_backward,
+                          _logsumexp_setup)
 
 
 def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
@@ -478,12 +505,11 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
 
 # ------------------------------------------------------------------ binary cross-entropy
 
-@torch.library.custom_op("fastsoftmax::binary_cross_entropy_with_logits", mutates_args=(),
-                         device_types="cpu")
-def _bce_logits_op(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
-                   pos_weight: torch.Tensor | None, reduction: str, with_grad: bool
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    kw = dict(weight=_opt_np(weight), pos_weight=_opt_np(pos_weight), reduction=reduction)
+def _bce_logits_impl(input: Tensor, target: Tensor, weight: Tensor | None,
+                   pos_weight: Tensor | None, reduction: str, with_grad: bool
+                   ) -> tuple[Tensor, Tensor]:
+    kw: dict[str, Any] = dict(weight=_opt_np(weight), pos_weight=_opt_np(pos_weight),
+                              reduction=reduction)
     if with_grad:
         loss, grad = _losses.binary_cross_entropy_with_logits_and_grad(
             _np(input), _np(target), **kw)
@@ -492,9 +518,9 @@ def _bce_logits_op(input: torch.Tensor, target: torch.Tensor, weight: torch.Tens
     return _tensor(loss), input.new_empty(0)
 
 
-@_bce_logits_op.register_fake
-def _(input: Tensor, target: Tensor, weight: Tensor | None, pos_weight: Tensor | None,
-      reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+def _bce_logits_fake(input: Tensor, target: Tensor, weight: Tensor | None,
+                     pos_weight: Tensor | None, reduction: str, with_grad: bool
+                     ) -> tuple[Tensor, Tensor]:
     shape = input.shape if reduction == "none" else ()
     return input.new_empty(shape), input.new_empty(input.shape if with_grad else (0,))
 
@@ -513,8 +539,10 @@ def _bce_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...
     return (_scale_saved(g, saved, ctx.reduction, 0),) + (None,) * 5
 
 
-torch.library.register_autograd("fastsoftmax::binary_cross_entropy_with_logits",
-                                _bce_backward, setup_context=_bce_setup)
+_bce_logits_op = _operator(
+    "binary_cross_entropy_with_logits", "(Tensor input, Tensor target, Tensor? weight, "
+    "Tensor? pos_weight, str reduction, bool with_grad) -> (Tensor, Tensor)",
+    _bce_logits_impl, _bce_logits_fake, _bce_backward, _bce_setup)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -558,14 +586,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 
 # ------------------------------------------------------------------ linear cross-entropy
 
-@torch.library.custom_op("fastsoftmax::linear_cross_entropy", mutates_args=(),
-                         device_types="cpu")
-def _linear_ce_op(hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
-                  bias: torch.Tensor | None, ignore_index: int, label_smoothing: float,
+def _linear_ce_impl(hidden: Tensor, weight: Tensor, target: Tensor,
+                  bias: Tensor | None, ignore_index: int, label_smoothing: float,
                   reduction: str, z_loss: float, softcap: float | None,
                   chunk_size: int | None, with_grad: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    kw = dict(bias=_opt_np(bias), ignore_index=ignore_index,
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    kw: dict[str, Any] = dict(bias=_opt_np(bias), ignore_index=ignore_index,
               label_smoothing=label_smoothing, reduction=reduction, z_loss=z_loss,
               softcap=softcap, chunk_size=chunk_size)
     h, w, t = _np(hidden), _np(weight), _np(target)
@@ -578,8 +604,7 @@ def _linear_ce_op(hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tens
     return _tensor(res[0]), _tensor(res[1]), _tensor(res[2]), gb
 
 
-@_linear_ce_op.register_fake
-def _(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
+def _linear_ce_fake(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
       ignore_index: int, label_smoothing: float, reduction: str, z_loss: float,
       softcap: float | None, chunk_size: int | None, with_grad: bool
       ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -609,8 +634,11 @@ def _linear_backward(ctx: Any, g: Tensor, *_rest: Any) -> tuple[Any, ...]:
         + (None,) * 7
 
 
-torch.library.register_autograd("fastsoftmax::linear_cross_entropy", _linear_backward,
-                                setup_context=_linear_setup)
+_linear_ce_op = _operator(
+    "linear_cross_entropy", "(Tensor hidden, Tensor weight, Tensor target, Tensor? bias, "
+    "int ignore_index, float label_smoothing, str reduction, float z_loss, float? softcap, "
+    "int? chunk_size, bool with_grad) -> (Tensor, Tensor, Tensor, Tensor)",
+    _linear_ce_impl, _linear_ce_fake, _linear_backward, _linear_setup)
 
 
 def linear_cross_entropy(hidden: Tensor, weight: Tensor, target: Tensor, *,
