@@ -37,6 +37,16 @@ def _torch_single_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(params=["function", "operator"])
+def path(request, monkeypatch):
+    """Run through both ways an operator is called: the eager
+    ``autograd.Function`` and the registered torch operator (what tracing,
+    dispatch modes and tensor subclasses get)."""
+    if request.param == "operator":
+        monkeypatch.setattr(fst._Operator, "__call__", lambda self, *args: self.op(*args))
+    return request.param
+
+
 def _gen(*key):
     return torch.Generator().manual_seed(zlib.crc32(repr(key).encode()))
 
@@ -85,7 +95,7 @@ def _ce_case(shape, kind, dtype, gen, ignore_index=-100):
 @pytest.mark.parametrize("weighted", [False, True], ids=["now", "w"])
 @pytest.mark.parametrize("eps", [0.0, 0.1], ids=["ls0", "ls.1"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_matches_torch(shape, dtype, kind, weighted, eps, reduction):
+def test_cross_entropy_matches_torch(shape, dtype, kind, weighted, eps, reduction, path):
     gen = _gen("ce", shape, dtype, kind, weighted, eps, reduction)
     x, y = _ce_case(shape, kind, dtype, gen)
     c = shape[1 if len(shape) >= 2 else 0]
@@ -104,7 +114,7 @@ def test_cross_entropy_matches_torch(shape, dtype, kind, weighted, eps, reductio
 
 @pytest.mark.parametrize("ignore_index", [-100, 2])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_ignore_index(ignore_index, reduction):
+def test_cross_entropy_ignore_index(ignore_index, reduction, path):
     gen = _gen("ii", ignore_index, reduction)
     x, y = _ce_case((40, 6, 3), "index", torch.float64, gen, ignore_index)
     w = torch.rand(6, generator=gen, dtype=torch.float64) + 0.5
@@ -134,7 +144,7 @@ def test_cross_entropy_other_integer_targets_and_extras():
     np.testing.assert_array_equal(xl.grad.numpy(), eg)
 
 
-def test_cross_entropy_noncontiguous_and_float16():
+def test_cross_entropy_noncontiguous_and_float16(path):
     gen = _gen("layout")
     base = torch.randn(9, 12, generator=gen, dtype=torch.float64)
     x = base.t()[:, ::2]  # (12, 5), strided
@@ -194,7 +204,7 @@ SM_SHAPES = [((), 0), ((6,), 0), ((5, 7), 1), ((5, 7), 0), ((3, 4, 5), 1), ((3, 
 @pytest.mark.parametrize("shape,dim", SM_SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-def test_softmax_family_matches_torch(shape, dim, dtype, name):
+def test_softmax_family_matches_torch(shape, dim, dtype, name, path):
     gen = _gen(name, shape, dim, dtype)
     x = 3.0 * torch.randn(shape, generator=gen, dtype=dtype)
     ours, ref = _leaf(x), _leaf(x)
@@ -210,7 +220,7 @@ def test_softmax_family_matches_torch(shape, dim, dtype, name):
 @pytest.mark.parametrize("dim", [0, 2, -1, (0, 2), [1, 2], (0, 1, 2), (2, 0)], ids=str)
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_logsumexp_matches_torch(dim, keepdim, dtype):
+def test_logsumexp_matches_torch(dim, keepdim, dtype, path):
     gen = _gen("lse", dim, keepdim, dtype)
     x = 3.0 * torch.randn(3, 4, 5, generator=gen, dtype=dtype)
     ours, ref = _leaf(x), _leaf(x)
@@ -222,7 +232,7 @@ def test_logsumexp_matches_torch(dim, keepdim, dtype):
     _close(ours.grad, ref.grad, dtype)
 
 
-def test_softmax_family_strided_input():
+def test_softmax_family_strided_input(path):
     base = torch.randn(8, 10, dtype=torch.float64, generator=_gen("strided"))
     x = base.t()[::3]
     for name in ("softmax", "log_softmax"):
@@ -244,7 +254,7 @@ def test_softmax_family_special_values_are_fastsoftmax_s():
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weights", ["none", "weight", "pos_weight", "both"])
-def test_bce_with_logits_matches_torch(dtype, reduction, weights):
+def test_bce_with_logits_matches_torch(dtype, reduction, weights, path):
     gen = _gen("bce", dtype, reduction, weights)
     x = 3.0 * torch.randn(6, 4, 5, generator=gen, dtype=dtype)
     t = torch.rand(6, 4, 5, generator=gen, dtype=dtype)
@@ -270,7 +280,7 @@ def test_bce_with_logits_matches_torch(dtype, reduction, weights):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("opts", [{}, {"label_smoothing": 0.1, "ignore_index": 3},
                                   {"chunk_size": 4}], ids=str)
-def test_linear_cross_entropy_matches_torch(dtype, reduction, bias, opts):
+def test_linear_cross_entropy_matches_torch(dtype, reduction, bias, opts, path):
     gen = _gen("lin", dtype, reduction, bias, repr(opts))
     h = torch.randn(2, 5, 8, generator=gen, dtype=dtype)
     w = torch.randn(11, 8, generator=gen, dtype=dtype) / 3
@@ -344,20 +354,20 @@ GRADCHECK = _gradcheck_cases()
 
 
 @pytest.mark.parametrize("name", list(GRADCHECK))
-def test_gradcheck(name):
+def test_gradcheck(name, path):
     fn, inputs = GRADCHECK[name]
     inputs = tuple(_leaf(t) for t in inputs)
     assert torch.autograd.gradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("name", ["softmax-1", "log_softmax-0", "logsumexp-02-keep"])
-def test_gradgradcheck_softmax_family(name):
+def test_gradgradcheck_softmax_family(name, path):
     fn, inputs = GRADCHECK[name]
     assert torch.autograd.gradgradcheck(fn, tuple(_leaf(t) for t in inputs))
 
 
 @pytest.mark.parametrize("name", ["ce-mean", "ce-none", "bce-sum", "linear-mean"])
-def test_losses_refuse_double_backward(name):
+def test_losses_refuse_double_backward(name, path):
     fn, inputs = GRADCHECK[name]
     inputs = tuple(_leaf(t) for t in inputs)
     scale = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
@@ -443,7 +453,8 @@ def _spy(monkeypatch, module, name):
 
 
 @pytest.mark.parametrize("strided", [False, True])
-def test_cross_entropy_hands_over_views_and_keeps_the_kernel_gradient(monkeypatch, strided):
+def test_cross_entropy_hands_over_views_and_keeps_the_kernel_gradient(monkeypatch, strided,
+                                                                       path):
     seen = _spy(monkeypatch, fst._losses, "cross_entropy_and_grad")
     gen = _gen("copy", strided)
     base = torch.randn(64, 50, generator=gen)
@@ -469,6 +480,30 @@ def test_softmax_result_is_the_numpy_buffer(monkeypatch):
     out = fst.softmax(x, 1)
     assert np.shares_memory(seen["args"][0], x.numpy())
     assert out.data_ptr() == seen["out"].ctypes.data
+
+
+def test_eager_calls_take_the_function_path_and_modes_the_operator():
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Seen(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(4, 3, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    assert "function" in type(fst.cross_entropy(x, y).grad_fn).__name__
+    with Seen() as seen:
+        loss = fst.cross_entropy(x, y)
+    assert any("fastsoftmax.cross_entropy" in op for op in seen.ops)
+    loss.backward()
+    ref = _leaf(x)
+    F.cross_entropy(ref, y).backward()
+    _close(x.grad, ref.grad, torch.float32)
 
 
 def test_import_fastsoftmax_does_not_import_torch():
@@ -524,7 +559,7 @@ def test_gradients_fastsoftmax_does_not_have_raise():
         fst.cross_entropy(x, p)
 
 
-def test_bad_arguments_raise_the_numpy_layers_errors():
+def test_bad_arguments_raise_the_numpy_layers_errors(path):
     x = torch.randn(4, 3)
     y = torch.tensor([0, 1, 2, 0])
     with pytest.raises(ValueError, match="reduction must be one of"):
