@@ -238,9 +238,15 @@ class _Operator:
                                                device_types="cpu", schema=schema)
         self.op.register_fake(fake)
         self.op.register_autograd(backward, setup_context=setup_context)
+        def forward(ctx: Any, *args: Any) -> Any:
+            # setup_context called here, not declared: Function.apply binds
+            # the arguments with inspect.signature on every call otherwise
+            output = impl(*args)
+            setup_context(ctx, args, output)
+            return output
+
         self.function: Any = type(f"{name}_function", (torch.autograd.Function,), {
-            "forward": staticmethod(impl), "setup_context": staticmethod(setup_context),
-            "backward": staticmethod(backward)})
+            "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
     def __call__(self, *args: Any) -> Any:
         if (torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack()
