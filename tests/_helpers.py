@@ -57,7 +57,7 @@ LONGDOUBLE_IS_WIDER = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
 
 # Package modules that need an optional peer (not in the ``test`` extra): their
 # tests skip when the peer is missing, and fail on any other import error.
-OPTIONAL_PEERS = {"fastsoftmax.dask": ("dask.array",)}
+OPTIONAL_PEERS = {"fastsoftmax.dask": ("dask.array",), "fastsoftmax.torch": ("torch",)}
 
 F32_SUBNORMAL_ULP = 2.0 ** -149
 F64_SUBNORMAL_ULP = 2.0 ** -1074

@@ -95,7 +95,7 @@ def test_does_not_import_optional_packages():
 def test_dir_lists_the_public_names_only():
     names = dir(fs)
     assert set(fs.__all__) <= set(names)
-    assert {"dask", "scipy", "slow"} <= set(names)
+    assert {"dask", "scipy", "slow", "torch"} <= set(names)
     assert not [n for n in names if n.startswith("_") and n != "__version__"]
     assert not {"PackageNotFoundError", "linear", "losses", "softmax_module"} & set(names)
 

@@ -55,8 +55,8 @@ __all__ = [
 
 #: The public submodules besides the functions above: imported on first
 #: access (``fastsoftmax.scipy.softmax``), so that ``import fastsoftmax``
-#: imports no optional package (Dask).
-_SUBMODULES = ("dask", "scipy", "slow")
+#: imports no optional package (Dask, torch).
+_SUBMODULES = ("dask", "scipy", "slow", "torch")
 
 if not TYPE_CHECKING:  # (to mypy, a module __getattr__ would make any name valid)
     def __getattr__(name):
