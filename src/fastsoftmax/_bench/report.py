@@ -171,8 +171,9 @@ def format_table(doc: dict) -> str:
     shape_w = max([len("shape")] + [len(format_shape(r["shape"])) for r in results])
     head = (f"{'op':<{op_w}}  {'shape':<{shape_w}}  {'fastsoftmax':>11}  {'GB/s':>6}"
             f"  {'% bw':>5}")
+    widths = {name: (max(8, len(name)), max(8, len("vs " + name))) for name in others}
     for name in others:
-        head += f"  {name:>8}  {'vs ' + name:>8}"
+        head += f"  {name:>{widths[name][0]}}  {'vs ' + name:>{widths[name][1]}}"
     lines = [head]
     for r in results:
         impls = r["implementations"]
@@ -183,8 +184,9 @@ def format_table(doc: dict) -> str:
                 f"{format_percent(r['bandwidth_percent']):>5}")
         for name in others:
             t = impls.get(name)
-            line += (f"  {format_time(t['median_s']) if t else '-':>8}"
-                     f"  {format_speedup(t['fastsoftmax_speedup'] if t else None):>8}")
+            w_time, w_ratio = widths[name]
+            line += (f"  {format_time(t['median_s']) if t else '-':>{w_time}}"
+                     f"  {format_speedup(t['fastsoftmax_speedup'] if t else None):>{w_ratio}}")
         if r["agrees_with_reference"] is False:
             line += "  MISMATCH"
         lines.append(line)
@@ -290,8 +292,9 @@ def read_json(path: str) -> dict:
 
 
 def plot(doc: dict, path: str) -> None:
-    """Grouped bars of GB/s per shape (fastsoftmax, numpy, torch), one
-    subplot per op, with the best round's copy and read bandwidth as lines.
+    """Grouped bars of GB/s per shape (every implementation of the run but
+    SciPy, whose NumPy code the numpy bars already show), one subplot per op,
+    with the best round's copy and read bandwidth as lines.
 
     Raises
     ------
@@ -305,8 +308,9 @@ def plot(doc: dict, path: str) -> None:
     results = doc["results"]
     bandwidth = best_bandwidth(doc)
     ops = list(dict.fromkeys(r["op"] for r in results))
-    impls = [i for i in ("fastsoftmax", "numpy", "torch")
-             if any(i in r["implementations"] for r in results)]
+    order = ["fastsoftmax", *doc["method"]["order"]]
+    impls = [i for i in dict.fromkeys(order)
+             if i != "scipy" and any(i in r["implementations"] for r in results)]
     fig, axes = plt.subplots(len(ops), 1, figsize=(10, 1 + 2.8 * len(ops)), squeeze=False)
     width = 0.8 / len(impls)
     for ax, op in zip(axes[:, 0], ops):
