@@ -197,7 +197,10 @@ def measure(args: argparse.Namespace) -> dict:
     return {
         "format": report.FORMAT, "machine": info,
         "method": {"rounds": args.rounds, "order": impls, "statistic": report.STATISTIC,
-                   "process": "one fresh process per implementation and round"},
+                   "process": "one fresh process per implementation and round",
+                   "threads": {name: registry.IMPLEMENTATIONS[name].thread_note.format(
+                       n=threads) for name in impls
+                       if registry.IMPLEMENTATIONS[name].thread_note}},
         "settings": {"ops": list(args.ops), "shapes": [list(s) for s in args.shapes],
                      "dtype": args.dtype, "threads": threads, "repeat": args.repeat},
         "bandwidth": matrix["bandwidth"], "results": matrix["results"], "linear": linear,

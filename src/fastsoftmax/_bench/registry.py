@@ -254,6 +254,9 @@ class Implementation:
     default : bool
         Timed by default (the bench's default ``--impls``); False for
         variants one asks for by name.
+    thread_note : str
+        How its threads are set, for the bench's header (``{n}``: the count);
+        empty for the libraries whose API sets them as users do.
     """
 
     name: str
@@ -267,6 +270,7 @@ class Implementation:
     requires: tuple[str, ...] = ()
     warm_up: bool = False
     default: bool = True
+    thread_note: str = ""
 
 
 #: Registered implementations by name, in column order.
@@ -515,6 +519,7 @@ register_implementation(Implementation(
     {name: _ort_binding(name)
      for name in ("softmax", "log_softmax", "logsumexp", "cross_entropy")},
     threads=_ort_threads, requires=("onnx",), warm_up=True,
+    thread_note="SessionOptions intra_op_num_threads={n}, inter_op_num_threads=1",
 ))
 
 
@@ -584,6 +589,8 @@ register_implementation(Implementation(
     {name: _jax_binding(name) for name in ("softmax", "log_softmax", "logsumexp",
                                            "cross_entropy", "cross_entropy_and_grad")},
     convert=_jax_convert, finish=_jax_ready, environ=_jax_environ, warm_up=True,
+    thread_note=("PJRT_NPROC={n} in its environment, which sizes XLA's CPU thread pool "
+                 "at start-up (XLA_FLAGS' Eigen threading options do not limit it)"),
 ))
 
 

@@ -3,7 +3,8 @@
 Everything here reads the run's JSON document (what ``bench --json`` writes),
 so a saved run can be shown, compared or plotted again::
 
-    {"format": 2, "machine": {...}, "method": {...}, "settings": {...},
+    {"format": 2, "machine": {...}, "method": {..., "threads": {name: how
+     its threads were set, for the libraries with a note}}, "settings": {...},
      "bandwidth": {"method", "threads", "mib", "rounds": [{"copy_gbps",
                    "read_gbps"} or null per round]} or null,
      "results": [{"op", "shape", "dtype", "threads", "bytes_read",
@@ -104,10 +105,15 @@ def format_machine(info: dict) -> str:
 
 
 def format_method(method: dict) -> str:
-    """How the numbers were measured, in one line."""
-    return (f"method: {method['rounds']} round(s), each running "
+    """How the numbers were measured, in one line; then a line on the
+    threads of the libraries not set through their usual API, if any ran."""
+    line = (f"method: {method['rounds']} round(s), each running "
             f"{', '.join(method['order'])} in turn, each in a fresh process; "
             f"a cell is the {method['statistic']}")
+    notes = method.get("threads") or {}
+    if notes:
+        line += "\nthreads: " + "; ".join(f"{name}: {note}" for name, note in notes.items())
+    return line
 
 
 def best_bandwidth(doc: dict) -> dict | None:
