@@ -213,3 +213,10 @@ def test_the_header_says_how_the_peers_threads_were_set():
     # a saved run of before these notes: one line
     assert "\n" not in report.format_method({"rounds": 1, "order": ["fastsoftmax"],
                                              "statistic": report.STATISTIC})
+
+
+def test_versions_once_per_package():
+    from fastsoftmax._bench import machine
+    info = machine.machine_info(1, ["fastsoftmax", "fastsoftmax_out", "numpy"],
+                                idle_check=False)
+    assert list(info["versions"]) == ["fastsoftmax", "numpy"]  # no "fastsoftmax_out"
