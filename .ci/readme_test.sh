@@ -5,8 +5,9 @@
 #
 #   bash .ci/readme_test.sh VENV            # nothing but what the command installs
 #                                           # (the torch and Dask tests must skip)
-#   bash .ci/readme_test.sh VENV --peers    # torch and Dask installed first, so that
-#                                           # their tests run (and none of them skips)
+#   bash .ci/readme_test.sh VENV --peers    # torch, Dask, onnxruntime and JAX installed
+#                                           # first, so that their tests run (and none
+#                                           # of them skips)
 #
 # VENV is created (it must not exist) and left behind for later steps.
 # Fails when the command fails, when pytest ran no test (its exit status 5),
@@ -28,7 +29,9 @@ python -m venv "$venv"
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 if [[ $peers == --peers ]]; then
-    python -m pip install -q torch==2.13.0 "dask[array]>=2023" "distributed>=2023"
+    # (onnxruntime, onnx and JAX: the benchmark's optional peers, ~30 s more)
+    python -m pip install -q torch==2.13.0 "dask[array]>=2023" "distributed>=2023" \
+        onnxruntime onnx jax
 fi
 echo "readme_test: in a fresh venv ($(python -m pip list --format=freeze 2>/dev/null | wc -l) packages): $cmd"
 
@@ -55,7 +58,7 @@ if [[ $passed -lt $min_passed ]]; then
 fi
 if [[ $peers == --peers ]]; then
     # the optional peers are installed: none of their tests may skip for want of them
-    if grep -E "^SKIPPED .*(could not import '(torch|dask|distributed)|needs dask)" "$log"; then
+    if grep -E "^SKIPPED .*(could not import '(torch|dask|distributed|onnxruntime|onnx|jax)'|needs dask)" "$log"; then
         echo "readme_test: FAILED: tests of the optional peers skipped although they are installed"
         exit 1
     fi

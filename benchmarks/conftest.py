@@ -1,4 +1,4 @@
-"""pytest-benchmark suite: fastsoftmax vs plain NumPy, torch and SciPy.
+"""pytest-benchmark suite: fastsoftmax vs plain NumPy, torch, SciPy, onnxruntime, JAX.
 
 Run with ``python -m pytest benchmarks`` (not part of the default test run).
 The ops, implementations, shapes and input makers come from
@@ -6,7 +6,9 @@ The ops, implementations, shapes and input makers come from
 here pytest-benchmark does the timing and the reporting, one group per op and
 shape so its table compares the implementations side by side.  Unlike
 ``python -m fastsoftmax bench``, all implementations share this process and
-each is timed once: use the command for numbers to publish.
+each is timed once: use the command for numbers to publish.  (JAX's threads
+cannot be set in a running process: here it runs with its default pool,
+one thread per CPU, unless ``PJRT_NPROC`` is set.)
 
 Options
 -------
@@ -93,7 +95,9 @@ def run_op(benchmark, dtype, threads):
         if not registry.available(impl):
             pytest.skip(f"{impl} is not installed")
         args = registry.OPS[op_name].make_inputs(shape, dtype)
-        fn = registry.bind(op_name, impl, args)
+        with registry.thread_count(impl, threads):
+            # bound with the threads set: onnxruntime makes its session here
+            fn = registry.bind(op_name, impl, args)
         if fn is None:
             pytest.skip(f"no {impl} implementation of {op_name}")
         benchmark.group = f"{op_name} {inputs.format_shape(shape)} {dtype}"

@@ -36,7 +36,8 @@ def test_importing_the_harness_imports_no_optional_library():
     import sys
     code = ("import sys, fastsoftmax.__main__, fastsoftmax._bench.cli, "
             "fastsoftmax._bench.runner; fastsoftmax.__main__.build_parser(); "
-            "print(sorted(m for m in ('torch', 'scipy', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'scipy', 'matplotlib', 'onnxruntime', 'onnx', "
+            "'jax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"

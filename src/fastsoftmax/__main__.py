@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Print the version, OpenMP support, default thread count "
                                "and the SIMD instruction sets of this build.",
                    formatter_class=cli.HelpFormatter)
-    bench = sub.add_parser("bench", help="benchmark against NumPy, torch and SciPy",
+    bench = sub.add_parser("bench",
+                           help="benchmark against NumPy, torch, SciPy, onnxruntime and JAX",
                            description=cli.DESCRIPTION, formatter_class=cli.HelpFormatter)
     cli.add_arguments(bench)
     return parser

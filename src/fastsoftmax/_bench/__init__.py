@@ -4,7 +4,7 @@ Private subpackage, one module per concern:
 
 ``registry``
     What is measured: the ops (inputs, bytes they must move) and, per
-    implementation (fastsoftmax, NumPy, torch, SciPy), how to call them;
+    implementation (fastsoftmax, NumPy, torch, SciPy, onnxruntime, JAX), how to call them;
     :func:`registry.reference` (:mod:`fastsoftmax.slow`) is what results are
     checked against; :func:`registry.numpy_peer` is the plain-NumPy column.
 ``inputs``

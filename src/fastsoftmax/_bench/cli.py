@@ -74,9 +74,10 @@ def _nonnegative_int(text: str) -> int:
 
 DESCRIPTION = (
     "Time fastsoftmax against plain NumPy (same dtype) and, when installed, "
-    "torch and SciPy, over a matrix of shapes.  Each implementation runs in its own "
-    "fresh process; rounds alternate between the implementations (fastsoftmax, numpy, "
-    "torch, scipy, fastsoftmax, ...) and each cell of the table is the best of the "
+    "torch, SciPy, onnxruntime and JAX, over a matrix of shapes.  Each implementation "
+    "runs in its own fresh process; rounds alternate between the implementations "
+    "(fastsoftmax, numpy, torch, ..., fastsoftmax, ...) and each cell of the table is the "
+    "best of the "
     "rounds' median times, so that a noisy moment of a shared machine hits no "
     "implementation alone.  The memory bandwidth is measured in each fastsoftmax "
     "process just before its kernels, and fastsoftmax's results are checked against "
@@ -88,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser``."""
     ops = registry.matrix_ops()
     impls = list(registry.IMPLEMENTATIONS)
+    defaults = registry.default_implementations()
     parser.add_argument(
         "--shapes", type=_shape_list, default=list(inputs.DEFAULT_SHAPES), metavar="NxC,...",
         help="input shapes, the class axis last (default: "
@@ -101,10 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", type=_name_list(ops, "op(s)"), default=ops, metavar="OP,...",
                         help=f"ops to time (default: all: {', '.join(ops)})")
     parser.add_argument("--impls", type=_name_list(impls, "implementation(s)"),
-                        default=impls, metavar="NAME,...",
+                        default=defaults, metavar="NAME,...",
                         help="implementations, in the order each round runs them; the "
                              "uninstalled ones are skipped and fastsoftmax, the baseline, is "
-                             f"always in (default: {', '.join(impls)})")
+                             f"always in (default: {', '.join(defaults)}), and "
+                             "fastsoftmax_out (fastsoftmax writing into preallocated "
+                             "outputs: out=, grad_out=)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch")
     parser.add_argument("--no-scipy", action="store_true", help="skip SciPy")
     parser.add_argument("--rounds", type=_positive_int, default=runner.ROUNDS, metavar="R",
@@ -156,7 +160,10 @@ def _implementations(args: argparse.Namespace) -> list[str]:
         if name in skip:
             continue
         if not registry.available(name):
-            _say(f"{name} is not installed: skipped")
+            needs = registry.IMPLEMENTATIONS[name].requires
+            _say(f"{name} is not installed"
+                 + (f" (it needs {' and '.join((name, *needs))})" if needs else "")
+                 + ": skipped")
             continue
         chosen.append(name)
     if "fastsoftmax" not in chosen:
@@ -191,7 +198,10 @@ def measure(args: argparse.Namespace) -> JSONDict:
     return {
         "format": report.FORMAT, "machine": info,
         "method": {"rounds": args.rounds, "order": impls, "statistic": report.STATISTIC,
-                   "process": "one fresh process per implementation and round"},
+                   "process": "one fresh process per implementation and round",
+                   "threads": {name: registry.IMPLEMENTATIONS[name].thread_note.format(
+                       n=threads) for name in impls
+                       if registry.IMPLEMENTATIONS[name].thread_note}},
         "settings": {"ops": list(args.ops), "shapes": [list(s) for s in args.shapes],
                      "dtype": args.dtype, "threads": threads, "repeat": args.repeat},
         "bandwidth": matrix["bandwidth"], "results": matrix["results"], "linear": linear,

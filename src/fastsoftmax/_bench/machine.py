@@ -121,8 +121,10 @@ def machine_info(threads: int, impls: Sequence[str], *, idle_check: bool = True)
     versions: dict[str, str | None] = {"fastsoftmax": fastsoftmax.__version__,
                                        "numpy": np.__version__}
     for impl in impls:
-        if impl not in versions and registry.available(impl):
-            versions[impl] = registry.version(impl)
+        entry = registry.IMPLEMENTATIONS[impl]
+        package = entry.distribution or entry.module.partition(".")[0]
+        if package not in versions and registry.available(impl):
+            versions[package] = registry.version(impl)  # once per package: not a variant's
     model, cores = _cpuinfo()
     info: JSONDict = {
         "cpu": model, "cores": cores, "logical_cpus": os.cpu_count(),

@@ -29,7 +29,8 @@ from .inputs import (make_linear_inputs, make_logits, make_logits_and_binary_tar
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
            "register_implementation", "matrix_ops", "linear_ops", "reference", "numpy_peer",
-           "available", "version", "bind", "thread_count", "traffic"]
+           "available", "version", "bind", "thread_count", "traffic",
+           "default_implementations"]
 
 
 # --------------------------------------------------------------------------
@@ -356,6 +357,20 @@ class Implementation:
         needs for ``n`` threads (for libraries configured before import).
     distribution : str or None
         Package name for the version; default the top-level module.
+    requires : tuple of str
+        Further modules the bindings import (onnxruntime's need ``onnx`` to
+        build their models); the implementation is available only with all.
+    warm_up : bool
+        :func:`bind` makes one untimed call before it returns, for libraries
+        whose first call compiles (JAX's ``jit``) or builds a session
+        (onnxruntime): that cost is neither timed nor allowed to size the
+        timing loop.
+    default : bool
+        Timed by default (the bench's default ``--impls``); False for
+        variants one asks for by name.
+    thread_note : str
+        How its threads are set, for the bench's header (``{n}``: the count);
+        empty for the libraries whose API sets them as users do.
     """
 
     name: str
@@ -366,6 +381,10 @@ class Implementation:
     finish: Callable[[Any], Any] | None = None
     environ: Callable[[int], dict[str, str]] | None = None
     distribution: str | None = field(default=None)
+    requires: tuple[str, ...] = ()
+    warm_up: bool = False
+    default: bool = True
+    thread_note: str = ""
 
 
 #: Registered implementations by name, in column order.
@@ -586,14 +605,226 @@ register_implementation(Implementation(
 ))
 
 
+# fastsoftmax writing into preallocated outputs (``out=``, ``grad_out=``): the
+# variant that allocates nothing per call.  Asked for by name (``--impls``).
+
+def _fastsoftmax_out(name: str) -> Callable[[Any], Callable[..., Any]]:
+    def factory(fs: Any) -> Callable[..., Any]:
+        buf: np.ndarray | None = None
+
+        def call(x: np.ndarray) -> Any:
+            nonlocal buf
+            if buf is None:  # the first call (untimed) allocates the output
+                buf = np.empty(x.shape[:-1] if name == "logsumexp" else x.shape, x.dtype)
+            return getattr(fs, name)(x, out=buf)
+        return call
+    return factory
+
+
+def _fastsoftmax_grad_out(fs: Any) -> Callable[..., Any]:
+    buf: np.ndarray | None = None
+
+    def cross_entropy_and_grad(x: np.ndarray, y: np.ndarray) -> Any:
+        nonlocal buf
+        if buf is None:
+            buf = np.empty_like(x)
+        return fs.cross_entropy_and_grad(x, y, grad_out=buf)
+    return cross_entropy_and_grad
+
+
+register_implementation(Implementation(
+    "fastsoftmax_out", "fastsoftmax",
+    {**{name: _fastsoftmax_out(name) for name in ("softmax", "log_softmax", "logsumexp")},
+     "cross_entropy_and_grad": _fastsoftmax_grad_out},
+    threads=_fastsoftmax_threads, default=False,
+))
+
+
+# onnxruntime: one model per (op, dtype, rank), built in memory with
+# onnx.helper, run by an InferenceSession on the CPU execution provider with
+# the benchmark's intra-op threads and one inter-op thread.  Sessions are
+# made by the untimed first call (warm_up) and kept for the process; the
+# timed call is ``session.run`` on NumPy inputs, outputs allocated by the
+# library, as users call it.  No gradient: an inference session has no
+# cross_entropy_and_grad.
+
+#: Intra-op threads of the sessions made from now on (None: onnxruntime's
+#: default, one per physical core); set by the thread_count context.
+_ORT_THREADS: list[int | None] = [None]
+_ORT_SESSIONS: dict[tuple[Any, ...], Any] = {}
+#: ONNX opset of the models: Softmax/LogSoftmax with any axis (13), and
+#: ReduceLogSumExp taking its axes as an input (18).
+ORT_OPSET = 18
+
+
+def _ort_model(op_name: str, dtype: np.dtype, ndim: int) -> bytes:
+    import onnx
+    from onnx import TensorProto, helper
+
+    elem = helper.np_dtype_to_tensor_dtype(dtype)
+    dims = [f"d{k}" for k in range(ndim)]
+    inputs = [helper.make_tensor_value_info("x", elem, dims)]
+    initializers = []
+    if op_name in ("softmax", "log_softmax"):
+        kind = "Softmax" if op_name == "softmax" else "LogSoftmax"
+        nodes = [helper.make_node(kind, ["x"], ["out"], axis=-1)]
+        out_dims: list[str] = dims
+    elif op_name == "logsumexp":
+        initializers = [helper.make_tensor("axes", TensorProto.INT64, [1], [-1])]
+        nodes = [helper.make_node("ReduceLogSumExp", ["x", "axes"], ["out"], keepdims=0)]
+        out_dims = dims[:-1]
+    elif op_name == "cross_entropy":
+        # (N, C) scores and (N,) labels: the layout the operator expects
+        inputs.append(helper.make_tensor_value_info("y", TensorProto.INT64, dims[:-1]))
+        nodes = [helper.make_node("SoftmaxCrossEntropyLoss", ["x", "y"], ["out"],
+                                  reduction="mean")]
+        out_dims = []
+    else:
+        raise KeyError(f"no onnxruntime model of {op_name!r}")
+    graph = helper.make_graph(nodes, op_name, inputs,
+                              [helper.make_tensor_value_info("out", elem, out_dims)],
+                              initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ORT_OPSET)])
+    model.ir_version = 8  # the lowest IR of opset 18: any onnxruntime that has the opset
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def _ort_session(ort: Any, op_name: str, dtype: np.dtype, ndim: int) -> Any:
+    key = (op_name, dtype.str, ndim, _ORT_THREADS[0])
+    session = _ORT_SESSIONS.get(key)
+    if session is None:
+        options = ort.SessionOptions()
+        if _ORT_THREADS[0] is not None:
+            options.intra_op_num_threads = _ORT_THREADS[0]
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(_ort_model(op_name, dtype, ndim), options,
+                                       providers=["CPUExecutionProvider"])
+        _ORT_SESSIONS[key] = session
+    return session
+
+
+def _ort_binding(op_name: str) -> Callable[[Any], Callable[..., Any]]:
+    def factory(ort: Any) -> Callable[..., Any]:
+        run: Callable[..., Any] | None = None
+
+        def call(x: np.ndarray, *labels: np.ndarray) -> Any:
+            nonlocal run
+            if labels and x.ndim != 2:
+                x, labels = x.reshape(-1, x.shape[-1]), (labels[0].reshape(-1),)
+            if run is None:  # the first call (untimed, see warm_up) makes the session
+                run = _ort_session(ort, op_name, x.dtype, x.ndim).run
+            feeds = {"x": x, "y": labels[0]} if labels else {"x": x}
+            return run(None, feeds)[0]
+        return call
+    return factory
+
+
+@contextlib.contextmanager
+def _ort_threads(ort: Any, n: int) -> Iterator[None]:
+    old = _ORT_THREADS[0]
+    _ORT_THREADS[0] = n
+    try:
+        yield
+    finally:
+        _ORT_THREADS[0] = old
+
+
+register_implementation(Implementation(
+    "onnxruntime", "onnxruntime",
+    {name: _ort_binding(name)
+     for name in ("softmax", "log_softmax", "logsumexp", "cross_entropy")},
+    threads=_ort_threads, requires=("onnx",), warm_up=True,
+    thread_note="SessionOptions intra_op_num_threads={n}, inter_op_num_threads=1",
+))
+
+
+# JAX on its CPU backend: jax.jit of jax.nn / jax.scipy.special, the loss as a
+# JAX user writes it without optax.  Inputs are put on the device before
+# timing; the timed call waits for the result (block_until_ready); the first
+# call (untimed, warm_up) compiles.  float64 inputs switch on jax_enable_x64
+# (without it JAX computes in float32).  Threads: XLA's CPU client sizes its
+# intra-op pool when it starts, from the environment variable PJRT_NPROC
+# (default: the CPUs of the affinity mask), so the probe process gets it in its
+# environment; in a running process the count cannot be changed.
+
+
+def _jax_cross_entropy(jax: Any, x: Any, y: Any) -> Any:
+    logp = jax.nn.log_softmax(x, axis=-1)
+    picked = jax.numpy.take_along_axis(logp, y[..., None], axis=-1)
+    return -jax.numpy.mean(picked)
+
+
+_JAX_JITTED: dict[str, Any] = {}
+
+
+def _jax_function(jax: Any, op_name: str) -> Any:
+    fn = _JAX_JITTED.get(op_name)
+    if fn is None:
+        if op_name == "softmax":
+            fn = jax.jit(lambda x: jax.nn.softmax(x, axis=-1))
+        elif op_name == "log_softmax":
+            fn = jax.jit(lambda x: jax.nn.log_softmax(x, axis=-1))
+        elif op_name == "logsumexp":
+            special = importlib.import_module("jax.scipy.special")  # a submodule of the bound jax
+            fn = jax.jit(lambda x: special.logsumexp(x, axis=-1))
+        elif op_name == "cross_entropy":
+            fn = jax.jit(lambda x, y: _jax_cross_entropy(jax, x, y))
+        elif op_name == "cross_entropy_and_grad":
+            fn = jax.jit(jax.value_and_grad(lambda x, y: _jax_cross_entropy(jax, x, y)))
+        else:
+            raise KeyError(f"no JAX version of {op_name!r}")
+        _JAX_JITTED[op_name] = fn
+    return fn
+
+
+def _jax_binding(op_name: str) -> Callable[[Any], Any]:
+    return lambda jax: _jax_function(jax, op_name)
+
+
+def _jax_convert(jax: Any, array: np.ndarray) -> Any:
+    if array.dtype == np.float64 and not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+    if array.dtype.kind == "i" and not jax.config.jax_enable_x64:
+        array = array.astype(np.int32)  # what JAX would make of it, without its warning
+    return jax.device_put(array)
+
+
+def _jax_ready(result: Any) -> Any:
+    if isinstance(result, tuple):
+        return tuple(r.block_until_ready() for r in result)
+    return result.block_until_ready()
+
+
+def _jax_environ(n: int) -> dict[str, str]:
+    return {"PJRT_NPROC": str(n)}
+
+
+register_implementation(Implementation(
+    "jax", "jax",
+    {name: _jax_binding(name) for name in ("softmax", "log_softmax", "logsumexp",
+                                           "cross_entropy", "cross_entropy_and_grad")},
+    convert=_jax_convert, finish=_jax_ready, environ=_jax_environ, warm_up=True,
+    thread_note=("PJRT_NPROC={n} in its environment, which sizes XLA's CPU thread pool "
+                 "at start-up (XLA_FLAGS' Eigen threading options do not limit it)"),
+))
+
+
 # --------------------------------------------------------------------------
 # using an implementation
 
 
 def available(impl_name: str) -> bool:
-    """Whether an implementation's library is installed (without importing it)."""
-    top = IMPLEMENTATIONS[impl_name].module.partition(".")[0]
-    return importlib.util.find_spec(top) is not None
+    """Whether an implementation's library (and every module of its
+    ``requires``) is installed, without importing it."""
+    impl = IMPLEMENTATIONS[impl_name]
+    return all(importlib.util.find_spec(name.partition(".")[0]) is not None
+               for name in (impl.module, *impl.requires))
+
+
+def default_implementations() -> list[str]:
+    """Names of the implementations timed by default, in column order."""
+    return [name for name, impl in IMPLEMENTATIONS.items() if impl.default]
 
 
 def version(impl_name: str) -> str | None:
@@ -621,7 +852,9 @@ def bind(op_name: str, impl_name: str, args: tuple[Any, ...]) -> Callable[[], An
     -------
     callable or None
         None when the implementation lacks the op or its library is missing.
-        Thread counts are the library's current ones: see :func:`thread_count`.
+        Thread counts are the library's current ones: see :func:`thread_count`
+        (an implementation with ``warm_up`` makes its first call here, so its
+        session or compiled code has the thread count current at bind time).
     """
     impl = IMPLEMENTATIONS[impl_name]
     factory = impl.bindings.get(op_name)
@@ -631,9 +864,11 @@ def bind(op_name: str, impl_name: str, args: tuple[Any, ...]) -> Callable[[], An
     fn = factory(module)
     native = tuple(impl.convert(module, a) for a in args)
     finish = impl.finish
-    if finish is None:
-        return lambda: fn(*native)
-    return lambda: finish(fn(*native))
+    call: Callable[[], Any] = ((lambda: fn(*native)) if finish is None
+                               else (lambda: finish(fn(*native))))
+    if impl.warm_up:
+        call()
+    return call
 
 
 def thread_count(impl_name: str, n: int) -> contextlib.AbstractContextManager[Any]:

@@ -3,7 +3,8 @@
 Everything here reads the run's JSON document (what ``bench --json`` writes),
 so a saved run can be shown, compared or plotted again::
 
-    {"format": 2, "machine": {...}, "method": {...}, "settings": {...},
+    {"format": 2, "machine": {...}, "method": {..., "threads": {name: how
+     its threads were set, for the libraries with a note}}, "settings": {...},
      "bandwidth": {"method", "threads", "mib", "rounds": [{"copy_gbps",
                    "read_gbps"} or null per round]} or null,
      "results": [{"op", "shape", "dtype", "threads", "bytes_read",
@@ -105,10 +106,15 @@ def format_machine(info: JSONDict) -> str:
 
 
 def format_method(method: JSONDict) -> str:
-    """How the numbers were measured, in one line."""
-    return (f"method: {method['rounds']} round(s), each running "
+    """How the numbers were measured, in one line; then a line on the
+    threads of the libraries not set through their usual API, if any ran."""
+    line = (f"method: {method['rounds']} round(s), each running "
             f"{', '.join(method['order'])} in turn, each in a fresh process; "
             f"a cell is the {method['statistic']}")
+    notes = method.get("threads") or {}
+    if notes:
+        line += "\nthreads: " + "; ".join(f"{name}: {note}" for name, note in notes.items())
+    return line
 
 
 def best_bandwidth(doc: JSONDict) -> JSONDict | None:
@@ -172,8 +178,9 @@ def format_table(doc: JSONDict) -> str:
     shape_w = max([len("shape")] + [len(format_shape(r["shape"])) for r in results])
     head = (f"{'op':<{op_w}}  {'shape':<{shape_w}}  {'fastsoftmax':>11}  {'GB/s':>6}"
             f"  {'% bw':>5}")
+    widths = {name: (max(8, len(name)), max(8, len("vs " + name))) for name in others}
     for name in others:
-        head += f"  {name:>8}  {'vs ' + name:>8}"
+        head += f"  {name:>{widths[name][0]}}  {'vs ' + name:>{widths[name][1]}}"
     lines = [head]
     for r in results:
         impls = r["implementations"]
@@ -184,8 +191,9 @@ def format_table(doc: JSONDict) -> str:
                 f"{format_percent(r['bandwidth_percent']):>5}")
         for name in others:
             t = impls.get(name)
-            line += (f"  {format_time(t['median_s']) if t else '-':>8}"
-                     f"  {format_speedup(t['fastsoftmax_speedup'] if t else None):>8}")
+            w_time, w_ratio = widths[name]
+            line += (f"  {format_time(t['median_s']) if t else '-':>{w_time}}"
+                     f"  {format_speedup(t['fastsoftmax_speedup'] if t else None):>{w_ratio}}")
         if r["agrees_with_reference"] is False:
             line += "  MISMATCH"
         lines.append(line)
@@ -291,8 +299,9 @@ def read_json(path: str) -> JSONDict:
 
 
 def plot(doc: JSONDict, path: str) -> None:
-    """Grouped bars of GB/s per shape (fastsoftmax, numpy, torch), one
-    subplot per op, with the best round's copy and read bandwidth as lines.
+    """Grouped bars of GB/s per shape (every implementation of the run but
+    SciPy, whose NumPy code the numpy bars already show), one subplot per op,
+    with the best round's copy and read bandwidth as lines.
 
     Raises
     ------
@@ -306,8 +315,9 @@ def plot(doc: JSONDict, path: str) -> None:
     results = doc["results"]
     bandwidth = best_bandwidth(doc)
     ops = list(dict.fromkeys(r["op"] for r in results))
-    impls = [i for i in ("fastsoftmax", "numpy", "torch")
-             if any(i in r["implementations"] for r in results)]
+    order = ["fastsoftmax", *doc["method"]["order"]]
+    impls = [i for i in dict.fromkeys(order)
+             if i != "scipy" and any(i in r["implementations"] for r in results)]
     fig, axes = plt.subplots(len(ops), 1, figsize=(10, 1 + 2.8 * len(ops)), squeeze=False)
     width = 0.8 / len(impls)
     for ax, op in zip(axes[:, 0], ops):

@@ -6,7 +6,7 @@ memory bandwidth varies twofold within an hour).  Timing every library in
 one process, one after the other, would hand whichever ran in a quiet moment
 an advantage, and libraries would disturb each other (thread pools, memory
 layout).  So a run is ``rounds`` rounds of ``fastsoftmax, numpy, torch,
-scipy`` probes, one process each, and each cell keeps the best of its rounds'
+scipy, onnxruntime, jax`` probes, one process each, and each cell keeps the best of its rounds'
 medians: the median resists a noisy sample within a round, the best-of
 resists a noisy round.
 """
