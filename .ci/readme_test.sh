@@ -29,9 +29,10 @@ python -m venv "$venv"
 # shellcheck disable=SC1091
 source "$venv/bin/activate"
 if [[ $peers == --peers ]]; then
-    # (onnxruntime, onnx and JAX: the benchmark's optional peers, ~30 s more)
+    # (onnxruntime, onnx and JAX: the benchmark's optional peers, ~30 s more;
+    # scikit-learn: the losses' and objectives' parity tests)
     python -m pip install -q torch==2.13.0 "dask[array]>=2023" "distributed>=2023" \
-        onnxruntime onnx jax
+        onnxruntime onnx jax scikit-learn
 fi
 echo "readme_test: in a fresh venv ($(python -m pip list --format=freeze 2>/dev/null | wc -l) packages): $cmd"
 
@@ -58,7 +59,7 @@ if [[ $passed -lt $min_passed ]]; then
 fi
 if [[ $peers == --peers ]]; then
     # the optional peers are installed: none of their tests may skip for want of them
-    if grep -E "^SKIPPED .*(could not import '(torch|dask|distributed|onnxruntime|onnx|jax)'|needs dask)" "$log"; then
+    if grep -E "^SKIPPED .*(could not import '(torch|dask|distributed|onnxruntime|onnx|jax|sklearn[.a-z_]*)'|needs dask)" "$log"; then
         echo "readme_test: FAILED: tests of the optional peers skipped although they are installed"
         exit 1
     fi
