@@ -11,12 +11,12 @@ never writes to its input.  The table runs in a child interpreter
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bad_input._cases import (BCEL_FAMILY, BCE_FAMILY, FAMILIES, REF, X, Raises, bits, collector,
                               layout_cases, main_name, nan, reduction_cases, unit, value_cases)
-from bad_input._checks import case_params, check_family_covered, check_outcome
 from bad_input._sample_weight_cases import sample_weight_cases
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_binary_losses"]
 
@@ -96,12 +96,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_function_of_the_family_has_cases():
-    check_family_covered(CASES, FUNCTIONS)

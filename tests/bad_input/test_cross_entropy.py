@@ -14,13 +14,13 @@ test_thread_counts.py.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bad_input._cases import (CE_FAMILY, FAMILIES, REF, X, Raises, Ref, axis_cases, call_args,
                               collector, inf, labels, layout, layout_cases, memmap_of, nan,
                               reduction_cases, small, soft_labels, unit, value_cases)
-from bad_input._checks import case_params, check_family_covered, check_outcome
 from bad_input._sample_weight_cases import sample_weight_cases
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_cross_entropy"]
 
@@ -261,12 +261,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_function_of_the_family_has_cases():
-    check_family_covered(CASES, FUNCTIONS)

@@ -11,13 +11,13 @@ its input.  The table runs in a child interpreter (``_runner``).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, FOCAL_FAMILY, HUGE_THREADS, REF,
                               SIGMOID_FOCAL_FAMILY, X, Raises, axis_cases, big_threads_input,
                               bits, call_args, collector, inf, layout_cases, nan,
                               reduction_cases, small, value_cases)
-from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_focal"]
 
@@ -172,12 +172,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_function_of_the_family_has_cases():
-    check_family_covered(CASES, FUNCTIONS)

@@ -7,10 +7,9 @@ child interpreter (``_runner``).
 """
 from __future__ import annotations
 
-import pytest
-
 from bad_input._cases import (FAMILIES, layout_cases, out_cases, value_cases)
-from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_sigmoid"]
 
@@ -26,12 +25,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_function_of_the_family_has_cases():
-    check_family_covered(CASES, FUNCTIONS)

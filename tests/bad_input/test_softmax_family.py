@@ -10,11 +10,11 @@ counts are in test_thread_counts.py.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from bad_input._cases import (FAMILIES, REF, X, Raises, Ref, axis_cases, collector, inf,
                               layout_cases, nan, out_cases, small, value_cases)
-from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_softmax_family"]
 
@@ -90,12 +90,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_function_of_the_family_has_cases():
-    check_family_covered(CASES, FUNCTIONS)

@@ -10,13 +10,13 @@ limit, in a child interpreter: ``_runner``).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import fastsoftmax as fs
 from bad_input._cases import (BIG_THREADS, BITWISE, HUGE_THREADS, LINEAR_FAMILY, REF, THREADED,
                               Raises, big_threads_input, collector, hidden, labels, linear_args,
                               small, weight)
-from bad_input._checks import case_params, check_family_covered, check_outcome
+from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
+    test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = THREADED + LINEAR_FAMILY
 
@@ -85,12 +85,3 @@ def table():
 
 
 CASES = table()
-
-
-@pytest.mark.parametrize("case", case_params(CASES))
-def test_bad_input(outcomes, case):
-    check_outcome(case, outcomes)
-
-
-def test_every_threaded_function_has_cases():
-    check_family_covered(CASES, FUNCTIONS)
