@@ -72,7 +72,8 @@ def test_bench_arguments():
                                          bandwidth_mib=256, threads=2, shapes=None, ops=None)
     assert side_by_side.bench_argv(ns) == [
         "--impls", "fastsoftmax,fastsoftmax_out,torch", "--rounds", "2", "--dtype",
-        "float32", "--bandwidth-mib", "256", "--threads", "2"]
+        "float32", "--bandwidth-mib", "256", "--threads", "2",
+        "--ops", "softmax,log_softmax,logsumexp,cross_entropy,cross_entropy_and_grad"]
 
 
 def test_a_tiny_run(capsys, tmp_path):

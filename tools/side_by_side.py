@@ -44,6 +44,9 @@ READ_SHAPES = ((2048, 32000),)
 #: The baseline and its preallocated-output variant; every other
 #: implementation of the run is a peer.
 OURS = ("fastsoftmax", "fastsoftmax_out")
+#: The ops of the table: the softmax family and the cross-entropy, which the peers
+#: have (the matrix's other ops are the bench's, fastsoftmax against NumPy and torch).
+PEER_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_and_grad")
 
 
 def bench_argv(args: argparse.Namespace) -> list[str]:
@@ -53,8 +56,7 @@ def bench_argv(args: argparse.Namespace) -> list[str]:
             "--threads", str(args.threads)]
     if args.shapes:
         argv += ["--shapes", args.shapes]
-    if args.ops:
-        argv += ["--ops", args.ops]
+    argv += ["--ops", args.ops or ",".join(PEER_OPS)]
     return argv
 
 
@@ -146,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shapes", default=None, metavar="NxC,...",
                         help="default: the bench's default matrix")
     parser.add_argument("--ops", default=None, metavar="OP,...",
-                        help="default: the five ops of the shape matrix")
+                        help="default: the five ops every peer has ("
+                             + ", ".join(PEER_OPS) + ")")
     parser.add_argument("--bandwidth-mib", type=int, default=runner.BANDWIDTH_MIB,
                         metavar="MIB", help=f"default: {runner.BANDWIDTH_MIB}")
     parser.add_argument("--json", metavar="FILE", help="also save the run, as bench --json")
