@@ -42,7 +42,8 @@ def test_config_command(capsys):
 def test_bench_defaults():
     args = _parse("bench")
     assert args.shapes == list(inputs.DEFAULT_SHAPES)
-    assert args.ops == registry.matrix_ops()
+    assert args.ops == list(registry.DEFAULT_OPS)
+    assert _parse("bench", "--ops", "all").ops == registry.matrix_ops()
     assert args.impls == registry.default_implementations()
     assert "fastsoftmax_out" not in args.impls  # a variant: asked for by name
     assert (args.dtype, args.threads, args.rounds, args.repeat) == ("float32", None,

@@ -44,9 +44,8 @@ READ_SHAPES = ((2048, 32000),)
 #: The baseline and its preallocated-output variant; every other
 #: implementation of the run is a peer.
 OURS = ("fastsoftmax", "fastsoftmax_out")
-#: The ops of the table: the softmax family and the cross-entropy, which the peers
-#: have (the matrix's other ops are the bench's, fastsoftmax against NumPy and torch).
-PEER_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_and_grad")
+#: The ops of the table: the softmax family and the cross-entropy, which the peers have.
+PEER_OPS = registry.DEFAULT_OPS
 
 
 def bench_argv(args: argparse.Namespace) -> list[str]:

@@ -45,8 +45,11 @@ def _linear_size(text: str) -> tuple[int, int, int]:
     return size  # a tuple of three: narrowed by the length check
 
 
-def _name_list(known: list[str], what: str) -> Callable[[str], list[str]]:
+def _name_list(known: list[str], what: str, everything: bool = False
+               ) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
+        if everything and text.strip() == "all":
+            return list(known)
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name not in known]
         if unknown or not names:
@@ -100,8 +103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threads of every implementation and of the bandwidth "
                              "measurement (default: fastsoftmax.get_num_threads(), here "
                              f"{fastsoftmax.get_num_threads()})")
-    parser.add_argument("--ops", type=_name_list(ops, "op(s)"), default=ops, metavar="OP,...",
-                        help=f"ops to time (default: all: {', '.join(ops)})")
+    parser.add_argument("--ops", type=_name_list(ops, "op(s)", everything=True),
+                        default=list(registry.DEFAULT_OPS), metavar="OP,...",
+                        help="ops to time (default: "
+                             f"{', '.join(registry.DEFAULT_OPS)}), or all, which adds "
+                             f"{', '.join(o for o in ops if o not in registry.DEFAULT_OPS)}")
     parser.add_argument("--impls", type=_name_list(impls, "implementation(s)"),
                         default=defaults, metavar="NAME,...",
                         help="implementations, in the order each round runs them; the "

@@ -79,6 +79,12 @@ def register_op(op: Op) -> Op:
     return op
 
 
+#: The ops a default run times: the softmax family and the cross-entropy,
+#: which every peer library has.  The other matrix ops (the newer losses)
+#: are timed on request (``--ops all`` or by name).
+DEFAULT_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_and_grad")
+
+
 def matrix_ops() -> list[str]:
     """Names of the ops of the shape matrix, in table order."""
     return [name for name, op in OPS.items() if op.matrix]
