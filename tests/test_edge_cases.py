@@ -177,6 +177,23 @@ def test_subnormal_and_signed_zero_inputs(dtype):
                        np.full(2, -np.log(2), dtype=dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_subnormal_results_are_not_flushed(dtype):
+    """Results in the subnormal range stay subnormal, in the kernels and in
+    NumPy after them: a build with -ffast-math (or -Ofast) would flush them to
+    zero, in the whole process once its runtime is loaded."""
+    tiny = np.finfo(dtype).smallest_normal
+    depth = -100.0 if dtype == np.float32 else -720.0   # exp(depth): subnormal
+    x = np.array([0.0, depth], dtype=dtype)
+    p = fs.softmax(x)
+    assert 0 < p[1] < tiny
+    assert_allclose(p[1], np.exp(np.float64(depth)), rtol=1e-6,
+                    atol=np.finfo(dtype).smallest_subnormal)   # one subnormal step
+    s = fs.sigmoid(np.array([depth], dtype=dtype))
+    assert 0 < s[0] < tiny
+    assert dtype(tiny / 4) * dtype(1.0) > 0          # NumPy's own arithmetic, after the kernels
+
+
 # ------------------------------------------------------------ empty
 
 EMPTY_CASES = [((0,), -1), ((0,), None), ((0, 3), -1), ((0, 3), 0), ((3, 0), -1),
