@@ -14,10 +14,10 @@ calling thread's share of the CPUs, so that a pool of k threads does not
 start k times as many OpenMP threads as there are cores.
 Small arrays always run on one thread: starting a parallel region costs
 microseconds, more than the work itself.  Whatever the count, the kernels
-hand out row chunks to whichever thread is free next, and idle OpenMP
-threads spin only briefly before they sleep (:mod:`._openmp_wait`), so a
-thread whose core gets taken holds a call up by the chunk it is working on,
-not by a whole share of the rows.
+hand out runs of row chunks (about 2 MiB of input each) to whichever
+thread is free next, and idle OpenMP threads spin only briefly before they
+sleep (:mod:`._openmp_wait`), so a thread whose core gets taken holds a call
+up by the run it is working on, not by a whole share of the rows.
 """
 from __future__ import annotations
 
