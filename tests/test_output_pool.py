@@ -14,6 +14,8 @@ import pytest
 import fastsoftmax as fs
 from fastsoftmax import _pool
 
+from _helpers import computing_functions
+
 SHAPE = (512, 1024)     # 2 MiB of float32: pooled
 
 
@@ -84,35 +86,89 @@ def test_torch_view_keeps_the_block():
     assert torch.equal(t, ref)
 
 
-@pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid", "log_sigmoid"])
-def test_pooled_results_equal_unpooled(name):
-    x = _x()
-    fn = getattr(fs, name)
+def _labels():
+    return np.arange(SHAPE[0]) % SHAPE[1]
+
+
+def _log_probs(seed):
+    # NumPy, not fastsoftmax: an input must not take blocks of the pool
+    z = _x(seed=seed)
+    z -= z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _probs(seed):
+    return np.exp(_log_probs(seed))
+
+
+def _binary_targets():
+    return (np.random.default_rng(3).random(SHAPE) < 0.3).astype(np.float32)
+
+
+# Every public function that returns an array the size of its input, the
+# call that makes it (a SHAPE float32 input: 2 MiB, pooled) and which of its
+# results are such arrays.  test_every_large_output_is_listed keeps the
+# table complete.
+LARGE_OUTPUTS = {
+    "softmax": (lambda: fs.softmax(_x()), None),
+    "log_softmax": (lambda: fs.log_softmax(_x()), None),
+    "sigmoid": (lambda: fs.sigmoid(_x()), None),
+    "log_sigmoid": (lambda: fs.log_sigmoid(_x()), None),
+    "cross_entropy_and_grad": (lambda: fs.cross_entropy_and_grad(_x(), _labels()), (1,)),
+    "binary_cross_entropy_with_logits_and_grad": (
+        lambda: fs.binary_cross_entropy_with_logits_and_grad(_x(), _binary_targets(),
+                                                             reduction="none"), (0, 1)),
+    "focal_loss_and_grad": (lambda: fs.focal_loss_and_grad(_x(), _labels()), (1,)),
+    "sigmoid_focal_loss": (lambda: fs.sigmoid_focal_loss(_x(), _binary_targets()), None),
+    "sigmoid_focal_loss_and_grad": (
+        lambda: fs.sigmoid_focal_loss_and_grad(_x(), _binary_targets()), (0, 1)),
+    "cross_entropy_gradient_hessian": (
+        lambda: fs.cross_entropy_gradient_hessian(_x(), _labels()), (0, 1)),
+    "binary_cross_entropy_gradient_hessian": (
+        lambda: fs.binary_cross_entropy_gradient_hessian(_x(), _binary_targets()), (0, 1)),
+    "softmax_backward": (lambda: fs.softmax_backward(_x(seed=1), _probs(2)), None),
+    "log_softmax_backward": (
+        lambda: fs.log_softmax_backward(_x(seed=1), _log_probs(2)), None),
+    "kl_div": (lambda: fs.kl_div(_log_probs(0), _probs(1), reduction="none"), None),
+    "distillation_loss_and_grad": (
+        lambda: fs.distillation_loss_and_grad(_x(), _x(seed=1), target=_labels()), (1,)),
+}
+
+# The public functions whose results are scalars or one value per row (or
+# that compute in NumPy): nothing of the input's size to pool.
+NO_LARGE_OUTPUT = {
+    "logsumexp", "cross_entropy", "nll_loss", "categorical_cross_entropy",
+    "binary_cross_entropy", "binary_cross_entropy_and_grad", "binary_cross_entropy_with_logits",
+    "focal_loss", "distillation_loss", "linear_cross_entropy", "linear_cross_entropy_and_grad"}
+
+
+def test_every_large_output_is_listed():
+    assert set(LARGE_OUTPUTS) | NO_LARGE_OUTPUT == computing_functions()
+    assert not set(LARGE_OUTPUTS) & NO_LARGE_OUTPUT
+
+
+def _large(result, which):
+    return [result] if which is None else [result[k] for k in which]
+
+
+@pytest.mark.parametrize("name", sorted(LARGE_OUTPUTS))
+def test_large_outputs_are_pooled_and_equal_unpooled(name):
+    call, which = LARGE_OUTPUTS[name]
     fs.set_output_pool(0)
-    want = fn(x)
+    want = _large(call(), which)
     assert fs.get_output_pool()["blocks"] == 0
     fs.set_output_pool(None)
     hits = fs.get_output_pool()["hits"]
     for _ in range(3):
-        got = fn(x)
-        assert got.dtype == want.dtype and got.shape == want.shape
-        assert got.flags.c_contiguous and got.flags.writeable and got.flags.aligned
-        assert np.array_equal(got, want)
-    assert fs.get_output_pool()["hits"] >= hits + 1
-
-
-def test_gradient_is_pooled():
-    x = _x()
-    y = np.arange(SHAPE[0]) % SHAPE[1]
-    fs.set_output_pool(0)
-    want = fs.cross_entropy_and_grad(x, y)
-    fs.set_output_pool(None)
-    hits = fs.get_output_pool()["hits"]
-    for _ in range(2):
-        loss, grad = fs.cross_entropy_and_grad(x, y)
-        assert loss == want[0] and np.array_equal(grad, want[1])
-        del grad
-    assert fs.get_output_pool()["hits"] >= hits + 1
+        got = _large(call(), which)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            assert g.flags.c_contiguous and g.flags.writeable and g.flags.aligned
+            assert np.array_equal(g, w, equal_nan=True)
+            assert g.nbytes >= _pool.MIN_BYTES
+        del got, g, w
+    # the second and third calls reuse what the first returned
+    assert fs.get_output_pool()["hits"] >= hits + 2 * len(want)
 
 
 def test_small_outputs_are_not_pooled():

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Callable, SupportsIndex
 
-import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._driver import core
 from ._threads import resolve
 from ._typing import Array, FloatArray
@@ -37,7 +37,7 @@ def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike
     compute, result = promoted_float_dtypes(g, y)
     ax = normalize_axis(axis, max(g.ndim, 1))
     axes = None if g.ndim <= 1 else ax   # a 0-d or 1-d input is one row
-    res = np.empty(g.shape, dtype=result) if out is None else check_out(out, g.shape, result)
+    res = _pool.empty(g.shape, result) if out is None else check_out(out, g.shape, result)
     gx = rows_view(g, axes, compute)
     yx = rows_view(y, axes, compute)
     nt = resolve(num_threads, gx.size)

@@ -23,6 +23,7 @@ from typing import Any, Literal, SupportsIndex, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
 from ._reduction import reduced_loss
@@ -147,7 +148,7 @@ def kl_div(input: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
     t = kernel_array(tarr, compute, shape=(-1,))
     n_threads = resolve(num_threads, x.size)
     if reduction == "none":
-        out = np.empty(arr.shape, dtype=compute)
+        out = _pool.empty(arr.shape, compute)
         core.kl_div(x, t, out.reshape(-1), log_target=log_target, n_threads=n_threads)
         return out.astype(result, copy=False)
     total = core.kl_div(x, t, None, log_target=log_target, n_threads=n_threads)
@@ -194,7 +195,7 @@ def _distillation(student_logits: ArrayLike, teacher_logits: ArrayLike, temperat
         targets = IndexTargets(y, n_classes, ign)
     grad = None
     if want_grad:
-        grad = (np.empty(arr.shape, dtype=result) if grad_out is None
+        grad = (_pool.empty(arr.shape, result) if grad_out is None
                 else check_out(grad_out, arr.shape, result, "grad_out"))
     n_valid = targets.kept.size if targets is not None else 0
     kl_coef = (1.0 - a) if targets is not None else 1.0

@@ -15,6 +15,7 @@ from typing import Any, Literal, SupportsIndex, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
 from ._reduction import gradient_scale, reduced_loss
@@ -57,7 +58,7 @@ def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike
     grad = gbuf = None
     direct = True
     if want_grad:
-        grad = np.empty(arr.shape, dtype=result)
+        grad = _pool.empty(arr.shape, result)
         gbuf, direct = output_rows(grad, ax, compute, (x, t))
     total = core.focal_index(x, t, ignore_index=ignore, alpha=a, gamma=g, scale=scale,
                              loss_rows=loss_rows, grad=gbuf,
@@ -233,8 +234,8 @@ def _sigmoid_focal(logits: ArrayLike, target: ArrayLike, alpha: object, gamma: o
     t = kernel_array(tarr, compute, shape=(-1,))
     n = x.size
     denominator = float(n) if reduction == "mean" else None
-    loss = np.empty(n, dtype=compute) if reduction == "none" else None
-    grad = np.empty(n, dtype=compute) if want_grad else None
+    loss = _pool.empty((n,), compute) if reduction == "none" else None
+    grad = _pool.empty((n,), compute) if want_grad else None
     total = core.sigmoid_focal(x, t, alpha=a, gamma=g, scale=gradient_scale(reduction, denominator),
                                loss=loss, grad=grad, n_threads=resolve(num_threads, n))
     value: Any

@@ -16,6 +16,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._driver import core
 from ._threads import resolve
 from ._typing import Array, FloatArray
@@ -38,9 +39,9 @@ def _outputs(gradient_out: Array | None, hessian_out: Array | None, shape: tuple
     """The gradient and hessian arrays: new ones, or the checked ``*_out``
     arrays (shape, dtype, writeable, no element shared with each other or
     with an input)."""
-    grad = (np.empty(shape, dtype=result) if gradient_out is None
+    grad = (_pool.empty(shape, result) if gradient_out is None
             else check_out(gradient_out, shape, result, "gradient_out"))
-    hess = (np.empty(shape, dtype=result) if hessian_out is None
+    hess = (_pool.empty(shape, result) if hessian_out is None
             else check_out(hessian_out, shape, result, "hessian_out"))
     if gradient_out is not None and hessian_out is not None and _shares(grad, hess):
         raise ValueError("gradient_out and hessian_out must not share memory")

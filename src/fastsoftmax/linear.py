@@ -34,6 +34,7 @@ from typing import Any, Literal, Optional, SupportsIndex, overload
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _pool
 from ._crossentropy import (CrossEntropyOptions, CrossEntropyProblem, VocabularyTiles,
                             check_sample_weight)
 from ._threads import resolve
@@ -284,7 +285,7 @@ def _linear_ce(hidden: ArrayLike, weight: ArrayLike, target: ArrayLike, bias: Ar
     grads = None
     if want_grad:
         alloc = np.empty if p.N else np.zeros  # no rows: zero weight gradient
-        gh = np.empty((p.N, p.D), dtype=p.compute)
+        gh = _pool.empty((p.N, p.D), p.compute)
         gw = alloc((p.V, p.D), dtype=p.compute)
         gb = None if p.bias is None else np.zeros(p.V, dtype=np.float64)
         grads = (gh, gw, gb)

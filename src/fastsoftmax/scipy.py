@@ -71,6 +71,7 @@ from typing import Any, Callable, Literal, TypeVar, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from . import _pool
 from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
@@ -173,7 +174,7 @@ def _reduced_over(arr: Array, axes: tuple[int, ...], kernel: Kernel | None = Non
     p = RowsProblem(arr, axes, compute)
     nt = resolve(None, arr.size)
     if kernel is not None:
-        return p.elementwise(kernel, np.empty(arr.shape, dtype=result), nt)  # C order
+        return p.elementwise(kernel, _pool.empty(arr.shape, result), nt)  # C order
     kept = tuple(n for i, n in enumerate(arr.shape) if i not in axes)
     return p.logsumexp(None, nt).reshape(kept).astype(result, copy=False)
 
