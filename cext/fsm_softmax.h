@@ -183,11 +183,52 @@ FSM_INLINE void FSM_FN(softmax_row_store)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
     }
 }
 
+/* Rows of at most this many elements (one block of softmax_row_store) go
+ * FSM_SOFTMAX_GROUP at a time through softmax_group. */
+#ifndef FSM_SOFTMAX_GROUP
+#define FSM_SOFTMAX_GROUP 4
+#endif
+
+/* softmax_row_store of FSM_SOFTMAX_GROUP rows of LANES < n <= FSM_BLOCK
+ * elements (one block each), stage by stage across the rows: the same
+ * operations on each row as softmax_row_store, so the same results, but the
+ * rows' independent chains (max butterfly, sum, division) are in flight
+ * together instead of one row waiting for the next.  For rows of 17-128
+ * floats those chains, not the arithmetic, set the time.  A group holding an
+ * infinity or a NaN goes row by row. */
+FSM_INLINE void FSM_FN(softmax_group)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
+                                      ptrdiff_t n)
+{
+    FSM_T m[FSM_SOFTMAX_GROUP];
+    double f[FSM_SOFTMAX_GROUP];
+    int finite = 1;
+    for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) {
+        m[r] = FSM_FN(block_max)(x + r * ldx, n, 1);
+        finite &= m[r] - m[r] == 0;                /* neither NaN nor +-inf */
+    }
+    if (!finite) {
+        for (int r = 0; r < FSM_SOFTMAX_GROUP; r++)
+            FSM_FN(softmax_row_store)(x + r * ldx, out + r * ldo, n);
+        return;
+    }
+    for (int r = 0; r < FSM_SOFTMAX_GROUP; r++)
+        f[r] = 0.0 + FSM_FN(block_expstore)(x + r * ldx, out + r * ldo, n, m[r]);
+    for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) f[r] = 1.0 / f[r];
+    for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) {
+        if (f[r] >= 1e-30) FSM_FN(block_scale)(out + r * ldo, n, (FSM_T)f[r]);
+        else FSM_FN(block_scale_wide)(out + r * ldo, n, f[r]);
+    }
+}
+
 FSM_INLINE void FSM_FN(softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
                                  ptrdiff_t nrows, ptrdiff_t ncols)
 {
     if (ncols > FSM_LANES && ncols <= FSM_SOFTMAX_STORE_MAX) {
-        for (ptrdiff_t i = 0; i < nrows; i++) FSM_FN(softmax_row_store)(x + i * ldx, out + i * ldo, ncols);
+        ptrdiff_t i = 0;
+        if (ncols <= FSM_BLOCK)
+            for (; i + FSM_SOFTMAX_GROUP <= nrows; i += FSM_SOFTMAX_GROUP)
+                FSM_FN(softmax_group)(x + i * ldx, ldx, out + i * ldo, ldo, ncols);
+        for (; i < nrows; i++) FSM_FN(softmax_row_store)(x + i * ldx, out + i * ldo, ncols);
         return;
     }
     for (ptrdiff_t i = 0; i < nrows; i++) {
@@ -292,12 +333,28 @@ FSM_INLINE void FSM_FN(group_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t nco
                                 int vec, double *mm, double *l)
 {
     double s[FSM_LANES_f64];
-    for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
-        FSM_T m = 0;
-        double acc = 0.0, cnt = 1.0;
-        if (k < r) FSM_FN(row_state)(x + k * ldx, ncols, &m, &acc, &cnt);
-        mm[k] = (double)m;
-        s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
+    if (ncols <= FSM_BLOCK) {
+        /* one block per row: row_state's steps, stage by stage across the
+         * rows (same results; the rows' max and sum chains overlap, as in
+         * softmax_group) */
+        const int back = ncols >= FSM_LANES;
+        FSM_T m[FSM_LANES_f64];
+        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++)
+            m[k] = k < r ? FSM_FN(block_max)(x + k * ldx, ncols, back) : 0;
+        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
+            double acc = 0.0, cnt = k < r ? 0.0 : 1.0;
+            if (k < r && isfinite(m[k])) FSM_FN(block_sumexp)(x + k * ldx, ncols, m[k], &acc, &cnt, 1, back);
+            mm[k] = (double)m[k];
+            s[k] = isfinite(m[k]) ? acc + (cnt - 1.0) : 0.0;
+        }
+    } else {
+        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
+            FSM_T m = 0;
+            double acc = 0.0, cnt = 1.0;
+            if (k < r) FSM_FN(row_state)(x + k * ldx, ncols, &m, &acc, &cnt);
+            mm[k] = (double)m;
+            s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
+        }
     }
     if (vec) fsm_storeu_f64(l, fsm_vlog1p_f64(fsm_loadu_f64(s)));
     else l[0] = log1p(s[0]);
