@@ -174,6 +174,11 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
     return 1;
 }
 
+/* rows whose online pass ce_index_rows runs together (rows_state) */
+#ifndef FSM_CE_GROUP
+#define FSM_CE_GROUP 4
+#endif
+
 FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t nrows,
                                         ptrdiff_t ncols, const int64_t *target,
                                         const FSM_T *weight, const fsm_ce_options *opt,
@@ -185,16 +190,25 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
     const double *sw = opt->sample_weight;   /* rows of this call: the caller offsets it */
     double total = 0.0;
     const double eps_c = ncols > 0 ? eps / (double)ncols : 0.0;
+    FSM_T ms[FSM_CE_GROUP];
+    double accs[FSM_CE_GROUP], cnts[FSM_CE_GROUP];
+    unsigned char skip[FSM_CE_GROUP];
     for (ptrdiff_t i = 0; i < nrows; i++) {
+        const ptrdiff_t k = i % FSM_CE_GROUP;
+        if (k == 0) {
+            /* the online pass of the next group of rows at once (rows_state) */
+            const ptrdiff_t r = nrows - i < FSM_CE_GROUP ? nrows - i : FSM_CE_GROUP;
+            for (ptrdiff_t q = 0; q < r; q++) skip[q] = target[i + q] == ignore_index;
+            FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, skip, ms, accs, cnts);
+        }
         const FSM_T *xi = x + i * ldx;
         const int64_t y = target[i];
         double loss = 0.0;
         if (y == ignore_index) {
             if (grad) FSM_FN(row_fill)(grad + i * ldg, ncols, 0);
         } else {
-            FSM_T m;
-            double acc, cnt;
-            FSM_FN(row_state)(xi, ncols, &m, &acc, &cnt);
+            const FSM_T m = ms[k];
+            const double acc = accs[k], cnt = cnts[k];
             /* lse - x = (m - x) + L: exact where m is huge (four tied logits
              * of 1e20 still give log 4) */
             const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;

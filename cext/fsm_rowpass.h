@@ -176,6 +176,31 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
     *cnt_out = cnt;
 }
 
+/* row_state of rows [0, r) of x, row k at x + k * ldx, into m[k], acc[k],
+ * cnt[k], except the rows with skip[k] != 0 (skip may be NULL), whose
+ * outputs are left alone.  Rows of one block (n <= FSM_BLOCK) go stage by
+ * stage across the rows, max then sum: the same steps as row_state, so the
+ * same results, but the rows' latency chains (the max butterfly, the sum)
+ * overlap instead of one row waiting for the next, which is what limits
+ * rows of 17-128 floats. */
+FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t r,
+                                   const unsigned char *skip, FSM_T *m, double *acc, double *cnt)
+{
+    if (n > FSM_BLOCK) {
+        for (ptrdiff_t k = 0; k < r; k++)
+            if (!skip || !skip[k]) FSM_FN(row_state)(x + k * ldx, n, m + k, acc + k, cnt + k);
+        return;
+    }
+    const int back = n >= FSM_LANES;   /* as row_state's for its one block */
+    for (ptrdiff_t k = 0; k < r; k++)
+        if (!skip || !skip[k]) m[k] = FSM_FN(block_max)(x + k * ldx, n, back);
+    for (ptrdiff_t k = 0; k < r; k++) {
+        if (skip && skip[k]) continue;
+        acc[k] = cnt[k] = 0.0;
+        if (isfinite(m[k])) FSM_FN(block_sumexp)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back);
+    }
+}
+
 FSM_INLINE double FSM_FN(row_lse)(const FSM_T *x, ptrdiff_t n)
 {
     FSM_T m;

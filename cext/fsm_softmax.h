@@ -332,29 +332,13 @@ FSM_INLINE void FSM_FN(log_softmax_write)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
 FSM_INLINE void FSM_FN(group_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t ncols, ptrdiff_t r,
                                 int vec, double *mm, double *l)
 {
-    double s[FSM_LANES_f64];
-    if (ncols <= FSM_BLOCK) {
-        /* one block per row: row_state's steps, stage by stage across the
-         * rows (same results; the rows' max and sum chains overlap, as in
-         * softmax_group) */
-        const int back = ncols >= FSM_LANES;
-        FSM_T m[FSM_LANES_f64];
-        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++)
-            m[k] = k < r ? FSM_FN(block_max)(x + k * ldx, ncols, back) : 0;
-        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
-            double acc = 0.0, cnt = k < r ? 0.0 : 1.0;
-            if (k < r && isfinite(m[k])) FSM_FN(block_sumexp)(x + k * ldx, ncols, m[k], &acc, &cnt, 1, back);
-            mm[k] = (double)m[k];
-            s[k] = isfinite(m[k]) ? acc + (cnt - 1.0) : 0.0;
-        }
-    } else {
-        for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
-            FSM_T m = 0;
-            double acc = 0.0, cnt = 1.0;
-            if (k < r) FSM_FN(row_state)(x + k * ldx, ncols, &m, &acc, &cnt);
-            mm[k] = (double)m;
-            s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
-        }
+    double s[FSM_LANES_f64], acc[FSM_LANES_f64], cnt[FSM_LANES_f64];
+    FSM_T m[FSM_LANES_f64];
+    FSM_FN(rows_state)(x, ldx, ncols, r, NULL, m, acc, cnt);
+    for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
+        if (k >= r) { m[k] = 0; acc[k] = 0.0; cnt[k] = 1.0; }
+        mm[k] = (double)m[k];
+        s[k] = isfinite(m[k]) ? acc[k] + (cnt[k] - 1.0) : 0.0;
     }
     if (vec) fsm_storeu_f64(l, fsm_vlog1p_f64(fsm_loadu_f64(s)));
     else l[0] = log1p(s[0]);
