@@ -193,11 +193,14 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
     FSM_T ms[FSM_CE_GROUP];
     double accs[FSM_CE_GROUP], cnts[FSM_CE_GROUP];
     unsigned char skip[FSM_CE_GROUP];
+    /* longer rows one at a time: each row's gradient pass then reads it
+     * from cache right after its online pass */
+    const ptrdiff_t group = ncols <= FSM_GROUP_MAX ? FSM_CE_GROUP : 1;
     for (ptrdiff_t i = 0; i < nrows; i++) {
-        const ptrdiff_t k = i % FSM_CE_GROUP;
+        const ptrdiff_t k = i % group;
         if (k == 0) {
             /* the online pass of the next group of rows at once (rows_state) */
-            const ptrdiff_t r = nrows - i < FSM_CE_GROUP ? nrows - i : FSM_CE_GROUP;
+            const ptrdiff_t r = nrows - i < group ? nrows - i : group;
             for (ptrdiff_t q = 0; q < r; q++) skip[q] = target[i + q] == ignore_index;
             FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, skip, ms, accs, cnts);
         }

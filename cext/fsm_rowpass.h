@@ -178,15 +178,20 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
 
 /* row_state of rows [0, r) of x, row k at x + k * ldx, into m[k], acc[k],
  * cnt[k], except the rows with skip[k] != 0 (skip may be NULL), whose
- * outputs are left alone.  Rows of one block (n <= FSM_BLOCK) go stage by
- * stage across the rows, max then sum: the same steps as row_state, so the
- * same results, but the rows' latency chains (the max butterfly, the sum)
- * overlap instead of one row waiting for the next, which is what limits
- * rows of 17-128 floats. */
+ * outputs are left alone.  Rows of at most FSM_GROUP_MAX elements go stage
+ * by stage across the rows, max then sum: the same steps as row_state (the
+ * row is one block), so the same results, but the rows' latency chains (the
+ * max butterfly, the sum) overlap instead of one row waiting for the next,
+ * which is what limits rows of 17-128 floats.  Longer rows go one by one:
+ * their own arithmetic hides those chains, and a row's sum then overlaps
+ * the memory reads of the next (block_sumexp prefetches it). */
+#ifndef FSM_GROUP_MAX
+#define FSM_GROUP_MAX ((ptrdiff_t)(1024 / sizeof(FSM_T)))   /* 256 floats, 128 doubles */
+#endif
 FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t r,
                                    const unsigned char *skip, FSM_T *m, double *acc, double *cnt)
 {
-    if (n > FSM_BLOCK) {
+    if (n > FSM_GROUP_MAX) {
         for (ptrdiff_t k = 0; k < r; k++)
             if (!skip || !skip[k]) FSM_FN(row_state)(x + k * ldx, n, m + k, acc + k, cnt + k);
         return;

@@ -183,13 +183,13 @@ FSM_INLINE void FSM_FN(softmax_row_store)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
     }
 }
 
-/* Rows of at most this many elements (one block of softmax_row_store) go
+/* Rows of at most FSM_GROUP_MAX elements (fsm_rowpass.h) go
  * FSM_SOFTMAX_GROUP at a time through softmax_group. */
 #ifndef FSM_SOFTMAX_GROUP
 #define FSM_SOFTMAX_GROUP 4
 #endif
 
-/* softmax_row_store of FSM_SOFTMAX_GROUP rows of LANES < n <= FSM_BLOCK
+/* softmax_row_store of FSM_SOFTMAX_GROUP rows of LANES < n <= FSM_GROUP_MAX
  * elements (one block each), stage by stage across the rows: the same
  * operations on each row as softmax_row_store, so the same results, but the
  * rows' independent chains (max butterfly, sum, division) are in flight
@@ -225,7 +225,7 @@ FSM_INLINE void FSM_FN(softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, 
 {
     if (ncols > FSM_LANES && ncols <= FSM_SOFTMAX_STORE_MAX) {
         ptrdiff_t i = 0;
-        if (ncols <= FSM_BLOCK)
+        if (ncols <= FSM_GROUP_MAX)
             for (; i + FSM_SOFTMAX_GROUP <= nrows; i += FSM_SOFTMAX_GROUP)
                 FSM_FN(softmax_group)(x + i * ldx, ldx, out + i * ldo, ldo, ncols);
         for (; i < nrows; i++) FSM_FN(softmax_row_store)(x + i * ldx, out + i * ldo, ncols);
