@@ -174,11 +174,6 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
     return 1;
 }
 
-/* rows whose online pass ce_index_rows runs together (rows_state) */
-#ifndef FSM_CE_GROUP
-#define FSM_CE_GROUP 4
-#endif
-
 FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t nrows,
                                         ptrdiff_t ncols, const int64_t *target,
                                         const FSM_T *weight, const fsm_ce_options *opt,
@@ -190,28 +185,18 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
     const double *sw = opt->sample_weight;   /* rows of this call: the caller offsets it */
     double total = 0.0;
     const double eps_c = ncols > 0 ? eps / (double)ncols : 0.0;
-    FSM_T ms[FSM_CE_GROUP];
-    double accs[FSM_CE_GROUP], cnts[FSM_CE_GROUP];
-    unsigned char skip[FSM_CE_GROUP];
-    /* longer rows one at a time: each row's gradient pass then reads it
-     * from cache right after its online pass */
-    const ptrdiff_t group = ncols <= FSM_GROUP_MAX ? FSM_CE_GROUP : 1;
+    FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {
-        const ptrdiff_t k = i % group;
-        if (k == 0) {
-            /* the online pass of the next group of rows at once (rows_state) */
-            const ptrdiff_t r = nrows - i < group ? nrows - i : group;
-            for (ptrdiff_t q = 0; q < r; q++) skip[q] = target[i + q] == ignore_index;
-            FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, skip, ms, accs, cnts);
-        }
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, target,
+                                                    ignore_index);
         const FSM_T *xi = x + i * ldx;
         const int64_t y = target[i];
         double loss = 0.0;
         if (y == ignore_index) {
             if (grad) FSM_FN(row_fill)(grad + i * ldg, ncols, 0);
         } else {
-            const FSM_T m = ms[k];
-            const double acc = accs[k], cnt = cnts[k];
+            const FSM_T m = st.m[k];
+            const double acc = st.acc[k], cnt = st.cnt[k];
             /* lse - x = (m - x) + L: exact where m is huge (four tied logits
              * of 1e20 still give log 4) */
             const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;
@@ -296,11 +281,12 @@ FSM_INLINE double FSM_FN(kernel_ce_prob)(FSM_FN(fsm_rows) xr, FSM_FN(fsm_rows) t
     const FSM_T keep = (FSM_T)(1.0 - eps), add = (FSM_T)(ncols > 0 ? eps / (double)ncols : 0.0);
     const FSM_VT keepv = FSM_FN(fsm_splat)(keep), addv = FSM_FN(fsm_splat)(add);
     const FSM_VT zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
+    FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, NULL, 0);
         const FSM_T *xi = x + i * ldx, *ti = t + i * ldt;
-        FSM_T m;
-        double acc, cnt;
-        FSM_FN(row_state)(xi, ncols, &m, &acc, &cnt);
+        const FSM_T m = st.m[k];
+        const double acc = st.acc[k], cnt = st.cnt[k];
         const FSM_VT mv0 = FSM_FN(fsm_splat)(m);
         const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0, lse = (double)m + L;
         const FSM_VT lv = FSM_FN(fsm_splat)((FSM_T)L);

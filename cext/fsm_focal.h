@@ -134,16 +134,19 @@ FSM_INLINE double FSM_FN(focal_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdif
     const int64_t ignore_index = opt->ignore_index;
     const double g = opt->gamma, scale = opt->grad_scale;
     double total = 0.0;
+    FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, target,
+                                                    ignore_index);
         const FSM_T *xi = x + i * ldx;
         const int64_t y = target[i];
         double loss = 0.0;
         if (y == ignore_index) {
             if (grad) FSM_FN(row_fill)(grad + i * ldg, ncols, 0);
         } else {
-            FSM_T m;
-            double acc, cnt, K = 0.0, Q = 0.0;
-            FSM_FN(row_state)(xi, ncols, &m, &acc, &cnt);
+            const FSM_T m = st.m[k];
+            const double acc = st.acc[k], cnt = st.cnt[k];
+            double K = 0.0, Q = 0.0;
             const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;
             const double a = alpha ? (double)alpha[y] : 1.0;
             if (isfinite(m)) loss = fsm_focal_row(((double)m - (double)xi[y]) + L, a, g, &K, &Q);

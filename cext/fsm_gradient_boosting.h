@@ -41,14 +41,12 @@ FSM_INLINE void FSM_FN(gb_fill)(FSM_T *p, ptrdiff_t n, FSM_T v)
     for (ptrdiff_t j = 0; j < n; j++) p[j] = v;
 }
 
-/* g and h of one row from the online pass; the target's class patched after
- * the sweep with the same p the sweep computed for it */
+/* g and h of one row from its online pass (m, acc, cnt: row_state); the
+ * target's class patched after the sweep with the same p the sweep computed
+ * for it */
 FSM_INLINE void FSM_FN(gh_row)(const FSM_T *xi, ptrdiff_t n, int64_t y, FSM_T s,
-                               FSM_T *gi, FSM_T *hi)
+                               FSM_T m, double acc, double cnt, FSM_T *gi, FSM_T *hi)
 {
-    FSM_T m;
-    double acc, cnt;
-    FSM_FN(row_state)(xi, n, &m, &acc, &cnt);
     ptrdiff_t j = 0;
     if (!isfinite(m)) {
         FSM_FN(gb_fill)(gi, n, (FSM_T)NAN);
@@ -121,9 +119,12 @@ FSM_INLINE void FSM_FN(kernel_ce_grad_hess)(FSM_FN(fsm_rows) xr, const int64_t *
         }
         return;
     }
-    for (ptrdiff_t i = 0; i < nrows; i++)
+    FSM_FN(row_group) st;
+    for (ptrdiff_t i = 0; i < nrows; i++) {
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, n, i, NULL, 0);
         FSM_FN(gh_row)(x + i * ldx, n, target[i], sample_weight ? sample_weight[i] : (FSM_T)1,
-                       g + i * ldg, h + i * ldh);
+                       st.m[k], st.acc[k], st.cnt[k], g + i * ldg, h + i * ldh);
+    }
 }
 
 /* The binomial kernel (fsm_kernel_list.h): n elements; sample_weight: one per

@@ -206,6 +206,36 @@ FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, p
     }
 }
 
+/* The row states of a loop over rows in order, FSM_ROWS_GROUP rows at a time
+ * (rows of at most FSM_GROUP_MAX elements; longer rows one by one, so that
+ * each row's later passes read it from cache right after its online pass). */
+#ifndef FSM_ROWS_GROUP
+#define FSM_ROWS_GROUP 4
+#endif
+typedef struct {
+    FSM_T m[FSM_ROWS_GROUP];
+    double acc[FSM_ROWS_GROUP], cnt[FSM_ROWS_GROUP];
+} FSM_FN(row_group);
+
+/* For row i of rows [0, nrows) of x, visited in order: when i starts a group,
+ * the row states of the group's rows (rows_state; those whose target is
+ * ignore_index are skipped, when target != NULL).  Returns the index of row
+ * i's state in g. */
+FSM_INLINE ptrdiff_t FSM_FN(row_group_state)(FSM_FN(row_group) *g, const FSM_T *x, ptrdiff_t ldx,
+                                             ptrdiff_t nrows, ptrdiff_t ncols, ptrdiff_t i,
+                                             const int64_t *target, int64_t ignore_index)
+{
+    const ptrdiff_t group = ncols <= FSM_GROUP_MAX ? FSM_ROWS_GROUP : 1;
+    const ptrdiff_t k = i % group;
+    if (k == 0) {
+        unsigned char skip[FSM_ROWS_GROUP];
+        const ptrdiff_t r = nrows - i < group ? nrows - i : group;
+        for (ptrdiff_t q = 0; q < r; q++) skip[q] = target && target[i + q] == ignore_index;
+        FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, target ? skip : NULL, g->m, g->acc, g->cnt);
+    }
+    return k;
+}
+
 FSM_INLINE double FSM_FN(row_lse)(const FSM_T *x, ptrdiff_t n)
 {
     FSM_T m;
