@@ -223,10 +223,11 @@ def test_time_callable_exact_repeat(monkeypatch):
 def test_inputs_written_once_and_loaded_equal(tmp_path):
     makers = [registry.OPS[name].make_inputs for name in registry.matrix_ops()]
     manifest = inputs.write_inputs(str(tmp_path), makers, [(5, 7), (3, 4)], "float32", seed=3)
-    # per shape: the logits and labels, once each; binary targets; the backward
-    # pass's gradient and softmax; kl_div's log-probabilities
-    # and probabilities; the distillation's teacher logits and its own labels
-    assert len(list(tmp_path.iterdir())) == 2 * (2 + 1 + 2 + 2 + 2)
+    # per shape: the logits and labels, once each; binary targets; the softmax
+    # backward pass's gradient and softmax, the log_softmax one's gradient and
+    # log_softmax; kl_div's log-probabilities and probabilities; the
+    # distillation's teacher logits and its own labels
+    assert len(list(tmp_path.iterdir())) == 2 * (2 + 1 + 2 + 2 + 2 + 2)
     for maker in set(makers):
         for shape in [(5, 7), (3, 4)]:
             loaded = inputs.load_inputs(manifest, maker, shape, "float32", 3)

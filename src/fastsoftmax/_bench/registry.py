@@ -164,8 +164,21 @@ def make_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
     return g, softmax(make_logits_only(shape, dtype, seed)[0])
 
 
+def make_log_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(grad_output, output)`` of a log_softmax backward pass: seeded normal
+    gradients and the log_softmax of the benchmark's logits."""
+    from .. import log_softmax
+    rng = np.random.default_rng(seed + 2)
+    g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    return g, log_softmax(make_logits_only(shape, dtype, seed)[0])
+
+
 register_op(Op("cross_entropy_gradient_hessian", _gradient_hessian, make_logits_and_labels))
+register_op(Op("binary_cross_entropy_gradient_hessian", _binary_loss_and_grad,
+               make_logits_and_binary_targets))
 register_op(Op("softmax_backward", _backward, make_backward_inputs))
+register_op(Op("log_softmax_backward", _backward, make_log_backward_inputs))
 # The divergences, with the options every implementation uses: kl_div of
 # log-probabilities against probabilities with torch's reduction for a KL
 # divergence ("batchmean"); distillation at temperature 2 with class labels
@@ -281,8 +294,12 @@ def numpy_peer(op_name: str) -> Callable[..., Any]:
         return in_input_dtype(getattr(peer, op_name))
     if op_name == "cross_entropy_gradient_hessian":
         return _numpy_gradient_hessian
+    if op_name == "binary_cross_entropy_gradient_hessian":
+        return _numpy_binary_gradient_hessian
     if op_name == "softmax_backward":
         return _numpy_softmax_backward
+    if op_name == "log_softmax_backward":
+        return _numpy_log_softmax_backward
     if op_name == "kl_div":
         return in_input_dtype(lambda x, t, dtype: peer.kl_div(x, t, KL_REDUCTION, dtype=dtype))
     if op_name == "distillation_loss_and_grad":
@@ -319,8 +336,20 @@ def _numpy_gradient_hessian(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, n
     return g, p * (1 - p)
 
 
+def _numpy_binary_gradient_hessian(x: np.ndarray,
+                                   t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # the sigmoid through tanh (no overflow), then p - t and p (1 - p)
+    p = 0.5 * (1 + np.tanh(0.5 * x))
+    return p - t, p * (1 - p)
+
+
 def _numpy_softmax_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     out: np.ndarray = y * (g - np.sum(g * y, axis=-1, keepdims=True))
+    return out
+
+
+def _numpy_log_softmax_backward(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out: np.ndarray = g - np.exp(y) * np.sum(g, axis=-1, keepdims=True)
     return out
 
 
@@ -487,8 +516,19 @@ def _torch_gradient_hessian(torch: Any) -> Callable[..., Any]:
     return gradient_hessian
 
 
+def _torch_binary_gradient_hessian(torch: Any) -> Callable[..., Any]:
+    def gradient_hessian(x: Any, t: Any) -> tuple[Any, Any]:
+        p = torch.sigmoid(x)
+        return p - t, p * (1 - p)
+    return gradient_hessian
+
+
 def _torch_softmax_backward(torch: Any) -> Callable[..., Any]:
     return lambda g, y: torch._softmax_backward_data(g, y, -1, g.dtype)
+
+
+def _torch_log_softmax_backward(torch: Any) -> Callable[..., Any]:
+    return lambda g, y: torch._log_softmax_backward_data(g, y, -1, g.dtype)
 
 
 def _torch_kl_div(torch: Any) -> Callable[..., Any]:
@@ -562,7 +602,9 @@ register_implementation(Implementation(
      "focal_loss_and_grad": _torch_focal_loss_and_grad,
      "sigmoid_focal_loss_and_grad": _torch_sigmoid_focal_loss_and_grad,
      "cross_entropy_gradient_hessian": _torch_gradient_hessian,
+     "binary_cross_entropy_gradient_hessian": _torch_binary_gradient_hessian,
      "softmax_backward": _torch_softmax_backward,
+     "log_softmax_backward": _torch_log_softmax_backward,
      "kl_div": _torch_kl_div,
      "distillation_loss_and_grad": _torch_distillation_and_grad},
     convert=lambda torch, a: torch.from_numpy(a),
@@ -604,9 +646,20 @@ def _sklearn_gradient_hessian(loss_module: Any) -> Callable[..., Any]:
     return gradient_hessian
 
 
+def _sklearn_binary_gradient_hessian(loss_module: Any) -> Callable[..., Any]:
+    def gradient_hessian(x: np.ndarray, t: np.ndarray) -> Any:
+        # one raw prediction per sample: the elements, flattened
+        loss = loss_module.HalfBinomialLoss()
+        g, h = loss.gradient_hessian(t.reshape(-1), x.reshape(-1),
+                                     n_threads=_SKLEARN_THREADS[0])
+        return g.reshape(x.shape), h.reshape(x.shape)
+    return gradient_hessian
+
+
 register_implementation(Implementation(
     "sklearn", "sklearn._loss.loss",
-    {"cross_entropy_gradient_hessian": _sklearn_gradient_hessian},
+    {"cross_entropy_gradient_hessian": _sklearn_gradient_hessian,
+     "binary_cross_entropy_gradient_hessian": _sklearn_binary_gradient_hessian},
     threads=_sklearn_threads, distribution="scikit-learn",
 ))
 
