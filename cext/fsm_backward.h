@@ -94,20 +94,20 @@ FSM_INLINE void FSM_FN(bw_row)(const FSM_T *g, const FSM_T *y, FSM_T *o, ptrdiff
  * chunk's reads all come before its stores, element by element. */
 FSM_INLINE void FSM_FN(bw_small_chunk)(const FSM_T *g, const FSM_T *y, FSM_T *o, ptrdiff_t rows,
                                        ptrdiff_t n, ptrdiff_t avail, const FSM_IVT *lanes,
-                                       const int lg)
+                                       const int lg, const int sk)
 {
-    FSM_T cbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
+    FSM_T cbuf[FSM_SMALL_CHUNK + FSM_SLANES];
     for (ptrdiff_t i = 0; i < rows; i++) {
         FSM_DACC a;
         FSM_FN(fsm_dacc_zero)(&a);
-        for (int k = 0; k < FSM_SK; k++) {
+        for (int k = 0; k < sk; k++) {
             if (k * FSM_LANES >= n) break;
             const ptrdiff_t off = i * n + k * FSM_LANES;
             FSM_VT gv = FSM_FN(load_lim)(g + off, avail - off, 0);
             if (!lg) gv = gv * FSM_FN(load_lim)(y + off, avail - off, 0);
             FSM_FN(fsm_dacc_add)(&a, (FSM_VT)((FSM_IVT)gv & lanes[k]));
         }
-        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)FSM_FN(fsm_dacc_sum)(&a)));
+        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)FSM_FN(fsm_dacc_sum)(&a)), sk);
     }
     const ptrdiff_t tot = rows * n;
     ptrdiff_t j = 0;
@@ -130,15 +130,17 @@ FSM_INLINE void FSM_FN(bw_block)(FSM_FN(fsm_rows) gr, FSM_FN(fsm_rows) yr, FSM_F
 {
     const ptrdiff_t n = gr.ncols, nrows = gr.nrows;
     if (n >= 1 && n <= FSM_SLANES && gr.stride == n && yr.stride == n && out.stride == n) {
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(n, lanes);
-        const ptrdiff_t rpc = FSM_SMALL_CHUNK / n;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            FSM_FN(bw_small_chunk)(gr.data + i0 * n, yr.data + i0 * n, out.data + i0 * n, r, n,
-                                   (nrows - i0) * n, lanes, lg);
-        }
-        return;
+        FSM_SHORT_SPLIT(n, {
+            FSM_IVT lanes[FSM_SK];
+            FSM_FN(short_lanes)(n, lanes, sk);
+            const ptrdiff_t rpc = FSM_SMALL_CHUNK / n;
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                FSM_FN(bw_small_chunk)(gr.data + i0 * n, yr.data + i0 * n, out.data + i0 * n, r, n,
+                                       (nrows - i0) * n, lanes, lg, sk);
+            }
+            return;
+        });
     }
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const FSM_T *g = gr.data + i * gr.stride, *y = yr.data + i * yr.stride;

@@ -87,15 +87,15 @@ FSM_INLINE void FSM_FN(row_fill)(FSM_T *g, ptrdiff_t n, FSM_T v)
 FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
                                       const FSM_IVT *lanes, const int64_t *target,
                                       const FSM_T *weight, const fsm_ce_options *opt,
-                                      double *loss_rows, FSM_T *grad, double *total)
+                                      double *loss_rows, FSM_T *grad, double *total, const int sk)
 {
     const int64_t ignore_index = opt->ignore_index;
     const double wsum = opt->weight_sum, eps = opt->label_smoothing, z = opt->z_loss;
     const double scale = opt->grad_scale;
     const double *sw = opt->sample_weight;   /* rows of this chunk: the caller offsets it */
-    FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(FSM_T)];
+    FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
     double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
-    if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
+    if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse, sk)) return 0;
     const double eps_c = eps / (double)n;
     double coef[FSM_SMALL_CHUNK + FSM_LANES_f64];   /* per row: scale * Q, then / sum */
     double sum = 0.0;
@@ -134,10 +134,10 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
     }
     /* per-element coefficient and smoothing term, row by row (overlapping
      * full-vector stores, each row overwriting the previous one's spill) */
-    FSM_T cbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], dbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
+    FSM_T cbuf[FSM_SMALL_CHUNK + FSM_SLANES], dbuf[FSM_SMALL_CHUNK + FSM_SLANES];
     const FSM_VT zero = FSM_FN(fsm_splat)(0);
     FSM_VT wvec[FSM_SK], wterm[FSM_SK];   /* the class weights; times the smoothing's factor */
-    for (int k = 0; k < FSM_SK; k++) {
+    for (int k = 0; k < sk; k++) {
         wvec[k] = wterm[k] = zero;
         if (eps != 0.0 && k * FSM_LANES < n) {
             wvec[k] = weight ? FSM_FN(load_lim)(weight + k * FSM_LANES, n - k * FSM_LANES, 0) : FSM_FN(fsm_splat)(1);
@@ -145,11 +145,11 @@ FSM_INLINE int FSM_FN(ce_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t 
         }
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
-        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)coef[i]));
+        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)coef[i]), sk);
         const int keep = target[i] != ignore_index;
         /* with sample weights the smoothing term is the row's own */
         const FSM_VT rowf = FSM_FN(fsm_splat)((FSM_T)((sw ? scale * sw[i] : scale) * eps_c));
-        for (int k = 0; k < FSM_SK; k++)
+        for (int k = 0; k < sk; k++)
             if (k * FSM_LANES < n)
                 FSM_FN(fsm_storeu)(dbuf + i * n + k * FSM_LANES,
                                    !keep ? zero : sw ? wvec[k] * rowf : wterm[k]);
@@ -243,24 +243,26 @@ FSM_INLINE double FSM_FN(kernel_ce_index)(FSM_FN(fsm_rows) xr, const int64_t *ta
     const ptrdiff_t ldg = out.grad_stride;
     double total = 0.0;
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && (!grad || ldg == ncols)) {
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes);
-        const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-        fsm_ce_options o = *opt;   /* sample_weight offset to each chunk's rows */
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            if (opt->sample_weight) o.sample_weight = opt->sample_weight + i0;
-            if (FSM_FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                       target + i0, weight, &o,
-                                       loss_rows ? loss_rows + i0 : NULL,
-                                       grad ? grad + i0 * ncols : NULL, &total))
-                continue;
-            /* an inf or a NaN in the chunk: these rows through the general path */
-            total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, &o,
+        FSM_SHORT_SPLIT(ncols, {
+            FSM_IVT lanes[FSM_SK];
+            FSM_FN(short_lanes)(ncols, lanes, sk);
+            const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+            fsm_ce_options o = *opt;   /* sample_weight offset to each chunk's rows */
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                if (opt->sample_weight) o.sample_weight = opt->sample_weight + i0;
+                if (FSM_FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
+                                           target + i0, weight, &o,
                                            loss_rows ? loss_rows + i0 : NULL,
-                                           grad ? grad + i0 * ncols : NULL, ldg);
-        }
-        return total;
+                                           grad ? grad + i0 * ncols : NULL, &total, sk))
+                    continue;
+                /* an inf or a NaN in the chunk: these rows through the general path */
+                total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, &o,
+                                               loss_rows ? loss_rows + i0 : NULL,
+                                               grad ? grad + i0 * ncols : NULL, ldg);
+            }
+            return total;
+        });
     }
     return FSM_FN(ce_index_rows)(x, ldx, nrows, ncols, target, weight, opt, loss_rows, grad, ldg);
 }

@@ -73,13 +73,13 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
                                          ptrdiff_t avail, const FSM_IVT *lanes,
                                          const int64_t *target, const FSM_T *alpha,
                                          const fsm_focal_options *opt, double *loss_rows,
-                                         FSM_T *grad, double *total)
+                                         FSM_T *grad, double *total, const int sk)
 {
     const int64_t ignore_index = opt->ignore_index;
     const double g = opt->gamma, scale = opt->grad_scale;
-    FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(FSM_T)];
+    FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
     double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
-    if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse)) return 0;
+    if (!FSM_FN(lse_small_chunk)(x, rows, n, avail, lanes, mbuf, ebuf, lse, sk)) return 0;
     double coef[FSM_SMALL_CHUNK + FSM_LANES_f64];   /* per row: scale * K, then / sum */
     double qy[FSM_SMALL_CHUNK];                     /* per row: the target's entry */
     double sum = 0.0;
@@ -105,9 +105,9 @@ FSM_INLINE int FSM_FN(focal_index_small)(const FSM_T *x, ptrdiff_t rows, ptrdiff
             for (ptrdiff_t k = rows; k < i + FSM_LANES_f64; k++) { lse[k] = 0.0; coef[k] = 0.0; }
         fsm_storeu_f64(coef + i, fsm_loadu_f64(coef + i) * fsm_vexp_f64(-fsm_loadu_f64(lse + i)));
     }
-    FSM_T cbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
+    FSM_T cbuf[FSM_SMALL_CHUNK + FSM_SLANES];
     for (ptrdiff_t i = 0; i < rows; i++)
-        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)coef[i]));
+        FSM_FN(short_row_splat)(cbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)coef[i]), sk);
     const ptrdiff_t tot = rows * n;
     ptrdiff_t j = 0;
     for (; j + FSM_LANES <= tot; j += FSM_LANES) {
@@ -180,21 +180,23 @@ FSM_INLINE double FSM_FN(kernel_focal_index)(FSM_FN(fsm_rows) xr, const int64_t 
     const ptrdiff_t ldg = out.grad_stride;
     double total = 0.0;
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && (!grad || ldg == ncols)) {
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes);
-        const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            if (FSM_FN(focal_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                          target + i0, alpha, opt,
-                                          loss_rows ? loss_rows + i0 : NULL,
-                                          grad ? grad + i0 * ncols : NULL, &total))
-                continue;
-            total += FSM_FN(focal_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, alpha,
-                                              opt, loss_rows ? loss_rows + i0 : NULL,
-                                              grad ? grad + i0 * ncols : NULL, ldg);
-        }
-        return total;
+        FSM_SHORT_SPLIT(ncols, {
+            FSM_IVT lanes[FSM_SK];
+            FSM_FN(short_lanes)(ncols, lanes, sk);
+            const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                if (FSM_FN(focal_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
+                                              target + i0, alpha, opt,
+                                              loss_rows ? loss_rows + i0 : NULL,
+                                              grad ? grad + i0 * ncols : NULL, &total, sk))
+                    continue;
+                total += FSM_FN(focal_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, alpha,
+                                                  opt, loss_rows ? loss_rows + i0 : NULL,
+                                                  grad ? grad + i0 * ncols : NULL, ldg);
+            }
+            return total;
+        });
     }
     return FSM_FN(focal_index_rows)(x, ldx, nrows, ncols, target, alpha, opt, loss_rows, grad, ldg);
 }

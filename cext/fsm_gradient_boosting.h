@@ -72,13 +72,13 @@ FSM_INLINE void FSM_FN(gh_row)(const FSM_T *xi, ptrdiff_t n, int64_t y, FSM_T s,
 /* Short contiguous rows (n <= FSM_SLANES), rows [0, rows) of a chunk of at
  * most FSM_SMALL_CHUNK elements: g holds the rows' softmax on entry. */
 FSM_INLINE void FSM_FN(gh_small_chunk)(ptrdiff_t rows, ptrdiff_t n, const int64_t *target,
-                                       const FSM_T *sw, FSM_T *g, FSM_T *h)
+                                       const FSM_T *sw, FSM_T *g, FSM_T *h, const int sk)
 {
     FSM_T py[FSM_SMALL_CHUNK];
-    FSM_T sbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
+    FSM_T sbuf[FSM_SMALL_CHUNK + FSM_SLANES];
     for (ptrdiff_t i = 0; i < rows; i++) py[i] = g[i * n + target[i]];
     if (sw)
-        for (ptrdiff_t i = 0; i < rows; i++) FSM_FN(short_row_splat)(sbuf + i * n, n, FSM_FN(fsm_splat)(sw[i]));
+        for (ptrdiff_t i = 0; i < rows; i++) FSM_FN(short_row_splat)(sbuf + i * n, n, FSM_FN(fsm_splat)(sw[i]), sk);
     const ptrdiff_t tot = rows * n;
     const FSM_VT one = FSM_FN(fsm_splat)(1);
     ptrdiff_t j = 0;
@@ -110,14 +110,16 @@ FSM_INLINE void FSM_FN(kernel_ce_grad_hess)(FSM_FN(fsm_rows) xr, const int64_t *
     FSM_T *g = grad.data, *h = hess.data;
     const ptrdiff_t ldg = grad.stride, ldh = hess.stride;
     if (n >= 1 && n <= FSM_SLANES && ldx == n && ldg == n && ldh == n) {
-        const ptrdiff_t rpc = FSM_SMALL_CHUNK / n;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            FSM_FN(softmax_block)(x + i0 * n, n, g + i0 * n, n, r, n);
-            FSM_FN(gh_small_chunk)(r, n, target + i0, sample_weight ? sample_weight + i0 : NULL,
-                                   g + i0 * n, h + i0 * n);
-        }
-        return;
+        FSM_SHORT_SPLIT(n, {
+            const ptrdiff_t rpc = FSM_SMALL_CHUNK / n;
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                FSM_FN(softmax_block)(x + i0 * n, n, g + i0 * n, n, r, n);
+                FSM_FN(gh_small_chunk)(r, n, target + i0, sample_weight ? sample_weight + i0 : NULL,
+                                       g + i0 * n, h + i0 * n, sk);
+            }
+            return;
+        });
     }
     FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {

@@ -1,5 +1,5 @@
 /*
- * fsm_shortrows.h -- helpers of the short-row paths (rows of at most 64 bytes,
+ * fsm_shortrows.h -- helpers of the short-row paths (rows of at most 128 bytes,
  * contiguous, handled a chunk of rows at a time with full-width vectors):
  * per-row max and sum by butterflies, and lse_small_chunk, the max and
  * log1p(others) of every row of a chunk, shared by log_softmax, logsumexp
@@ -23,13 +23,30 @@
 #define FSM_SMALL_CHUNK 1024
 #endif
 
-/* Short rows: up to FSM_SLANES = 64 bytes of elements (16 floats, 8 doubles) at
- * every ISA, i.e. FSM_SK native vectors per row (1 for AVX-512, 2 for AVX2, 4 for
- * SSE2).  Piece k of a row is lanes [k * FSM_LANES, (k + 1) * FSM_LANES). */
+/* Short rows: up to FSM_SLANES = 128 bytes of elements (32 floats, 16 doubles)
+ * at every ISA, i.e. FSM_SK native vectors per row (2 for AVX-512, 4 for AVX2,
+ * 8 for SSE2).  Piece k of a row is lanes [k * FSM_LANES, (k + 1) * FSM_LANES).
+ * A row's sum adds its FSM_SK pieces in turn, then the lanes by a butterfly:
+ * FSM_SK - 1 + log2(FSM_LANES) additions deep (float32: 5 with AVX-512, 6
+ * with AVX2, 9 with SSE2), so with terms >= 0 its relative error is below
+ * that many units of FSM_T's rounding (float32: 5.4e-7 at most).  Beyond 128
+ * bytes rows take the general path, summed in double. */
 #ifndef FSM_SLANES
-#define FSM_SLANES ((ptrdiff_t)(64 / sizeof(FSM_T)))
-#define FSM_SK (64 / FSM_W)
+#define FSM_SLANES_BYTES 128
+#define FSM_SLANES ((ptrdiff_t)(FSM_SLANES_BYTES / sizeof(FSM_T)))
+#define FSM_SK (FSM_SLANES_BYTES / FSM_W)
 #endif
+
+/* The statements, compiled twice with a constant sk (the pieces per row the
+ * short-row helpers handle): FSM_SK / 2 for rows of at most half of
+ * FSM_SLANES, FSM_SK for the others, so that rows of up to 64 bytes cost
+ * what they did before the short rows grew to 128 (measured: rows of 9-16
+ * floats 10-15% slower with one copy for both). */
+#define FSM_SHORT_SPLIT(n, ...)                                                            \
+    do {                                                                                   \
+        if ((n) <= FSM_SLANES / 2) { const int sk = FSM_SK / 2; __VA_ARGS__; }             \
+        else { const int sk = FSM_SK; __VA_ARGS__; }                                       \
+    } while (0)
 
 /* p[0:FSM_LANES], of which only the first lim >= 1 are readable; pad elsewhere */
 FSM_INLINE FSM_VT FSM_FN(load_lim)(const FSM_T *p, ptrdiff_t lim, FSM_T pad)
@@ -38,9 +55,9 @@ FSM_INLINE FSM_VT FSM_FN(load_lim)(const FSM_T *p, ptrdiff_t lim, FSM_T pad)
 }
 
 /* lanes[k]: all ones where lane k * FSM_LANES + l < n */
-FSM_INLINE void FSM_FN(short_lanes)(ptrdiff_t n, FSM_IVT *lanes)
+FSM_INLINE void FSM_FN(short_lanes)(ptrdiff_t n, FSM_IVT *lanes, const int sk)
 {
-    for (int k = 0; k < FSM_SK; k++)
+    for (int k = 0; k < sk; k++)
         lanes[k] = (FSM_IVT)(FSM_FN(fsm_iota)() + (int)(k * FSM_LANES) < (FSM_IVT){0} + (int)n);
 }
 
@@ -49,11 +66,11 @@ FSM_INLINE void FSM_FN(short_lanes)(ptrdiff_t n, FSM_IVT *lanes)
  * row's pieces with the lanes past n set to -inf.  Returns in *z a vector
  * that is NaN in some lane iff the rows hold an inf or a NaN. */
 FSM_INLINE FSM_VT FSM_FN(short_row_max)(const FSM_T *x, ptrdiff_t i, ptrdiff_t n, ptrdiff_t avail,
-                                const FSM_IVT *lanes, FSM_T *mbuf, FSM_VT *vs, FSM_VT z)
+                                const FSM_IVT *lanes, FSM_T *mbuf, FSM_VT *vs, FSM_VT z, const int sk)
 {
     const FSM_VT vninf = FSM_FN(fsm_splat)(-(FSM_T)INFINITY);
     FSM_VT mx = vninf;
-    for (int k = 0; k < FSM_SK; k++) {
+    for (int k = 0; k < sk; k++) {
         if (k * FSM_LANES >= n) { vs[k] = vninf; continue; }
         const ptrdiff_t off = i * n + k * FSM_LANES;
         FSM_VT vm = (FSM_VT)((FSM_IVT)FSM_FN(load_lim)(x + off, avail - off, 0) & lanes[k]);
@@ -62,16 +79,16 @@ FSM_INLINE FSM_VT FSM_FN(short_row_max)(const FSM_T *x, ptrdiff_t i, ptrdiff_t n
         mx = k == 0 ? vs[0] : FSM_FN(fsm_vmax_nonan)(mx, vs[k]);
     }
     mx = FSM_FN(fsm_allmax_nonan)(mx);
-    for (int k = 0; k < FSM_SK; k++)
+    for (int k = 0; k < sk; k++)
         if (k * FSM_LANES < n) FSM_FN(fsm_storeu)(mbuf + i * n + k * FSM_LANES, mx);
     return z;
 }
 
 /* sum of p[0:n] (n <= FSM_SLANES; lim >= n elements readable), as a broadcast */
-FSM_INLINE FSM_VT FSM_FN(short_row_sum)(const FSM_T *p, ptrdiff_t n, ptrdiff_t lim, const FSM_IVT *lanes)
+FSM_INLINE FSM_VT FSM_FN(short_row_sum)(const FSM_T *p, ptrdiff_t n, ptrdiff_t lim, const FSM_IVT *lanes, const int sk)
 {
     FSM_VT s = FSM_FN(fsm_splat)(0);
-    for (int k = 0; k < FSM_SK; k++) {
+    for (int k = 0; k < sk; k++) {
         if (k * FSM_LANES >= n) break;
         FSM_VT e = (FSM_VT)((FSM_IVT)FSM_FN(load_lim)(p + k * FSM_LANES, lim - k * FSM_LANES, 0) & lanes[k]);
         s = k == 0 ? e : s + e;   /* not 0 + e: one add less on the chain */
@@ -80,9 +97,9 @@ FSM_INLINE FSM_VT FSM_FN(short_row_sum)(const FSM_T *p, ptrdiff_t n, ptrdiff_t l
 }
 
 /* p[0:FSM_SLANES] = v (rows overlap: each row's store is overwritten by the next) */
-FSM_INLINE void FSM_FN(short_row_splat)(FSM_T *p, ptrdiff_t n, FSM_VT v)
+FSM_INLINE void FSM_FN(short_row_splat)(FSM_T *p, ptrdiff_t n, FSM_VT v, const int sk)
 {
-    for (int k = 0; k < FSM_SK; k++)
+    for (int k = 0; k < sk; k++)
         if (k * FSM_LANES < n) FSM_FN(fsm_storeu)(p + k * FSM_LANES, v);
 }
 
@@ -92,17 +109,17 @@ FSM_INLINE void FSM_FN(short_row_splat)(FSM_T *p, ptrdiff_t n, FSM_VT v)
  * lse[i] = log1p(others) as in row_lse.  Returns 0 if the chunk holds an inf
  * or a NaN (the caller goes row by row, see softmax_block in fsm_softmax.h). */
 FSM_INLINE int FSM_FN(lse_small_chunk)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t n, ptrdiff_t avail,
-                                   const FSM_IVT *lanes, FSM_T *mbuf, FSM_T *ebuf, double *lse)
+                                   const FSM_IVT *lanes, FSM_T *mbuf, FSM_T *ebuf, double *lse, const int sk)
 {
     const FSM_T ninf = -(FSM_T)INFINITY;
     const FSM_VT zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
     const ptrdiff_t tot = rows * n;
     FSM_VT z = zero, vs[FSM_SK];
     for (ptrdiff_t i = 0; i < rows; i++) {
-        z = FSM_FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z);
+        z = FSM_FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z, sk);
         FSM_VT mv = FSM_FN(fsm_loadu)(mbuf + i * n);
         FSM_VT c = zero;
-        for (int k = 0; k < FSM_SK; k++) {
+        for (int k = 0; k < sk; k++) {
             if (k * FSM_LANES >= n) break;
             FSM_IVT below = (FSM_IVT)((vs[k] - mv) + 0) >> FSM_SIGN_SHIFT;    /* pad lanes: -inf, below */
             c = k == 0 ? (FSM_VT)((FSM_IVT)one & ~below) : c + (FSM_VT)((FSM_IVT)one & ~below);
@@ -119,7 +136,7 @@ FSM_INLINE int FSM_FN(lse_small_chunk)(const FSM_T *x, ptrdiff_t rows, ptrdiff_t
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         /* ebuf holds whole vectors up to the end of the last row */
-        FSM_T acc = FSM_FN(short_row_sum)(ebuf + i * n, n, FSM_SLANES, lanes)[0];
+        FSM_T acc = FSM_FN(short_row_sum)(ebuf + i * n, n, FSM_SLANES, lanes, sk)[0];
         lse[i] = (double)acc + (lse[i] - 1.0);
     }
     /* log1p, LANES_f64 rows at a time (lse has room for a padded last vector) */

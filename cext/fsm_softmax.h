@@ -26,15 +26,15 @@
  * Returns 0 if the chunk holds an infinity or a NaN (the caller then uses the
  * general path for it, which implements SciPy's special values). */
 FSM_INLINE int FSM_FN(softmax_small_chunk)(const FSM_T *x, FSM_T *out, ptrdiff_t rows, ptrdiff_t n,
-                                       ptrdiff_t avail, const FSM_IVT *lanes)
+                                       ptrdiff_t avail, const FSM_IVT *lanes, const int sk)
 {
-    FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)];
+    FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES];
     const FSM_T ninf = -(FSM_T)INFINITY;
     const FSM_VT zero = FSM_FN(fsm_splat)(0);
     const ptrdiff_t tot = rows * n;
     FSM_VT z = zero, vs[FSM_SK];
     /* avail: elements readable from x (rest of the array) */
-    for (ptrdiff_t i = 0; i < rows; i++) z = FSM_FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z);
+    for (ptrdiff_t i = 0; i < rows; i++) z = FSM_FN(short_row_max)(x, i, n, avail, lanes, mbuf, vs, z, sk);
     if (FSM_FN(fsm_allsum)(z)[0] != 0) return 0;
     ptrdiff_t j = 0;
     for (; j + FSM_LANES <= tot; j += FSM_LANES)
@@ -43,8 +43,8 @@ FSM_INLINE int FSM_FN(softmax_small_chunk)(const FSM_T *x, FSM_T *out, ptrdiff_t
         FSM_FN(fsm_store_tail)(out + j, FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x + j, tot - j, ninf),
                                                     FSM_FN(fsm_loadu)(mbuf + j)), tot - j);
     for (ptrdiff_t i = 0; i < rows; i++) {
-        FSM_VT s = FSM_FN(short_row_sum)(out + i * n, n, tot - i * n, lanes);
-        FSM_FN(short_row_splat)(mbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)(1.0 / (double)s[0])));
+        FSM_VT s = FSM_FN(short_row_sum)(out + i * n, n, tot - i * n, lanes, sk);
+        FSM_FN(short_row_splat)(mbuf + i * n, n, FSM_FN(fsm_splat)((FSM_T)(1.0 / (double)s[0])), sk);
     }
     for (j = 0; j + FSM_LANES <= tot; j += FSM_LANES)
         FSM_FN(fsm_storeu)(out + j, FSM_FN(fsm_loadu)(out + j) * FSM_FN(fsm_loadu)(mbuf + j));
@@ -264,26 +264,34 @@ FSM_INLINE void FSM_FN(softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, 
 }
 
 
-FSM_INLINE void FSM_FN(softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
-                                       ptrdiff_t nrows, ptrdiff_t ncols)
+FSM_INLINE void FSM_FN(softmax_short)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
+                                       ptrdiff_t nrows, ptrdiff_t ncols, const int sk)
 {
-    if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
+    {
         FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes);
+        FSM_FN(short_lanes)(ncols, lanes, sk);
         ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
         for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
             ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
             if (FSM_FN(softmax_small_chunk)(x + i0 * ncols, out + i0 * ncols, r, ncols,
-                                        (nrows - i0) * ncols, lanes))
+                                        (nrows - i0) * ncols, lanes, sk))
                 continue;
             /* an inf or a NaN in the chunk: row by row, the general path only
              * for the rows holding one, so that a row's result never depends
              * on its neighbours (nor on how rows are split between threads) */
             for (ptrdiff_t i = i0; i < i0 + r; i++)
                 if (!FSM_FN(softmax_small_chunk)(x + i * ncols, out + i * ncols, 1, ncols,
-                                             (nrows - i) * ncols, lanes))
+                                             (nrows - i) * ncols, lanes, sk))
                     FSM_FN(softmax_rows)(x + i * ncols, ldx, out + i * ncols, ldo, 1, ncols);
         }
+    }
+}
+
+FSM_INLINE void FSM_FN(softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
+                                       ptrdiff_t nrows, ptrdiff_t ncols)
+{
+    if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
+        FSM_SHORT_SPLIT(ncols, FSM_FN(softmax_short)(x, ldx, out, ldo, nrows, ncols, sk));
         return;
     }
     FSM_FN(softmax_rows)(x, ldx, out, ldo, nrows, ncols);
@@ -369,28 +377,30 @@ FSM_INLINE void FSM_FN(log_softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *
                                            ptrdiff_t ldo, ptrdiff_t nrows, ptrdiff_t ncols)
 {
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
-        FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(FSM_T)];
-        double lse[FSM_SMALL_CHUNK + FSM_LANES_f64], lbuf[FSM_SMALL_CHUNK + 16];
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes);
-        ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            const FSM_T *xc = x + i0 * ncols;
-            FSM_T *oc = out + i0 * ncols;
-            if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse)) {
-                FSM_FN(log_softmax_small_out)(xc, oc, r, ncols, mbuf, lse, lbuf);
-                continue;
+        FSM_SHORT_SPLIT(ncols, {
+            FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
+            double lse[FSM_SMALL_CHUNK + FSM_LANES_f64], lbuf[FSM_SMALL_CHUNK + 16];
+            FSM_IVT lanes[FSM_SK];
+            FSM_FN(short_lanes)(ncols, lanes, sk);
+            ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                const FSM_T *xc = x + i0 * ncols;
+                FSM_T *oc = out + i0 * ncols;
+                if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
+                    FSM_FN(log_softmax_small_out)(xc, oc, r, ncols, mbuf, lse, lbuf);
+                    continue;
+                }
+                for (ptrdiff_t i = 0; i < r; i++) {
+                    if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
+                                            mbuf, ebuf, lse, sk))
+                        FSM_FN(log_softmax_small_out)(xc + i * ncols, oc + i * ncols, 1, ncols, mbuf, lse, lbuf);
+                    else
+                        FSM_FN(log_softmax_rows)(xc + i * ncols, ldx, oc + i * ncols, ldo, 1, ncols);
+                }
             }
-            for (ptrdiff_t i = 0; i < r; i++) {
-                if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
-                                        mbuf, ebuf, lse))
-                    FSM_FN(log_softmax_small_out)(xc + i * ncols, oc + i * ncols, 1, ncols, mbuf, lse, lbuf);
-                else
-                    FSM_FN(log_softmax_rows)(xc + i * ncols, ldx, oc + i * ncols, ldo, 1, ncols);
-            }
-        }
-        return;
+            return;
+        });
     }
     FSM_FN(log_softmax_rows)(x, ldx, out, ldo, nrows, ncols);
 }
@@ -399,27 +409,29 @@ FSM_INLINE void FSM_FN(logsumexp_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *ou
                                          ptrdiff_t nrows, ptrdiff_t ncols)
 {
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols) {
-        FSM_T mbuf[FSM_SMALL_CHUNK + 64 / sizeof(FSM_T)], ebuf[FSM_SMALL_CHUNK + 2 * 64 / sizeof(FSM_T)];
-        double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes);
-        ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-            const FSM_T *xc = x + i0 * ncols;
-            if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse)) {
-                for (ptrdiff_t i = 0; i < r; i++) out[i0 + i] = (FSM_T)((double)mbuf[i * ncols] + lse[i]);
-                continue;
+        FSM_SHORT_SPLIT(ncols, {
+            FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
+            double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
+            FSM_IVT lanes[FSM_SK];
+            FSM_FN(short_lanes)(ncols, lanes, sk);
+            ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
+            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
+                ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+                const FSM_T *xc = x + i0 * ncols;
+                if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
+                    for (ptrdiff_t i = 0; i < r; i++) out[i0 + i] = (FSM_T)((double)mbuf[i * ncols] + lse[i]);
+                    continue;
+                }
+                for (ptrdiff_t i = 0; i < r; i++) {
+                    if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
+                                            mbuf, ebuf, lse, sk))
+                        out[i0 + i] = (FSM_T)((double)mbuf[0] + lse[0]);
+                    else
+                        out[i0 + i] = (FSM_T)FSM_FN(row_lse)(xc + i * ncols, ncols);
+                }
             }
-            for (ptrdiff_t i = 0; i < r; i++) {
-                if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
-                                        mbuf, ebuf, lse))
-                    out[i0 + i] = (FSM_T)((double)mbuf[0] + lse[0]);
-                else
-                    out[i0 + i] = (FSM_T)FSM_FN(row_lse)(xc + i * ncols, ncols);
-            }
-        }
-        return;
+            return;
+        });
     }
     /* LANES_f64 rows at a time, so that log1p runs vectorized (as row_lse otherwise) */
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += FSM_LANES_f64) {
