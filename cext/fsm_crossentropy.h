@@ -56,21 +56,31 @@ FSM_INLINE double FSM_FN(row_wdot)(const FSM_T *x, const FSM_T *w, ptrdiff_t n, 
     return FSM_FN(fsm_dacc_sum)(&a);
 }
 
-/* g = coef * exp(x - m) - (w ? w * wcoef : wcoef), for one row */
-FSM_INLINE void FSM_FN(row_grad_base)(const FSM_T *x, ptrdiff_t n, FSM_T m, FSM_T coef,
-                                  const FSM_T *w, FSM_T wcoef, FSM_T *g)
+/* g = coef * exp(x - m) - (w ? w * wcoef : wcoef), for one row; with
+ * stored != 0, g holds exp(x - m) already (rows_state stored it) and x is
+ * not read */
+FSM_INLINE void FSM_FN(row_grad_base_from)(const FSM_T *x, ptrdiff_t n, FSM_T m, FSM_T coef,
+                                           const FSM_T *w, FSM_T wcoef, FSM_T *g, const int stored)
 {
     const FSM_VT mv = FSM_FN(fsm_splat)(m), cv = FSM_FN(fsm_splat)(coef), wc = FSM_FN(fsm_splat)(wcoef);
     ptrdiff_t j = 0;
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
         FSM_VT sub = w ? FSM_FN(fsm_loadu)(w + j) * wc : wc;
-        FSM_FN(fsm_storeu)(g + j, FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j), mv) * cv - sub);
+        FSM_VT e = stored ? FSM_FN(fsm_loadu)(g + j) : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j), mv);
+        FSM_FN(fsm_storeu)(g + j, e * cv - sub);
     }
     if (j < n) {
         FSM_VT sub = w ? FSM_FN(fsm_load_tail)(w + j, n - j, 0) * wc : wc;
-        FSM_VT e = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x + j, n - j, 0), mv);
+        FSM_VT e = stored ? FSM_FN(fsm_load_tail)(g + j, n - j, 0)
+                          : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x + j, n - j, 0), mv);
         FSM_FN(fsm_store_tail)(g + j, e * cv - sub, n - j);
     }
+}
+
+FSM_INLINE void FSM_FN(row_grad_base)(const FSM_T *x, ptrdiff_t n, FSM_T m, FSM_T coef,
+                                  const FSM_T *w, FSM_T wcoef, FSM_T *g)
+{
+    FSM_FN(row_grad_base_from)(x, n, m, coef, w, wcoef, g, 0);
 }
 
 FSM_INLINE void FSM_FN(row_fill)(FSM_T *g, ptrdiff_t n, FSM_T v)
@@ -186,9 +196,12 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
     double total = 0.0;
     const double eps_c = ncols > 0 ? eps / (double)ncols : 0.0;
     FSM_FN(row_group) st;
+    /* grouped rows get their exponentials stored in the gradient by the
+     * online pass, so the gradient pass computes no exp (the same values) */
+    const int stored = grad && FSM_ROW_GROUP_STORES(ncols);
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, target,
-                                                    ignore_index);
+                                                    ignore_index, grad, ldg);
         const FSM_T *xi = x + i * ldx;
         const int64_t y = target[i];
         double loss = 0.0;
@@ -217,8 +230,9 @@ FSM_INLINE double FSM_FN(ce_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t
                      * part: an inf or NaN weight elsewhere must not leak in */
                     const double q_total = (1.0 - eps) * wy + (eps != 0.0 ? eps_c * wsum : 0.0)
                                            + 2.0 * z * lse;
-                    FSM_FN(row_grad_base)(xi, ncols, m, (FSM_T)(si * q_total / (acc + cnt)),
-                                      eps != 0.0 ? weight : NULL, (FSM_T)(si * eps_c), gi);
+                    FSM_FN(row_grad_base_from)(xi, ncols, m, (FSM_T)(si * q_total / (acc + cnt)),
+                                               eps != 0.0 ? weight : NULL, (FSM_T)(si * eps_c),
+                                               gi, stored);
                     gi[y] = (FSM_T)((double)gi[y] - si * (1.0 - eps) * wy);
                 } else {
                     FSM_FN(row_fill)(gi, ncols, (FSM_T)NAN);
@@ -285,7 +299,7 @@ FSM_INLINE double FSM_FN(kernel_ce_prob)(FSM_FN(fsm_rows) xr, FSM_FN(fsm_rows) t
     const FSM_VT zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
     FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {
-        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, NULL, 0);
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, NULL, 0, NULL, 0);
         const FSM_T *xi = x + i * ldx, *ti = t + i * ldt;
         const FSM_T m = st.m[k];
         const double acc = st.acc[k], cnt = st.cnt[k];

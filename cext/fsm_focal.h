@@ -135,9 +135,10 @@ FSM_INLINE double FSM_FN(focal_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdif
     const double g = opt->gamma, scale = opt->grad_scale;
     double total = 0.0;
     FSM_FN(row_group) st;
+    const int stored = grad && FSM_ROW_GROUP_STORES(ncols);   /* as in ce_index_rows */
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, ncols, i, target,
-                                                    ignore_index);
+                                                    ignore_index, grad, ldg);
         const FSM_T *xi = x + i * ldx;
         const int64_t y = target[i];
         double loss = 0.0;
@@ -154,8 +155,8 @@ FSM_INLINE double FSM_FN(focal_index_rows)(const FSM_T *x, ptrdiff_t ldx, ptrdif
             if (grad) {
                 FSM_T *gi = grad + i * ldg;
                 if (isfinite(m)) {
-                    FSM_FN(row_grad_base)(xi, ncols, m, (FSM_T)(scale * K / (acc + cnt)), NULL,
-                                          (FSM_T)0, gi);
+                    FSM_FN(row_grad_base_from)(xi, ncols, m, (FSM_T)(scale * K / (acc + cnt)),
+                                               NULL, (FSM_T)0, gi, stored);
                     gi[y] = (FSM_T)(scale * Q);
                 } else {
                     FSM_FN(row_fill)(gi, ncols, (FSM_T)NAN);

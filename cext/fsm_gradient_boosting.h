@@ -45,7 +45,8 @@ FSM_INLINE void FSM_FN(gb_fill)(FSM_T *p, ptrdiff_t n, FSM_T v)
  * target's class patched after the sweep with the same p the sweep computed
  * for it */
 FSM_INLINE void FSM_FN(gh_row)(const FSM_T *xi, ptrdiff_t n, int64_t y, FSM_T s,
-                               FSM_T m, double acc, double cnt, FSM_T *gi, FSM_T *hi)
+                               FSM_T m, double acc, double cnt, FSM_T *gi, FSM_T *hi,
+                               const int stored)
 {
     ptrdiff_t j = 0;
     if (!isfinite(m)) {
@@ -56,12 +57,15 @@ FSM_INLINE void FSM_FN(gh_row)(const FSM_T *xi, ptrdiff_t n, int64_t y, FSM_T s,
     const FSM_VT mv = FSM_FN(fsm_splat)(m), inv = FSM_FN(fsm_splat)((FSM_T)(1.0 / (acc + cnt)));
     const FSM_VT sv = FSM_FN(fsm_splat)(s), one = FSM_FN(fsm_splat)(1);
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
-        FSM_VT p = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(xi + j), mv) * inv;
+        FSM_VT e = stored ? FSM_FN(fsm_loadu)(gi + j) : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(xi + j), mv);
+        FSM_VT p = e * inv;
         FSM_FN(fsm_storeu)(gi + j, p * sv);
         FSM_FN(fsm_storeu)(hi + j, (p * (one - p)) * sv);
     }
     if (j < n) {
-        FSM_VT p = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(xi + j, n - j, -(FSM_T)INFINITY), mv) * inv;
+        FSM_VT e = stored ? FSM_FN(fsm_load_tail)(gi + j, n - j, 0)
+                          : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(xi + j, n - j, -(FSM_T)INFINITY), mv);
+        FSM_VT p = e * inv;
         FSM_FN(fsm_store_tail)(gi + j, p * sv, n - j);
         FSM_FN(fsm_store_tail)(hi + j, (p * (one - p)) * sv, n - j);
     }
@@ -123,9 +127,10 @@ FSM_INLINE void FSM_FN(kernel_ce_grad_hess)(FSM_FN(fsm_rows) xr, const int64_t *
     }
     FSM_FN(row_group) st;
     for (ptrdiff_t i = 0; i < nrows; i++) {
-        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, n, i, NULL, 0);
+        const ptrdiff_t k = FSM_FN(row_group_state)(&st, x, ldx, nrows, n, i, NULL, 0, g, ldg);
         FSM_FN(gh_row)(x + i * ldx, n, target[i], sample_weight ? sample_weight[i] : (FSM_T)1,
-                       st.m[k], st.acc[k], st.cnt[k], g + i * ldg, h + i * ldh);
+                       st.m[k], st.acc[k], st.cnt[k], g + i * ldg, h + i * ldh,
+                       FSM_ROW_GROUP_STORES(n));
     }
 }
 

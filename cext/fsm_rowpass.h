@@ -88,8 +88,9 @@ FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
  * Lanes are summed in FSM_T over groups of 8 vectors (2 interleaved chains of
  * 4: a relative error below 4 ulp for these positive terms) and the group
  * sums in double.  back: as for block_max. */
-FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
-                                     double *acc, double *cnt, const int count, const int back)
+FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
+                                           double *acc, double *cnt, const int count,
+                                           const int back, FSM_T *e_out)
 {
     /* the next block is read by block_max as soon as this one is summed:
      * fetch it during this compute-bound loop */
@@ -107,6 +108,10 @@ FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
             FSM_VT v0 = FSM_FN(fsm_loadu)(x + j + g * FSM_LANES);
             FSM_VT v1 = FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES);
             FSM_VT e0 = FSM_FN(fsm_vexp_le)(v0, mv), e1 = FSM_FN(fsm_vexp_le)(v1, mv);
+            if (e_out) {
+                FSM_FN(fsm_storeu)(e_out + j + g * FSM_LANES, e0);
+                FSM_FN(fsm_storeu)(e_out + j + (g + 1) * FSM_LANES, e1);
+            }
             if (count) {
                 /* x == m exactly where x - m (<= 0) is zero: mask from the
                  * sign of (x - m) + 0 (+0 also for -0 - +0) */
@@ -124,16 +129,26 @@ FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
     FSM_VT s = zero;
     for (;; j += FSM_LANES) {
         FSM_VT v;
+        int part = 0;   /* 1: the overlapping last vector, 2: a partial one */
+        FSM_IVT h = (FSM_IVT){0};
         if (j + FSM_LANES <= n) v = FSM_FN(fsm_loadu)(x + j);
         else if (j < n && back) {
             /* the last FSM_LANES elements, those already summed set to -inf */
-            FSM_IVT h = FSM_FN(head_mask)(n - j);
+            h = FSM_FN(head_mask)(n - j);
             v = FSM_FN(fsm_loadu)(x + n - FSM_LANES);
             v = (FSM_VT)(((FSM_IVT)v & ~h) | ((FSM_IVT)FSM_FN(fsm_splat)(ninf) & h));
+            part = 1;
         }
-        else if (j < n) v = FSM_FN(fsm_load_tail)(x + j, n - j, ninf);  /* exp(-inf) = 0 */
+        else if (j < n) { v = FSM_FN(fsm_load_tail)(x + j, n - j, ninf); part = 2; }  /* exp(-inf) = 0 */
         else break;
         FSM_VT e = FSM_FN(fsm_vexp_le)(v, mv);
+        if (e_out) {
+            if (part == 0) FSM_FN(fsm_storeu)(e_out + j, e);
+            else if (part == 1)   /* keep the lanes stored already */
+                FSM_FN(fsm_storeu)(e_out + n - FSM_LANES,
+                                   FSM_FN(fsm_sel)(h, FSM_FN(fsm_loadu)(e_out + n - FSM_LANES), e));
+            else FSM_FN(fsm_store_tail)(e_out + j, e, n - j);
+        }
         if (count) {
             FSM_IVT k = (FSM_IVT)((v - mv) + 0) >> FSM_SIGN_SHIFT;
             e = (FSM_VT)((FSM_IVT)e & k);
@@ -144,6 +159,13 @@ FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
     FSM_FN(fsm_dacc_add)(&a, s);
     *acc += FSM_FN(fsm_dacc_sum)(&a);
     if (count) *cnt += (double)FSM_FN(fsm_allsum)(c)[0];
+}
+
+/* block_sumexp_store without the store */
+FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
+                                     double *acc, double *cnt, const int count, const int back)
+{
+    FSM_FN(block_sumexp_store)(x, n, m, acc, cnt, count, back, (FSM_T *)0);
 }
 
 /* One sweep over a row from memory: running max m, with the sum rescaled each
@@ -182,14 +204,17 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
  * by stage across the rows, max then sum: the same steps as row_state (the
  * row is one block), so the same results, but the rows' latency chains (the
  * max butterfly, the sum) overlap instead of one row waiting for the next,
- * which is what limits rows of 17-128 floats.  Longer rows go one by one:
+ * which is what limits rows of 33-256 floats.  With e != NULL (such rows
+ * only) row k's exponentials exp(x - m) are also stored at e + k * lde, for
+ * a gradient pass that then needs no exp of its own.  Longer rows go one by one:
  * their own arithmetic hides those chains, and a row's sum then overlaps
  * the memory reads of the next (block_sumexp prefetches it). */
 #ifndef FSM_GROUP_MAX
 #define FSM_GROUP_MAX ((ptrdiff_t)(1024 / sizeof(FSM_T)))   /* 256 floats, 128 doubles */
 #endif
 FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, ptrdiff_t r,
-                                   const unsigned char *skip, FSM_T *m, double *acc, double *cnt)
+                                   const unsigned char *skip, FSM_T *m, double *acc, double *cnt,
+                                   FSM_T *e, ptrdiff_t lde)
 {
     if (n > FSM_GROUP_MAX) {
         for (ptrdiff_t k = 0; k < r; k++)
@@ -202,7 +227,9 @@ FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, p
     for (ptrdiff_t k = 0; k < r; k++) {
         if (skip && skip[k]) continue;
         acc[k] = cnt[k] = 0.0;
-        if (isfinite(m[k])) FSM_FN(block_sumexp)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back);
+        if (isfinite(m[k]))
+            FSM_FN(block_sumexp_store)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back,
+                                       e ? e + k * lde : (FSM_T *)0);
     }
 }
 
@@ -219,11 +246,15 @@ typedef struct {
 
 /* For row i of rows [0, nrows) of x, visited in order: when i starts a group,
  * the row states of the group's rows (rows_state; those whose target is
- * ignore_index are skipped, when target != NULL).  Returns the index of row
- * i's state in g. */
+ * ignore_index are skipped, when target != NULL), and, with e != NULL, for
+ * grouped rows their exponentials at e + row * lde (see rows_state).  Returns
+ * the index of row i's state in g; whether row i's exponentials were stored
+ * is FSM_ROW_GROUP_STORES(ncols). */
+#define FSM_ROW_GROUP_STORES(ncols) ((ncols) <= FSM_GROUP_MAX)
 FSM_INLINE ptrdiff_t FSM_FN(row_group_state)(FSM_FN(row_group) *g, const FSM_T *x, ptrdiff_t ldx,
                                              ptrdiff_t nrows, ptrdiff_t ncols, ptrdiff_t i,
-                                             const int64_t *target, int64_t ignore_index)
+                                             const int64_t *target, int64_t ignore_index,
+                                             FSM_T *e, ptrdiff_t lde)
 {
     const ptrdiff_t group = ncols <= FSM_GROUP_MAX ? FSM_ROWS_GROUP : 1;
     const ptrdiff_t k = i % group;
@@ -231,7 +262,8 @@ FSM_INLINE ptrdiff_t FSM_FN(row_group_state)(FSM_FN(row_group) *g, const FSM_T *
         unsigned char skip[FSM_ROWS_GROUP];
         const ptrdiff_t r = nrows - i < group ? nrows - i : group;
         for (ptrdiff_t q = 0; q < r; q++) skip[q] = target && target[i + q] == ignore_index;
-        FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, target ? skip : NULL, g->m, g->acc, g->cnt);
+        FSM_FN(rows_state)(x + i * ldx, ldx, ncols, r, target ? skip : NULL, g->m, g->acc, g->cnt,
+                           e && group > 1 ? e + i * lde : (FSM_T *)0, lde);
     }
     return k;
 }

@@ -342,7 +342,7 @@ FSM_INLINE void FSM_FN(group_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t nco
 {
     double s[FSM_LANES_f64], acc[FSM_LANES_f64], cnt[FSM_LANES_f64];
     FSM_T m[FSM_LANES_f64];
-    FSM_FN(rows_state)(x, ldx, ncols, r, NULL, m, acc, cnt);
+    FSM_FN(rows_state)(x, ldx, ncols, r, NULL, m, acc, cnt, NULL, 0);
     for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
         if (k >= r) { m[k] = 0; acc[k] = 0.0; cnt[k] = 1.0; }
         mm[k] = (double)m[k];
