@@ -21,14 +21,15 @@ from numpy.typing import ArrayLike
 
 from . import _pool
 from ._driver import core
+from ._halfprec import codes, half_kind, native
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve, valid_count
 from ._typing import Array, Axis, FloatScalar
 from ._validation import (as_array, bad_class_index, check_class_indices,
                           check_class_weight, check_fraction, check_int, check_out,
                           check_real, check_reduction, check_target_shape, copy_back,
-                          float_dtypes, is_index_target, is_kernel_array, kernel_array,
-                          normalize_axis, output_rows, rows_view)
+                          float_dtypes, is_bfloat16, is_index_target, is_kernel_array,
+                          kernel_array, normalize_axis, output_rows, rows_view)
 
 _INT64 = np.dtype(np.int64)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -368,12 +369,16 @@ def _plain_index(x: Array, target: Array, ignore_index: int, mean: bool,
     return (loss, grad) if want_grad else loss
 
 
-def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits"
+def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits", half: bool = False
                  ) -> tuple[Array, int, np.dtype[Any], np.dtype[Any]]:
     """(array, class axis, compute dtype, result dtype) of the logits of a
-    loss (at least one dimension, one integer class axis)."""
+    loss (at least one dimension, one integer class axis).  ``half``:
+    bfloat16 logits are accepted too (computed in float32, result bfloat16)."""
     arr = as_array(logits, name)
-    compute, result = float_dtypes(arr, name)
+    if half and is_bfloat16(arr.dtype):
+        compute, result = _F32, arr.dtype
+    else:
+        compute, result = float_dtypes(arr, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the class axis)")
     if axis is None:
@@ -414,20 +419,36 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
             and is_kernel_array(logits, logits.dtype) and is_kernel_array(target, _INT64)):
         return _plain_index(logits, target, ignore_index, reduction == "mean", num_threads,
                             want_grad)
-    arr, axis, compute, result = logits_array(logits, axis)
+    arr, axis, compute, result = logits_array(logits, axis, half=True)
+    # bfloat16 logits: the loss in float32 (the gradient in bfloat16)
+    grad_dtype, result = result, (_F32 if is_bfloat16(result) else result)
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
                             targets_checked=targets_checked, sample_weight=sample_weight)
     grad = None
     if want_grad:
-        grad = (_pool.empty(arr.shape, result) if grad_out is None
-                else check_out(grad_out, arr.shape, result, "grad_out"))
+        grad = (_pool.empty(arr.shape, grad_dtype) if grad_out is None
+                else check_out(grad_out, arr.shape, grad_dtype, "grad_out"))
+    # 16-bit logits, class indices, no softcap: the kernels read the 16-bit
+    # rows and write a 16-bit gradient (no float32 copy); else float32 copies
+    kind = half_kind(arr.dtype) if p.index_target and options.softcap is None else None
+    if kind is not None:
+        compute = native(arr.dtype)
     x = rows_view(arr, axis, compute)
     t = p.target_rows()
     loss_rows = np.empty(p.nrows, dtype=np.float64) if options.reduction == "none" else None
     gbuf, direct = (None, True) if grad is None else output_rows(grad, axis, compute, (x, t))
-    total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
-                  n_threads=resolve(num_threads, x.size))
+    if kind is not None:
+        o = options
+        total = core.cross_entropy_index_half(
+            codes(x), t, kind=kind, ignore_index=o.ignore_index, weight=p.weight,
+            label_smoothing=o.label_smoothing, z_loss=o.z_loss, scale=p.scale,
+            loss_rows=loss_rows, grad=None if gbuf is None else codes(gbuf),
+            n_threads=resolve(num_threads, x.size),
+            sample_weight=p.sample_weight_rows(0, x.shape[0]))
+    else:
+        total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
+                      n_threads=resolve(num_threads, x.size))
     if not direct:
         assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, axis)
