@@ -391,9 +391,15 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                   label_smoothing: float, reduction: str,
                   num_threads: SupportsIndex | None, z_loss: float, softcap: float | None,
                   want_grad: bool, grad_out: Array | None = None,
-                  targets_checked: bool = False, sample_weight: ArrayLike | None = None) -> Any:
+                  targets_checked: bool = False, sample_weight: ArrayLike | None = None,
+                  codes_kind: int | None = None) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
-    prepares the problem and runs it on all rows in one driver call."""
+    prepares the problem and runs it on all rows in one driver call.
+
+    ``codes_kind``: the logits (and ``grad_out``) are the uint16 codes of
+    16-bit floats of that kind (``_halfprec``: the torch front end's
+    bfloat16 tensors, which NumPy has no dtype for); class-index targets
+    without softcap only; the loss is float32."""
     # The plain call -- (rows, C) C-contiguous float32/64 logits, int64 class
     # indices, no class weight, sample weight, smoothing, z-loss or softcap,
     # "mean" or "sum", the default grad_out and num_threads -- goes straight to the
@@ -419,9 +425,14 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
             and is_kernel_array(logits, logits.dtype) and is_kernel_array(target, _INT64)):
         return _plain_index(logits, target, ignore_index, reduction == "mean", num_threads,
                             want_grad)
-    arr, axis, compute, result = logits_array(logits, axis, half=True)
-    # bfloat16 logits: the loss in float32 (the gradient in bfloat16)
-    grad_dtype, result = result, (_F32 if is_bfloat16(result) else result)
+    if codes_kind is None:
+        arr, axis, compute, result = logits_array(logits, axis, half=True)
+        # bfloat16 logits: the loss in float32 (the gradient in bfloat16)
+        grad_dtype, result = result, (_F32 if is_bfloat16(result) else result)
+    else:
+        arr = as_array(logits, "logits")
+        axis, compute, result = normalize_axis(axis, arr.ndim), _F32, _F32
+        grad_dtype = arr.dtype
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
                             targets_checked=targets_checked, sample_weight=sample_weight)
@@ -431,7 +442,11 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                 else check_out(grad_out, arr.shape, grad_dtype, "grad_out"))
     # 16-bit logits, class indices, no softcap: the kernels read the 16-bit
     # rows and write a 16-bit gradient (no float32 copy); else float32 copies
-    kind = half_kind(arr.dtype) if p.index_target and options.softcap is None else None
+    kind = half_kind(arr.dtype) if codes_kind is None else codes_kind
+    if not p.index_target or options.softcap is not None:
+        if codes_kind is not None:
+            raise TypeError("16-bit codes: class-index targets without softcap only")
+        kind = None
     if kind is not None:
         compute = native(arr.dtype)
     x = rows_view(arr, axis, compute)

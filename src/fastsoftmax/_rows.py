@@ -31,10 +31,13 @@ class RowsProblem:
     (rows, n) kernel array of the ``compute`` dtype.
     """
 
-    def __init__(self, arr: Array, axes: RowAxes, compute: np.dtype[Any]) -> None:
+    def __init__(self, arr: Array, axes: RowAxes, compute: np.dtype[Any],
+                 kind: int | None = None) -> None:
         self.axes = None if arr.ndim <= 1 and not isinstance(axes, tuple) else axes
         self.compute = compute
-        self.kind = half_kind(compute)  # 16-bit rows (the kernels read them), or None
+        # 16-bit rows (the kernels read them), or None; ``kind`` given: ``arr``
+        # holds the uint16 codes of that kind (torch bfloat16 tensors)
+        self.kind = half_kind(compute) if kind is None else kind
         self.x = rows_view(arr, self.axes, compute)
         self.nrows, self.ncols = self.x.shape
 
