@@ -156,6 +156,253 @@ FSM_INLINE void fsm_half_unstage(int kind, const float *s, uint16_t *out, ptrdif
         fsm_f32_to_half(kind, s + i * ncols, out + i * ldo, ncols);
 }
 
+/* ------------------------------------------------ rows read in blocks
+ * Long rows (more than the short-row paths take) are read block by block
+ * (FSM_BLOCK elements, as the online pass of fsm_rowpass.h): each block is
+ * converted into a float32 buffer of the stack (L1-resident) and handed to
+ * the float32 block functions themselves, in the float32 row functions'
+ * order, so every float32 value and sum is theirs.  The 16-bit row is read
+ * once from memory per pass and no row-sized scratch is touched. */
+
+/* the float32 value of one 16-bit code */
+FSM_INLINE float fsm_half_scalar(int kind, uint16_t h)
+{
+    uint16_t hb[FSM_LANES_f32] = {h};
+    float f[FSM_LANES_f32];
+    fsm_half_to_f32(kind, hb, f, 1);
+    return f[0];
+}
+
+/* one vector of float32 values from FSM_LANES_f32 16-bit codes at p */
+FSM_INLINE fsm_vf fsm_half_ld(int kind, const uint16_t *p)
+{
+    const fsm_vu h = fsm_half_loadu(p);
+    return kind == FSM_HALF_BF16 ? fsm_bf16_to_f32(h) : fsm_f16_to_f32(h);
+}
+/* the first n < FSM_LANES_f32 values at p, the other lanes pad */
+FSM_INLINE fsm_vf fsm_half_ld_tail(int kind, const uint16_t *p, ptrdiff_t n, float pad)
+{
+    float buf[FSM_LANES_f32];
+    fsm_half_to_f32(kind, p, buf, n);
+    return fsm_load_tail_f32(buf, n, pad);
+}
+
+/* block_max_f32 (fsm_rowpass.h) of 16-bit codes, converted in registers:
+ * the same operations on the same float32 values */
+FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, const int back)
+{
+    const float ninf = -INFINITY;
+    fsm_vf m0 = fsm_splat_f32(ninf), m1 = m0, m2 = m0, m3 = m0;
+    fsm_vf z0 = fsm_splat_f32(0), z1 = z0;
+    const ptrdiff_t L = FSM_LANES_f32;
+    ptrdiff_t j = 0;
+    for (; j + 4 * L <= n; j += 4 * L) {
+        fsm_vf v0 = fsm_half_ld(kind, x + j), v1 = fsm_half_ld(kind, x + j + L);
+        fsm_vf v2 = fsm_half_ld(kind, x + j + 2 * L), v3 = fsm_half_ld(kind, x + j + 3 * L);
+        m0 = fsm_vmax_fast_f32(m0, v0);
+        m1 = fsm_vmax_fast_f32(m1, v1);
+        m2 = fsm_vmax_fast_f32(m2, v2);
+        m3 = fsm_vmax_fast_f32(m3, v3);
+        z0 = (v0 * 0 + z0) + v1 * 0;
+        z1 = (v2 * 0 + z1) + v3 * 0;
+    }
+    for (; j + L <= n; j += L) {
+        fsm_vf v = fsm_half_ld(kind, x + j);
+        m0 = fsm_vmax_fast_f32(m0, v);
+        z0 = v * 0 + z0;
+    }
+    if (j < n && back) {
+        fsm_vf v = fsm_half_ld(kind, x + n - L);
+        m1 = fsm_vmax_fast_f32(m1, v);
+        z1 = v * 0 + z1;
+    } else if (j < n) {
+        fsm_vf v = fsm_half_ld_tail(kind, x + j, n - j, 0);
+        m1 = fsm_vmax_fast_f32(m1, fsm_half_ld_tail(kind, x + j, n - j, ninf));
+        z1 = v * 0 + z1;
+    }
+    m0 = fsm_vmax_fast_f32(fsm_vmax_fast_f32(m0, m1), fsm_vmax_fast_f32(m2, m3));
+    float m = fsm_allmax_nonan_f32(m0)[0];
+    float z = fsm_allsum_f32(z0 + z1)[0];
+    if (z != z) {
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const float v = fsm_half_scalar(kind, x[k]);
+            if (v != v) return v;
+        }
+    }
+    return m;
+}
+
+/* block_sumexp_f32 (fsm_rowpass.h) of 16-bit codes, converted in registers */
+FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, float m,
+                                      double *acc, double *cnt, const int count, const int back)
+{
+    const char *pf = (const char *)(x + n);
+    const float ninf = -INFINITY;
+    const fsm_vf mv = fsm_splat_f32(m), zero = fsm_splat_f32(0), one = fsm_splat_f32(1);
+    const ptrdiff_t L = FSM_LANES_f32;
+    fsm_dacc_f32 a;
+    fsm_dacc_zero_f32(&a);
+    fsm_vf c = zero;
+    ptrdiff_t j = 0;
+    for (; j + 8 * L <= n; j += 8 * L) {
+        fsm_vf s0 = zero, s1 = zero;
+        for (int g = 0; g < FSM_W / 16; g++) __builtin_prefetch(pf + (j + g * 32) * 2);
+        for (int g = 0; g < 8; g += 2) {
+            fsm_vf v0 = fsm_half_ld(kind, x + j + g * L);
+            fsm_vf v1 = fsm_half_ld(kind, x + j + (g + 1) * L);
+            fsm_vf e0 = fsm_vexp_le_f32(v0, mv), e1 = fsm_vexp_le_f32(v1, mv);
+            if (count) {
+                fsm_vi k0 = (fsm_vi)((v0 - mv) + 0) >> 31, k1 = (fsm_vi)((v1 - mv) + 0) >> 31;
+                e0 = (fsm_vf)((fsm_vi)e0 & k0);
+                e1 = (fsm_vf)((fsm_vi)e1 & k1);
+                c += (fsm_vf)((fsm_vi)one & ~k0);
+                c += (fsm_vf)((fsm_vi)one & ~k1);
+            }
+            s0 += e0;
+            s1 += e1;
+        }
+        fsm_dacc_add_f32(&a, s0 + s1);
+    }
+    fsm_vf s = zero;
+    for (;; j += L) {
+        fsm_vf v;
+        if (j + L <= n) v = fsm_half_ld(kind, x + j);
+        else if (j < n && back) {
+            fsm_vi h = head_mask_f32(n - j);
+            v = fsm_half_ld(kind, x + n - L);
+            v = (fsm_vf)(((fsm_vi)v & ~h) | ((fsm_vi)fsm_splat_f32(ninf) & h));
+        }
+        else if (j < n) v = fsm_half_ld_tail(kind, x + j, n - j, ninf);
+        else break;
+        fsm_vf e = fsm_vexp_le_f32(v, mv);
+        if (count) {
+            fsm_vi k = (fsm_vi)((v - mv) + 0) >> 31;
+            e = (fsm_vf)((fsm_vi)e & k);
+            c += (fsm_vf)((fsm_vi)one & ~k);
+        }
+        s += e;
+    }
+    fsm_dacc_add_f32(&a, s);
+    *acc += fsm_dacc_sum_f32(&a);
+    if (count) *cnt += (double)fsm_allsum_f32(c)[0];
+}
+
+/* row_state_f32 (fsm_rowpass.h) of a 16-bit row: the same block passes on
+ * the same float32 values, in the same order. */
+FSM_INLINE void fsm_half_row_state(int kind, const uint16_t *x, ptrdiff_t n, float *m_out,
+                                   double *acc_out, double *cnt_out)
+{
+    float m = -INFINITY;
+    double acc = 0.0, cnt = 0.0;
+    for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK) {
+        ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
+        const int back = b + len >= FSM_LANES_f32;
+        float bm = fsm_half_block_max(kind, x + b, len, back);
+        if (bm != bm) { m = bm; break; }
+        if (bm > m) {
+            acc = isfinite(m) && isfinite(bm) ? (acc + cnt) * exp((double)m - (double)bm) : 0.0;
+            cnt = 0.0;
+            m = bm;
+        }
+        if (!isfinite(m)) continue;
+        if (bm == m) fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 1, back);
+        else fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 0, back);
+    }
+    *m_out = m;
+    *acc_out = acc;
+    *cnt_out = cnt;
+}
+
+/* row_grad_base_f32 (fsm_crossentropy.h) without class weights, of 16-bit
+ * codes, into 16-bit codes: g = coef * exp(x - m) - wcoef, then g[y] -= d in
+ * double (ce_index_rows' target term), each element rounded once */
+FSM_INLINE void fsm_half_row_grad(int kind, const uint16_t *x, ptrdiff_t n, float m, float coef,
+                                  float wcoef, uint16_t *g, ptrdiff_t y, double d)
+{
+    const fsm_vf mv = fsm_splat_f32(m), cv = fsm_splat_f32(coef), wc = fsm_splat_f32(wcoef);
+    const ptrdiff_t jy = y - y % FSM_LANES_f32;   /* the vector holding y */
+    ptrdiff_t j = 0;
+    for (; j + FSM_LANES_f32 <= n; j += FSM_LANES_f32) {
+        const fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + j), mv) * cv - wc;
+        fsm_half_storeu(g + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+    }
+    if (jy < j) {
+        /* the vector holding y once more (the same operations), corrected */
+        float buf[FSM_LANES_f32];
+        fsm_storeu_f32(buf, fsm_vexp_le_f32(fsm_half_ld(kind, x + jy), mv) * cv - wc);
+        buf[y - jy] = (float)((double)buf[y - jy] - d);
+        fsm_f32_to_half(kind, buf + (y - jy), g + y, 1);
+    }
+    if (j < n) {
+        float buf[FSM_LANES_f32];
+        fsm_vf e = fsm_vexp_le_f32(fsm_half_ld_tail(kind, x + j, n - j, 0), mv);
+        fsm_storeu_f32(buf, e * cv - wc);
+        if (j == jy) buf[y - j] = (float)((double)buf[y - j] - d);
+        fsm_f32_to_half(kind, buf, g + j, n - j);
+    }
+}
+
+/* the 16-bit codes of v, n times */
+FSM_INLINE void fsm_half_fill(int kind, uint16_t *g, ptrdiff_t n, float v)
+{
+    const uint16_t h = kind == FSM_HALF_BF16 ? (uint16_t)fsm_f32_to_bf16(fsm_splat_f32(v))[0]
+                                             : (uint16_t)fsm_f32_to_f16(fsm_splat_f32(v))[0];
+    for (ptrdiff_t j = 0; j < n; j++) g[j] = h;
+}
+
+/* ce_index_rows_f32 (fsm_crossentropy.h) of 16-bit rows, without label
+ * smoothing (its weighted row sum is one reduction over the whole row: those
+ * calls take the scratch path): the same formulas; the gradient pass is
+ * row_grad_base_f32 block by block (elementwise, blocks of whole vectors:
+ * the same values), the target's correction applied in float32, then each
+ * block rounded. */
+FSM_INLINE double fsm_half_ce_rows(int kind, const uint16_t *x, ptrdiff_t ldx, ptrdiff_t nrows,
+                                   ptrdiff_t ncols, const int64_t *target, const float *weight,
+                                   const fsm_ce_options *opt, double *loss_rows, uint16_t *grad,
+                                   ptrdiff_t ldg)
+{
+    const int64_t ignore_index = opt->ignore_index;
+    const double eps = 0.0, z = opt->z_loss;
+    const double scale = opt->grad_scale;
+    const double *sw = opt->sample_weight;
+    double total = 0.0;
+    for (ptrdiff_t i = 0; i < nrows; i++) {
+        const uint16_t *xi = x + i * ldx;
+        const int64_t y = target[i];
+        double loss = 0.0;
+        if (y == ignore_index) {
+            if (grad) fsm_half_fill(kind, grad + i * ldg, ncols, 0);
+        } else {
+            float m;
+            double acc, cnt;
+            fsm_half_row_state(kind, xi, ncols, &m, &acc, &cnt);
+            const double L = isfinite(m) ? log1p(acc + (cnt - 1.0)) : 0.0;
+            const double wy = weight ? (double)weight[y] : 1.0;
+            loss = (1.0 - eps) * wy * (((double)m - (double)fsm_half_scalar(kind, xi[y])) + L);
+            const double lse = (double)m + L;
+            loss += z * lse * lse;
+            if (!isfinite(m)) loss = NAN;
+            if (sw) loss *= sw[i];
+            const double si = sw ? scale * sw[i] : scale;
+            if (grad) {
+                uint16_t *gi = grad + i * ldg;
+                if (isfinite(m)) {
+                    const double q_total = (1.0 - eps) * wy + 0.0 + 2.0 * z * lse;
+                    const float coef = (float)(si * q_total / (acc + cnt));
+                    const float wcoef = (float)(si * 0.0);
+                    fsm_half_row_grad(kind, xi, ncols, m, coef, wcoef, gi, y,
+                                      si * (1.0 - eps) * wy);
+                } else {
+                    fsm_half_fill(kind, gi, ncols, NAN);
+                }
+            }
+        }
+        if (loss_rows) loss_rows[i] = loss;
+        total += loss;
+    }
+    return total;
+}
+
 /* The kernels (fsm_kernel_list.h).  scratch: nrows * ncols floats (softmax,
  * log_softmax), plus nrows (logsumexp), or twice nrows * ncols (ce_index
  * with a gradient).  The float32 softmax and log_softmax run in place on the
@@ -185,6 +432,14 @@ FSM_INLINE double kernel_ce_index_h16(fsm_half_rows x, const int64_t *target, co
                                       const fsm_ce_options *opt, fsm_half_ce_out out, int kind,
                                       float *scratch)
 {
+    if (x.ncols > (ptrdiff_t)(64 / sizeof(float)) && opt->label_smoothing == 0.0) {
+        /* two copies, kind a constant in each */
+        if (kind == FSM_HALF_BF16)
+            return fsm_half_ce_rows(FSM_HALF_BF16, x.data, x.stride, x.nrows, x.ncols, target,
+                                    weight, opt, out.loss_rows, out.grad, out.grad_stride);
+        return fsm_half_ce_rows(FSM_HALF_F16, x.data, x.stride, x.nrows, x.ncols, target,
+                                weight, opt, out.loss_rows, out.grad, out.grad_stride);
+    }
     float *g = out.grad ? scratch + x.nrows * x.ncols : NULL;
     fsm_rows_f32 r = fsm_half_stage(kind, x, scratch);
     double total = kernel_ce_index_f32(

@@ -310,3 +310,29 @@ def test_every_isa_level(level):
         pytest.skip(f"{level} not available here")
     assert p.returncode == 0, p.stderr
     assert "BAD []" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("n", [17, 2047, 2049, 4100])
+def test_cross_entropy_long_rows_read_in_blocks(dt, n):
+    """Rows longer than the short-row path are read block by block in
+    registers: block edges, the target in every position of a vector,
+    negative sample weights (a -0 factor), z-loss, ignored and special rows."""
+    rng = np.random.default_rng(n)
+    rows = 48
+    x = (rng.standard_normal((rows, n)) * 4).astype(dt)
+    x[1, n // 3] = np.inf
+    x[2, -1] = np.nan
+    x[3] = -np.inf
+    x[4, :n // 2] = -np.inf
+    t = np.concatenate([rng.integers(0, n, rows - 20), (n - 1 - np.arange(20)) % n])
+    t[5] = -100
+    sw = rng.standard_normal(rows)
+    for kw in (dict(), dict(z_loss=1e-2, sample_weight=sw, reduction="none"),
+               dict(weight=rng.random(n), reduction="sum")):
+        with np.errstate(all="ignore"):
+            l, g = fs.cross_entropy_and_grad(x, t, **kw)
+            l32, g32 = fs.cross_entropy_and_grad(x.astype(np.float32), t, **kw)
+        same16(g, g32.astype(dt))
+        ldt = F16 if dt == F16 else np.dtype(np.float32)
+        np.testing.assert_array_equal(np.asarray(l), np.asarray(l32).astype(ldt))
