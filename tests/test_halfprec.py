@@ -336,3 +336,14 @@ def test_cross_entropy_long_rows_read_in_blocks(dt, n):
         same16(g, g32.astype(dt))
         ldt = F16 if dt == F16 else np.dtype(np.float32)
         np.testing.assert_array_equal(np.asarray(l), np.asarray(l32).astype(ldt))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2), (0, 1, 2)])
+def test_scipy_dropin_reads_16_bit(dt, op, axis):
+    import fastsoftmax.scipy as fss
+    x = (np.random.default_rng(14).standard_normal((4, 6, 3)) * 3).astype(dt)
+    got = getattr(fss, op)(x, axis=axis)
+    ref = getattr(fss, op)(x.astype(np.float32), axis=axis)
+    same16(got, np.asarray(ref).astype(dt))
