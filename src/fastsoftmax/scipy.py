@@ -43,7 +43,8 @@ SciPy fails:
   overflow.
 * float16 input to the softmax family is computed in float32 and rounded
   once (SciPy rounds every float16 operation): results may differ in the
-  last float16 bit.
+  last float16 bit.  float16 and bfloat16 (``ml_dtypes``) are read by the
+  kernels directly, without a float32 copy.
 * ``log_softmax`` is computed as ``(x - max) - log1p(sum of the others)``,
   more accurate than SciPy's ``log(sum)`` when the result is near 0.
 * ``expit`` keeps subnormal results (``expit(-720.0)`` is ``2e-313``) where

@@ -22,8 +22,11 @@ registered backward, so it works with ``loss.backward()``,
 * **CPU only.** Tensors on any other device (CUDA, ``meta``, ...) raise
   ``ValueError``; nothing is ever moved to the CPU behind your back.
   Dtypes: float32 and float64; float16 is computed in float32 and returned
-  as float16 (as everywhere in fastsoftmax); bfloat16 and integer inputs
-  raise ``TypeError`` (convert with ``.float()`` yourself).
+  as float16 (as everywhere in fastsoftmax); bfloat16 tensors are read by
+  the kernels (as their 16-bit codes, without a copy) in ``softmax``,
+  ``log_softmax``, ``logsumexp`` and ``cross_entropy``, and raise
+  ``TypeError`` elsewhere (convert with ``.float()`` yourself), as integer
+  inputs do.
 
 Where the answers differ from PyTorch's (special values, ignored samples
 holding NaN, ...) they are fastsoftmax's, see docs/semantics.md, section
