@@ -403,6 +403,77 @@ FSM_INLINE double fsm_half_ce_rows(int kind, const uint16_t *x, ptrdiff_t ldx, p
     return total;
 }
 
+/* group_state_f32 (fsm_softmax.h) of 16-bit rows: rows [0, r) (r <=
+ * LANES_f64) of a group, their max mm[k] and l[k] = log1p(sum of exp(x - max)
+ * over all but one max element) (0 where the max is not finite); vec: log1p
+ * over the whole group as a vector, else libm's for row 0 */
+FSM_INLINE void fsm_half_group_state(int kind, const uint16_t *x, ptrdiff_t ldx, ptrdiff_t ncols,
+                                     ptrdiff_t r, int vec, double *mm, double *l)
+{
+    double s[FSM_LANES_f64];
+    for (ptrdiff_t k = 0; k < FSM_LANES_f64; k++) {
+        float m = 0;
+        double acc = 0.0, cnt = 1.0;
+        if (k < r) fsm_half_row_state(kind, x + k * ldx, ncols, &m, &acc, &cnt);
+        mm[k] = (double)m;
+        s[k] = isfinite(m) ? acc + (cnt - 1.0) : 0.0;
+    }
+    if (vec) fsm_storeu_f64(l, fsm_vlog1p_f64(fsm_loadu_f64(s)));
+    else l[0] = log1p(s[0]);
+}
+
+/* logsumexp_block_f32's long-row path (fsm_softmax.h) of 16-bit rows */
+FSM_INLINE void fsm_half_logsumexp_rows(int kind, const uint16_t *x, ptrdiff_t ldx, uint16_t *out,
+                                        ptrdiff_t nrows, ptrdiff_t ncols)
+{
+    for (ptrdiff_t i0 = 0; i0 < nrows; i0 += FSM_LANES_f64) {
+        double mm[FSM_LANES_f64], l[FSM_LANES_f64];
+        float v[FSM_LANES_f64];
+        ptrdiff_t r = nrows - i0 < FSM_LANES_f64 ? nrows - i0 : FSM_LANES_f64;
+        fsm_half_group_state(kind, x + i0 * ldx, ldx, ncols, r, 1, mm, l);
+        for (ptrdiff_t k = 0; k < r; k++) v[k] = (float)(isfinite(mm[k]) ? mm[k] + l[k] : mm[k]);
+        fsm_f32_to_half(kind, v, out + i0, r);
+    }
+}
+
+/* log_softmax_write_f32 (fsm_softmax.h) of a 16-bit row: out = (x - shift)
+ * - lse in double, rounded to float32 (elementwise), then to 16 bits; out
+ * may be x (each vector is read before it is written) */
+FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_t *oi,
+                                           ptrdiff_t ncols, double shift, double lse)
+{
+    ptrdiff_t j = 0;
+    for (; j + FSM_LANES_f32 <= ncols; j += FSM_LANES_f32) {
+        const fsm_vf v = fsm_sub2_double_f32(fsm_half_ld(kind, xi + j), shift, lse);
+        fsm_half_storeu(oi + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+    }
+    if (j < ncols) {
+        float buf[FSM_LANES_f32];
+        fsm_storeu_f32(buf, fsm_sub2_double_f32(fsm_half_ld_tail(kind, xi + j, ncols - j, 0),
+                                                shift, lse));
+        fsm_f32_to_half(kind, buf, oi + j, ncols - j);
+    }
+}
+
+/* log_softmax_rows_f32 (fsm_softmax.h) of 16-bit rows */
+FSM_INLINE void fsm_half_log_softmax_rows(int kind, const uint16_t *x, ptrdiff_t ldx, uint16_t *out,
+                                          ptrdiff_t ldo, ptrdiff_t nrows, ptrdiff_t ncols)
+{
+    const ptrdiff_t g = ncols <= 4096 ? FSM_LANES_f64 : 1;
+    for (ptrdiff_t i0 = 0; i0 < nrows; i0 += g) {
+        double mm[FSM_LANES_f64], l[FSM_LANES_f64];
+        ptrdiff_t r = nrows - i0 < g ? nrows - i0 : g;
+        fsm_half_group_state(kind, x + i0 * ldx, ldx, ncols, r, g > 1, mm, l);
+        for (ptrdiff_t k = 0; k < r; k++)
+            fsm_half_log_softmax_write(kind, x + (i0 + k) * ldx, out + (i0 + k) * ldo, ncols,
+                                       isfinite(mm[k]) ? mm[k] : 0.0,
+                                       isfinite(mm[k]) ? l[k] : mm[k]);
+    }
+}
+
+/* whether the float32 kernels take their short-row path for these rows */
+#define FSM_HALF_SHORT(x) ((x).ncols >= 1 && (x).ncols <= (ptrdiff_t)(64 / sizeof(float)))
+
 /* The kernels (fsm_kernel_list.h).  scratch: nrows * ncols floats (softmax,
  * log_softmax), plus nrows (logsumexp), or twice nrows * ncols (ce_index
  * with a gradient).  The float32 softmax and log_softmax run in place on the
@@ -416,6 +487,15 @@ FSM_INLINE void kernel_softmax_h16(fsm_half_rows x, fsm_half_out out, int kind, 
 
 FSM_INLINE void kernel_log_softmax_h16(fsm_half_rows x, fsm_half_out out, int kind, float *scratch)
 {
+    if (!FSM_HALF_SHORT(x)) {   /* long rows: read in registers, kind a constant */
+        if (kind == FSM_HALF_BF16)
+            fsm_half_log_softmax_rows(FSM_HALF_BF16, x.data, x.stride, out.data, out.stride,
+                                      x.nrows, x.ncols);
+        else
+            fsm_half_log_softmax_rows(FSM_HALF_F16, x.data, x.stride, out.data, out.stride,
+                                      x.nrows, x.ncols);
+        return;
+    }
     fsm_rows_f32 r = fsm_half_stage(kind, x, scratch);
     kernel_log_softmax_f32(r, (fsm_out_f32){.data = scratch, .stride = x.ncols});
     fsm_half_unstage(kind, scratch, out.data, out.stride, x.nrows, x.ncols);
@@ -423,6 +503,13 @@ FSM_INLINE void kernel_log_softmax_h16(fsm_half_rows x, fsm_half_out out, int ki
 
 FSM_INLINE void kernel_logsumexp_h16(fsm_half_rows x, uint16_t *out, int kind, float *scratch)
 {
+    if (!FSM_HALF_SHORT(x)) {
+        if (kind == FSM_HALF_BF16)
+            fsm_half_logsumexp_rows(FSM_HALF_BF16, x.data, x.stride, out, x.nrows, x.ncols);
+        else
+            fsm_half_logsumexp_rows(FSM_HALF_F16, x.data, x.stride, out, x.nrows, x.ncols);
+        return;
+    }
     float *lse = scratch + x.nrows * x.ncols;
     kernel_logsumexp_f32(fsm_half_stage(kind, x, scratch), lse);
     fsm_f32_to_half(kind, lse, out, x.nrows);
@@ -433,6 +520,7 @@ FSM_INLINE double kernel_ce_index_h16(fsm_half_rows x, const int64_t *target, co
                                       float *scratch)
 {
     if (x.ncols > (ptrdiff_t)(64 / sizeof(float)) && opt->label_smoothing == 0.0) {
+        /* (ncols == 0 takes the scratch path, as the float32 kernel's general one) */
         /* two copies, kind a constant in each */
         if (kind == FSM_HALF_BF16)
             return fsm_half_ce_rows(FSM_HALF_BF16, x.data, x.stride, x.nrows, x.ncols, target,
