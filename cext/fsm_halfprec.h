@@ -187,6 +187,30 @@ FSM_INLINE fsm_vf fsm_half_ld_tail(int kind, const uint16_t *p, ptrdiff_t n, flo
     return fsm_load_tail_f32(buf, n, pad);
 }
 
+/* bfloat16, two vectors at a time, for the elementwise passes and the max
+ * (where lane order does not matter): the 2 * FSM_LANES_f32 codes at p as
+ * the float32 values of the even elements and of the odd ones -- one load,
+ * two integer operations (little-endian: code 2i is the low half of 32-bit
+ * word i) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FSM_HALF_PAIRS 1
+#else
+#define FSM_HALF_PAIRS 0
+#endif
+FSM_INLINE void fsm_bf16_ld2(const uint16_t *p, fsm_vf *even, fsm_vf *odd)
+{
+    fsm_vu w;
+    memcpy(&w, p, sizeof w);
+    *even = (fsm_vf)(w << 16);
+    *odd = (fsm_vf)(w & 0xffff0000u);
+}
+/* ... and back: the codes of even and odd elements, interleaved at p */
+FSM_INLINE void fsm_bf16_st2(uint16_t *p, fsm_vf even, fsm_vf odd)
+{
+    const fsm_vu w = fsm_f32_to_bf16(even) | (fsm_f32_to_bf16(odd) << 16);
+    memcpy(p, &w, sizeof w);
+}
+
 /* block_max_f32 (fsm_rowpass.h) of 16-bit codes, converted in registers:
  * the same operations on the same float32 values */
 FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, const int back)
@@ -197,8 +221,15 @@ FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, co
     const ptrdiff_t L = FSM_LANES_f32;
     ptrdiff_t j = 0;
     for (; j + 4 * L <= n; j += 4 * L) {
-        fsm_vf v0 = fsm_half_ld(kind, x + j), v1 = fsm_half_ld(kind, x + j + L);
-        fsm_vf v2 = fsm_half_ld(kind, x + j + 2 * L), v3 = fsm_half_ld(kind, x + j + 3 * L);
+        fsm_vf v0, v1, v2, v3;
+        if (kind == FSM_HALF_BF16 && FSM_HALF_PAIRS) {
+            /* the same 4 L elements in other lanes: the max of all is the same */
+            fsm_bf16_ld2(x + j, &v0, &v1);
+            fsm_bf16_ld2(x + j + 2 * L, &v2, &v3);
+        } else {
+            v0 = fsm_half_ld(kind, x + j), v1 = fsm_half_ld(kind, x + j + L);
+            v2 = fsm_half_ld(kind, x + j + 2 * L), v3 = fsm_half_ld(kind, x + j + 3 * L);
+        }
         m0 = fsm_vmax_fast_f32(m0, v0);
         m1 = fsm_vmax_fast_f32(m1, v1);
         m2 = fsm_vmax_fast_f32(m2, v2);
@@ -322,6 +353,12 @@ FSM_INLINE void fsm_half_row_grad(int kind, const uint16_t *x, ptrdiff_t n, floa
     const fsm_vf mv = fsm_splat_f32(m), cv = fsm_splat_f32(coef), wc = fsm_splat_f32(wcoef);
     const ptrdiff_t jy = y - y % FSM_LANES_f32;   /* the vector holding y */
     ptrdiff_t j = 0;
+    if (kind == FSM_HALF_BF16 && FSM_HALF_PAIRS)
+        for (; j + 2 * FSM_LANES_f32 <= n; j += 2 * FSM_LANES_f32) {
+            fsm_vf a, b;   /* elementwise: the same values in other lanes */
+            fsm_bf16_ld2(x + j, &a, &b);
+            fsm_bf16_st2(g + j, fsm_vexp_le_f32(a, mv) * cv - wc, fsm_vexp_le_f32(b, mv) * cv - wc);
+        }
     for (; j + FSM_LANES_f32 <= n; j += FSM_LANES_f32) {
         const fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + j), mv) * cv - wc;
         fsm_half_storeu(g + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
@@ -443,6 +480,13 @@ FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_
                                            ptrdiff_t ncols, double shift, double lse)
 {
     ptrdiff_t j = 0;
+    if (kind == FSM_HALF_BF16 && FSM_HALF_PAIRS)
+        for (; j + 2 * FSM_LANES_f32 <= ncols; j += 2 * FSM_LANES_f32) {
+            fsm_vf a, b;
+            fsm_bf16_ld2(xi + j, &a, &b);
+            fsm_bf16_st2(oi + j, fsm_sub2_double_f32(a, shift, lse),
+                         fsm_sub2_double_f32(b, shift, lse));
+        }
     for (; j + FSM_LANES_f32 <= ncols; j += FSM_LANES_f32) {
         const fsm_vf v = fsm_sub2_double_f32(fsm_half_ld(kind, xi + j), shift, lse);
         fsm_half_storeu(oi + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
