@@ -5,13 +5,22 @@
  *
  * The kernels compute exactly what the float32 kernels compute on the
  * float32 values of the input, and round each result once to the storage
- * type.  A block of rows (one driver chunk: ~16K elements, or one row) is
- * converted vector by vector into a float32 scratch block that stays in
- * cache, the float32 kernel runs on it (so every float32 intermediate, and
- * the order of every sum, is the float32 kernel's own), and the float32
- * results are rounded vector by vector into the 16-bit output.  The scratch
- * (the caller's, per thread) is O(one chunk), never N x C; the 16-bit input
- * and output are each read or written once in memory.
+ * type.  Two ways, by row length:
+ *   long rows (more than the float32 kernels' short-row path takes) of
+ *     log_softmax, logsumexp and the cross-entropy without label smoothing:
+ *     copies of the float32 row functions (the online pass's block_max and
+ *     block_sumexp, the gradient and log_softmax writes) that convert each
+ *     vector in registers as they load it and round each result vector as
+ *     they store it -- the same operations on the same float32 values in the
+ *     same order, so the same float32 results; nothing row-sized is touched;
+ *   otherwise (short rows, softmax, whose long-row path keeps the row's
+ *     exponentials in its output, and label smoothing, whose weighted row
+ *     sum is one reduction): the block of rows of one driver chunk (~16K
+ *     elements, or one row) is converted into the caller's per-thread
+ *     float32 scratch block, the float32 kernel itself runs on it, and its
+ *     results are rounded into the 16-bit output.
+ * Either way the 16-bit input and output are each read or written once in
+ * memory, and no temporary is larger than a chunk per thread.
  *
  * Conversions are integer bit operations on GCC vector extensions at every
  * ISA level (also the baseline and non-x86 targets: no F16C intrinsics to

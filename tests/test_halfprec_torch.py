@@ -107,3 +107,13 @@ def test_other_functions_reject_bfloat16():
     with pytest.raises(TypeError, match="bfloat16"):
         fst.linear_cross_entropy(b, torch.zeros(5, 3, dtype=torch.bfloat16),
                                  torch.zeros(4, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_dim_and_empty(dtype):
+    x = torch.tensor(1.5, dtype=dtype)
+    same16(fst.logsumexp(x, 0), fst.logsumexp(x.float(), 0).to(dtype))
+    same16(fst.softmax(x, 0), torch.tensor(1.0, dtype=dtype))
+    same16(fst.log_softmax(x, 0), torch.tensor(0.0, dtype=dtype))
+    e = torch.zeros(3, 0, dtype=dtype)
+    assert torch.isneginf(fst.logsumexp(e, 1)).all() and fst.softmax(e, 1).shape == (3, 0)

@@ -531,6 +531,8 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 def _logsumexp_impl(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
     bf16 = _bf16(input)
     x = _codes(input) if bf16 else _np(input)
+    if bf16 and x.ndim == 0:
+        return _tensor_as(_logsumexp_bf16(x.reshape(1), 0).reshape(()), input.dtype)
     if len(dim) == 1 and not bf16:
         return _tensor(_np_logsumexp(x, dim[0], keepdims=keepdim))
     # several dims: moved last and merged into one (a copy only if the
