@@ -54,6 +54,13 @@
 /* FSM_LANES_f32 16-bit codes */
 typedef uint16_t fsm_vh __attribute__((vector_size(FSM_W / 2)));
 
+/* the lane tricks below that reinterpret 16-bit pairs as 32-bit words */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FSM_HALF_PAIRS 1
+#else
+#define FSM_HALF_PAIRS 0
+#endif
+
 FSM_INLINE fsm_vu fsm_half_sel(fsm_vi m, fsm_vu a, fsm_vu b)
 {
     return (a & (fsm_vu)m) | (b & ~(fsm_vu)m);
@@ -182,11 +189,35 @@ FSM_INLINE float fsm_half_scalar(int kind, uint16_t h)
     return f[0];
 }
 
+/* bfloat16 codes at p as float32 values: each code interleaved above a
+ * zero half (one shuffle; little-endian) */
+#if FSM_W == 64
+#define FSM_ZIP_IDX 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, \
+                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#elif FSM_W == 32
+#define FSM_ZIP_IDX 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15
+#else
+#define FSM_ZIP_IDX 0, 4, 1, 5, 2, 6, 3, 7
+#endif
+typedef uint16_t fsm_vh2 __attribute__((vector_size(FSM_W)));
+FSM_INLINE fsm_vf fsm_bf16_ld(const uint16_t *p)
+{
+#if FSM_HALF_PAIRS
+    fsm_vh h;
+    memcpy(&h, p, sizeof h);
+    const fsm_vh z = {0};
+    const fsm_vh2 r = __builtin_shufflevector(z, h, FSM_ZIP_IDX);
+    return (fsm_vf)r;
+#else
+    return fsm_bf16_to_f32(fsm_half_loadu(p));
+#endif
+}
+
 /* one vector of float32 values from FSM_LANES_f32 16-bit codes at p */
 FSM_INLINE fsm_vf fsm_half_ld(int kind, const uint16_t *p)
 {
-    const fsm_vu h = fsm_half_loadu(p);
-    return kind == FSM_HALF_BF16 ? fsm_bf16_to_f32(h) : fsm_f16_to_f32(h);
+    if (kind == FSM_HALF_BF16) return fsm_bf16_ld(p);
+    return fsm_f16_to_f32(fsm_half_loadu(p));
 }
 /* the first n < FSM_LANES_f32 values at p, the other lanes pad */
 FSM_INLINE fsm_vf fsm_half_ld_tail(int kind, const uint16_t *p, ptrdiff_t n, float pad)
@@ -201,11 +232,6 @@ FSM_INLINE fsm_vf fsm_half_ld_tail(int kind, const uint16_t *p, ptrdiff_t n, flo
  * the float32 values of the even elements and of the odd ones -- one load,
  * two integer operations (little-endian: code 2i is the low half of 32-bit
  * word i) */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define FSM_HALF_PAIRS 1
-#else
-#define FSM_HALF_PAIRS 0
-#endif
 FSM_INLINE void fsm_bf16_ld2(const uint16_t *p, fsm_vf *even, fsm_vf *odd)
 {
     fsm_vu w;
@@ -372,19 +398,27 @@ FSM_INLINE void fsm_half_row_grad(int kind, const uint16_t *x, ptrdiff_t n, floa
         const fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + j), mv) * cv - wc;
         fsm_half_storeu(g + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
     }
-    if (jy < j) {
-        /* the vector holding y once more (the same operations), corrected */
+    if (j < n && n >= FSM_LANES_f32) {
+        /* the last FSM_LANES_f32 elements as one vector: the overlap is
+         * stored again with the same values (elementwise) */
+        const ptrdiff_t t = n - FSM_LANES_f32;
+        fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + t), mv) * cv - wc;
+        if (y >= j) v[y - t] = (float)((double)v[y - t] - d);
+        fsm_half_storeu(g + t, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+    } else if (j < n) {
+        float buf[FSM_LANES_f32];
+        fsm_vf e = fsm_vexp_le_f32(fsm_half_ld_tail(kind, x + j, n - j, 0), mv);
+        fsm_storeu_f32(buf, e * cv - wc);
+        if (y >= j) buf[y - j] = (float)((double)buf[y - j] - d);
+        fsm_f32_to_half(kind, buf, g + j, n - j);
+    }
+    if (y < j) {
+        /* the vector holding y once more (the same operations), corrected;
+         * after the tail, which may have stored y's element again */
         float buf[FSM_LANES_f32];
         fsm_storeu_f32(buf, fsm_vexp_le_f32(fsm_half_ld(kind, x + jy), mv) * cv - wc);
         buf[y - jy] = (float)((double)buf[y - jy] - d);
         fsm_f32_to_half(kind, buf + (y - jy), g + y, 1);
-    }
-    if (j < n) {
-        float buf[FSM_LANES_f32];
-        fsm_vf e = fsm_vexp_le_f32(fsm_half_ld_tail(kind, x + j, n - j, 0), mv);
-        fsm_storeu_f32(buf, e * cv - wc);
-        if (j == jy) buf[y - j] = (float)((double)buf[y - j] - d);
-        fsm_f32_to_half(kind, buf, g + j, n - j);
     }
 }
 
@@ -489,6 +523,9 @@ FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_
                                            ptrdiff_t ncols, double shift, double lse)
 {
     ptrdiff_t j = 0;
+    /* the last vector, read before anything is stored (out may be x) */
+    const fsm_vf vt = ncols >= FSM_LANES_f32 ? fsm_half_ld(kind, xi + ncols - FSM_LANES_f32)
+                                             : fsm_splat_f32(0);
     if (kind == FSM_HALF_BF16 && FSM_HALF_PAIRS)
         for (; j + 2 * FSM_LANES_f32 <= ncols; j += 2 * FSM_LANES_f32) {
             fsm_vf a, b;
@@ -500,7 +537,12 @@ FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_
         const fsm_vf v = fsm_sub2_double_f32(fsm_half_ld(kind, xi + j), shift, lse);
         fsm_half_storeu(oi + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
     }
-    if (j < ncols) {
+    if (j < ncols && ncols >= FSM_LANES_f32) {
+        /* overlapping: the same values again (elementwise) */
+        const fsm_vf v = fsm_sub2_double_f32(vt, shift, lse);
+        fsm_half_storeu(oi + ncols - FSM_LANES_f32,
+                        kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+    } else if (j < ncols) {
         float buf[FSM_LANES_f32];
         fsm_storeu_f32(buf, fsm_sub2_double_f32(fsm_half_ld_tail(kind, xi + j, ncols - j, 0),
                                                 shift, lse));
@@ -524,6 +566,118 @@ FSM_INLINE void fsm_half_log_softmax_rows(int kind, const uint16_t *x, ptrdiff_t
     }
 }
 
+/* block_expstore_f32 (fsm_softmax.h) of 16-bit codes: e[0:n] = exp(x - m)
+ * in float32 (e: the caller's scratch, not x), returns their sum, in the
+ * same order */
+FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e, ptrdiff_t n,
+                                          float m)
+{
+    const float ninf = -INFINITY;
+    const fsm_vf mv = fsm_splat_f32(m), zero = fsm_splat_f32(0);
+    const ptrdiff_t L = FSM_LANES_f32;
+    const char *pf = (const char *)(x + n);
+    fsm_dacc_f32 a;
+    fsm_dacc_zero_f32(&a);
+    ptrdiff_t j = 0;
+    fsm_vf vt = n >= L ? fsm_half_ld(kind, x + n - L) : zero;
+    for (; j + 8 * L <= n; j += 8 * L) {
+        fsm_vf s0 = zero, s1 = zero;
+        for (int g = 0; g < FSM_W / 16; g++) __builtin_prefetch(pf + (j + g * 32) * 2);
+        for (int g = 0; g < 8; g += 2) {
+            fsm_vf e0 = fsm_vexp_le_f32(fsm_half_ld(kind, x + j + g * L), mv);
+            fsm_vf e1 = fsm_vexp_le_f32(fsm_half_ld(kind, x + j + (g + 1) * L), mv);
+            fsm_storeu_f32(e + j + g * L, e0);
+            fsm_storeu_f32(e + j + (g + 1) * L, e1);
+            s0 += e0;
+            s1 += e1;
+        }
+        fsm_dacc_add_f32(&a, s0 + s1);
+    }
+    fsm_vf s = zero;
+    for (; j + L <= n; j += L) {
+        fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + j), mv);
+        fsm_storeu_f32(e + j, v);
+        s += v;
+    }
+    if (j < n && n >= L) {
+        fsm_vf v = fsm_vexp_le_f32(vt, mv);
+        fsm_storeu_f32(e + n - L, v);
+        s += (fsm_vf)((fsm_vi)v & ~head_mask_f32(n - j));
+    } else if (j < n) {
+        fsm_vf v = fsm_vexp_le_f32(fsm_half_ld_tail(kind, x + j, n - j, ninf), mv);
+        fsm_store_tail_f32(e + j, v, n - j);
+        s += v;
+    }
+    fsm_dacc_add_f32(&a, s);
+    return fsm_dacc_sum_f32(&a);
+}
+
+/* 16-bit codes of e[0:n] * f (block_scale_f32: f a normal float), or of
+ * (float)((double)e * f) (block_scale_wide_f32), elementwise */
+FSM_INLINE void fsm_half_scale_store(int kind, const float *e, uint16_t *o, ptrdiff_t n,
+                                     double f)
+{
+    float buf[FSM_BLOCK];
+    const float *src = e;
+    if (f >= 1e-30) {
+        const fsm_vf fv = fsm_splat_f32((float)f);
+        ptrdiff_t j = 0;
+        for (; j + FSM_LANES_f32 <= n; j += FSM_LANES_f32) {
+            const fsm_vf v = fsm_loadu_f32(e + j) * fv;
+            fsm_half_storeu(o + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+        }
+        if (j < n && n >= FSM_LANES_f32) {   /* the last vector again: the same values */
+            const fsm_vf v = fsm_loadu_f32(e + n - FSM_LANES_f32) * fv;
+            fsm_half_storeu(o + n - FSM_LANES_f32,
+                            kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
+        } else if (j < n) {
+            for (ptrdiff_t k = j; k < n; k++) buf[k - j] = e[k] * (float)f;
+            fsm_f32_to_half(kind, buf, o + j, n - j);
+        }
+        return;
+    }
+    for (ptrdiff_t k = 0; k < n; k++) buf[k] = (float)((double)src[k] * f);
+    fsm_f32_to_half(kind, buf, o, n);
+}
+
+/* softmax_row_store_f32 (fsm_softmax.h) of a 16-bit row of n elements
+ * (FSM_LANES_f32 < n <= FSM_SOFTMAX_STORE_MAX): the exponentials kept in the
+ * float32 scratch e (n floats), each block rescaled and rounded into o */
+FSM_INLINE void fsm_half_softmax_row(int kind, const uint16_t *xi, uint16_t *oi, ptrdiff_t n,
+                                     float *e)
+{
+    float mb[FSM_SOFTMAX_STORE_MAX / FSM_BLOCK + 1];
+    float m = -INFINITY;
+    double sum = 0.0;
+    ptrdiff_t nb = 0;
+    for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
+        ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
+        float bm = fsm_half_block_max(kind, xi + b, len, b + len >= FSM_LANES_f32);
+        if (bm != bm || bm == INFINITY) { m = bm; break; }
+        if (bm > m) {
+            sum = isfinite(m) ? sum * exp((double)m - (double)bm) : 0.0;
+            m = bm;
+        }
+        mb[nb] = m;
+        if (isfinite(m)) sum += fsm_half_block_expstore(kind, xi + b, e + b, len, m);
+    }
+    if (!isfinite(m)) {
+        fsm_half_fill(kind, oi, n, NAN);
+        return;
+    }
+    const double inv = 1.0 / sum;
+    nb = 0;
+    for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
+        ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
+        if (!isfinite(mb[nb])) {
+            fsm_half_fill(kind, oi + b, len, 0);
+            continue;
+        }
+        double f = mb[nb] == m ? inv : exp((double)mb[nb] - (double)m) * inv;
+        fsm_half_scale_store(kind, e + b, oi + b, len, f);
+    }
+}
+
 /* whether the float32 kernels take their short-row path for these rows */
 #define FSM_HALF_SHORT(x) ((x).ncols >= 1 && (x).ncols <= (ptrdiff_t)(64 / sizeof(float)))
 
@@ -531,11 +685,44 @@ FSM_INLINE void fsm_half_log_softmax_rows(int kind, const uint16_t *x, ptrdiff_t
  * log_softmax), plus nrows (logsumexp), or twice nrows * ncols (ce_index
  * with a gradient).  The float32 softmax and log_softmax run in place on the
  * scratch block (allowed, and the same results as out of place). */
+/* Rows of the staged softmax family go through the scratch in blocks of at
+ * most this many elements (or one row), so that the staging stays in L1:
+ * each row's result is independent of the rows it is computed with. */
+#define FSM_HALF_STAGE 4096
+
+/* rows [i0, i0 + r) of x, as a block of x */
+FSM_INLINE fsm_half_rows fsm_half_sub(fsm_half_rows x, ptrdiff_t i0, ptrdiff_t r)
+{
+    return (fsm_half_rows){.data = x.data + i0 * x.stride, .stride = x.stride, .nrows = r,
+                           .ncols = x.ncols};
+}
+
+FSM_INLINE ptrdiff_t fsm_half_stage_rows(ptrdiff_t ncols)
+{
+    return ncols > 0 && ncols < FSM_HALF_STAGE ? FSM_HALF_STAGE / ncols : 1;
+}
+
 FSM_INLINE void kernel_softmax_h16(fsm_half_rows x, fsm_half_out out, int kind, float *scratch)
 {
-    fsm_rows_f32 r = fsm_half_stage(kind, x, scratch);
-    kernel_softmax_f32(r, (fsm_out_f32){.data = scratch, .stride = x.ncols});
-    fsm_half_unstage(kind, scratch, out.data, out.stride, x.nrows, x.ncols);
+    if (!FSM_HALF_SHORT(x) && x.ncols > FSM_LANES_f32 && x.ncols <= FSM_SOFTMAX_STORE_MAX) {
+        /* the float32 kernel's softmax_row_store rows, read in registers */
+        for (ptrdiff_t i = 0; i < x.nrows; i++) {
+            if (kind == FSM_HALF_BF16)
+                fsm_half_softmax_row(FSM_HALF_BF16, x.data + i * x.stride,
+                                     out.data + i * out.stride, x.ncols, scratch);
+            else
+                fsm_half_softmax_row(FSM_HALF_F16, x.data + i * x.stride,
+                                     out.data + i * out.stride, x.ncols, scratch);
+        }
+        return;
+    }
+    const ptrdiff_t rb = fsm_half_stage_rows(x.ncols);
+    for (ptrdiff_t i0 = 0; i0 < x.nrows; i0 += rb) {
+        const ptrdiff_t r = x.nrows - i0 < rb ? x.nrows - i0 : rb;
+        fsm_rows_f32 s = fsm_half_stage(kind, fsm_half_sub(x, i0, r), scratch);
+        kernel_softmax_f32(s, (fsm_out_f32){.data = scratch, .stride = x.ncols});
+        fsm_half_unstage(kind, scratch, out.data + i0 * out.stride, out.stride, r, x.ncols);
+    }
 }
 
 FSM_INLINE void kernel_log_softmax_h16(fsm_half_rows x, fsm_half_out out, int kind, float *scratch)
@@ -549,9 +736,13 @@ FSM_INLINE void kernel_log_softmax_h16(fsm_half_rows x, fsm_half_out out, int ki
                                       x.nrows, x.ncols);
         return;
     }
-    fsm_rows_f32 r = fsm_half_stage(kind, x, scratch);
-    kernel_log_softmax_f32(r, (fsm_out_f32){.data = scratch, .stride = x.ncols});
-    fsm_half_unstage(kind, scratch, out.data, out.stride, x.nrows, x.ncols);
+    const ptrdiff_t rb = fsm_half_stage_rows(x.ncols);
+    for (ptrdiff_t i0 = 0; i0 < x.nrows; i0 += rb) {
+        const ptrdiff_t r = x.nrows - i0 < rb ? x.nrows - i0 : rb;
+        fsm_rows_f32 s = fsm_half_stage(kind, fsm_half_sub(x, i0, r), scratch);
+        kernel_log_softmax_f32(s, (fsm_out_f32){.data = scratch, .stride = x.ncols});
+        fsm_half_unstage(kind, scratch, out.data + i0 * out.stride, out.stride, r, x.ncols);
+    }
 }
 
 FSM_INLINE void kernel_logsumexp_h16(fsm_half_rows x, uint16_t *out, int kind, float *scratch)
@@ -563,8 +754,12 @@ FSM_INLINE void kernel_logsumexp_h16(fsm_half_rows x, uint16_t *out, int kind, f
             fsm_half_logsumexp_rows(FSM_HALF_F16, x.data, x.stride, out, x.nrows, x.ncols);
         return;
     }
+    const ptrdiff_t rb = fsm_half_stage_rows(x.ncols);
     float *lse = scratch + x.nrows * x.ncols;
-    kernel_logsumexp_f32(fsm_half_stage(kind, x, scratch), lse);
+    for (ptrdiff_t i0 = 0; i0 < x.nrows; i0 += rb) {
+        const ptrdiff_t r = x.nrows - i0 < rb ? x.nrows - i0 : rb;
+        kernel_logsumexp_f32(fsm_half_stage(kind, fsm_half_sub(x, i0, r), scratch), lse + i0);
+    }
     fsm_f32_to_half(kind, lse, out, x.nrows);
 }
 
