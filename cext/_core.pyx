@@ -828,3 +828,164 @@ def distill(const floating[:, ::1] student, const floating[:, ::1] teacher,
                 b = min(a + rpc, nrows)
                 _distill_chunk(&p, &student[0, 0], ch, a, b)
     return float(ce.sum()), float(kl.sum())
+
+
+# ------------------------------------------------------------------ 16-bit storage
+
+# float16 / bfloat16 input read by the kernels themselves (fsm_halfprec.h):
+# the arrays are the raw 16-bit codes (uint16 views), kind 0 float16, 1
+# bfloat16.  Chunks are exactly those of the float32 drivers (_rows_per_chunk,
+# _grab), each converted into a per-thread float32 scratch block by its
+# kernel call: the same float32 kernel calls on the same rows, so the results
+# are the float32 drivers' on the float32 values, rounded once; bitwise
+# independent of the thread count as they are.
+
+from cython.parallel cimport threadid
+from libc.stdint cimport uint16_t
+
+
+cdef inline void _row_op_half(RowOp op, const uint16_t *x, uint16_t *out, Py_ssize_t nrows,
+                              Py_ssize_t ncols, int kind, float *scratch) noexcept nogil:
+    cdef fsm_half_rows xr = fsm_half_rows(data=x, stride=ncols, nrows=nrows, ncols=ncols)
+    if op == SOFTMAX:
+        fsm_softmax_h16(xr, fsm_half_out(data=out, stride=ncols), kind, scratch)
+    elif op == LOG_SOFTMAX:
+        fsm_log_softmax_h16(xr, fsm_half_out(data=out, stride=ncols), kind, scratch)
+    else:
+        fsm_logsumexp_h16(xr, out, kind, scratch)
+
+
+cdef inline Py_ssize_t _half_slot(Py_ssize_t ncols, int blocks) noexcept nogil:
+    # floats of one thread's scratch: `blocks` chunks of rows, plus a value per row
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols)
+    return blocks * rpc * ncols + rpc
+
+
+cdef object _half_scratch(Py_ssize_t ncols, int blocks, int n_threads):
+    return np.empty(_half_slot(ncols, blocks) * max(n_threads, 1), dtype=np.float32)
+
+
+cdef void _run_rows_half(RowOp op, const uint16_t[:, ::1] x, uint16_t *out, int kind,
+                         float *scratch, int n_threads) noexcept nogil:
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ostride = 1 if op == LOGSUMEXP else ncols
+    cdef Py_ssize_t slot = _half_slot(ncols, 1)
+    cdef Py_ssize_t ch, r0, r1
+    if nrows == 0:
+        return
+    if n_threads <= 1 or nchunks <= 1:
+        for ch in range(nchunks):
+            r0 = ch * rpc
+            r1 = min(r0 + rpc, nrows)
+            _row_op_half(op, &x[r0, 0], out + r0 * ostride, r1 - r0, ncols, kind, scratch)
+        return
+    for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                     chunksize=_grab(nchunks, rpc * ncols * sizeof(uint16_t), n_threads)):
+        r0 = ch * rpc
+        r1 = min(r0 + rpc, nrows)
+        _row_op_half(op, &x[r0, 0], out + r0 * ostride, r1 - r0, ncols, kind,
+                     scratch + threadid() * slot)
+
+
+def softmax_half(const uint16_t[:, ::1] x, uint16_t[:, ::1] out, int kind, int n_threads):
+    """Softmax of each row of x (16-bit codes of ``kind``) into out (which may be x)."""
+    cdef float[::1] s = _half_scratch(x.shape[1], 1, n_threads)
+    with nogil:
+        _run_rows_half(SOFTMAX, x, &out[0, 0], kind, &s[0], n_threads)
+
+
+def log_softmax_half(const uint16_t[:, ::1] x, uint16_t[:, ::1] out, int kind, int n_threads):
+    """log_softmax of each row of x (16-bit codes of ``kind``) into out (which may be x)."""
+    cdef float[::1] s = _half_scratch(x.shape[1], 1, n_threads)
+    with nogil:
+        _run_rows_half(LOG_SOFTMAX, x, &out[0, 0], kind, &s[0], n_threads)
+
+
+def logsumexp_half(const uint16_t[:, ::1] x, uint16_t[::1] out, int kind, int n_threads):
+    """logsumexp of each row of x (16-bit codes of ``kind``) into out (one per row)."""
+    cdef float[::1] s = _half_scratch(x.shape[1], 1, n_threads)
+    with nogil:
+        _run_rows_half(LOGSUMEXP, x, &out[0], kind, &s[0], n_threads)
+
+
+cdef struct HalfCEProblem:
+    Py_ssize_t nrows, ncols
+    int kind
+    const int64_t *target_index
+    const float *weight
+    double *loss_rows
+    uint16_t *grad
+    fsm_ce_options options
+    double *partials
+    float *scratch
+    Py_ssize_t slot
+
+
+cdef inline double _ce_chunk_half(const HalfCEProblem *p, const uint16_t *x, Py_ssize_t r0,
+                                  Py_ssize_t r1, float *scratch) noexcept nogil:
+    cdef Py_ssize_t n = p.ncols
+    cdef fsm_ce_options opt = p.options
+    cdef double *lr = p.loss_rows + r0 if p.loss_rows != NULL else NULL
+    cdef uint16_t *g = p.grad + r0 * n if p.grad != NULL else NULL
+    if opt.sample_weight != NULL:
+        opt.sample_weight = opt.sample_weight + r0
+    return fsm_ce_index_h16(
+        fsm_half_rows(data=x + r0 * n, stride=n, nrows=r1 - r0, ncols=n),
+        p.target_index + r0, p.weight, &opt,
+        fsm_half_ce_out(loss_rows=lr, grad=g, grad_stride=n), p.kind, scratch)
+
+
+def cross_entropy_index_half(const uint16_t[:, ::1] x, const int64_t[::1] target, *,
+                             int kind, int64_t ignore_index, weight, double label_smoothing,
+                             double z_loss, double scale, double[::1] loss_rows,
+                             uint16_t[:, ::1] grad, int n_threads,
+                             const double[::1] sample_weight=None):
+    """Fused cross-entropy of the rows of x (16-bit codes of ``kind``) with
+    class-index targets, as cross_entropy_index without softcap: class
+    weights float32, the gradient in x's 16-bit type; returns the sum of the
+    row losses (chunk partials added in NumPy's order)."""
+    cdef HalfCEProblem p
+    cdef const float[::1] w = weight
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc), ch, a, b
+    cdef double few[FEW_PARTIALS]
+    cdef double[::1] pv
+    cdef float[::1] s
+    if nrows == 0:
+        return 0.0
+    if nchunks <= FEW_PARTIALS:
+        p.partials = few
+    else:
+        pv = np.zeros(nchunks, dtype=np.float64)
+        p.partials = &pv[0]
+    s = _half_scratch(ncols, 2 if grad is not None else 1, n_threads)
+    p.scratch = &s[0]
+    p.slot = _half_slot(ncols, 2 if grad is not None else 1)
+    p.nrows, p.ncols, p.kind = nrows, ncols, kind
+    p.target_index = &target[0]
+    p.weight = &w[0] if w is not None else NULL
+    p.options = fsm_ce_options(ignore_index=ignore_index,
+                               weight_sum=(<double>ncols if weight is None
+                                           else float(weight.sum(dtype=np.float64))),
+                               label_smoothing=label_smoothing, z_loss=z_loss,
+                               grad_scale=scale, sample_weight=NULL)
+    if sample_weight is not None and sample_weight.shape[0]:
+        p.options.sample_weight = &sample_weight[0]
+    p.loss_rows = &loss_rows[0] if loss_rows is not None else NULL
+    p.grad = &grad[0, 0] if grad is not None else NULL
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                p.partials[ch] = _ce_chunk_half(&p, &x[0, 0], a, b, p.scratch)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, rpc * ncols * sizeof(uint16_t),
+                                             n_threads)):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                p.partials[ch] = _ce_chunk_half(&p, &x[0, 0], a, b,
+                                                p.scratch + threadid() * p.slot)
+    return fsm_pairwise_sum(p.partials, nchunks)

@@ -31,6 +31,7 @@ FSM_BOTH_TYPES(FSM_INSTANCE_LIST, FSM_ENTRY_DECL, FSM_ISA)
 #include "fsm_gradient_boosting.h"
 #include "fsm_backward.h"
 #include "fsm_divergence.h"
+#include "fsm_halfprec.h"   /* 16-bit storage: calls the float32 kernels above */
 FSM_INSTANCE_LIST(FSM_ENTRY_DEF, FSM_ISA, float, f32)
 #include "fsm_type_undef.h"
 

@@ -77,6 +77,21 @@
     F(T *, grad)                 /* (nrows, ncols) gradient, or NULL */                    \
     F(ptrdiff_t, grad_stride)
 
+/* 16-bit storage (fsm_halfprec.h): rows of float16 or bfloat16 codes, as
+ * fsm_rows / fsm_out / fsm_ce_out with uint16_t elements. */
+#define FSM_HALF_ROWS_FIELDS(F, T)                                                         \
+    F(const uint16_t *, data)                                                              \
+    F(ptrdiff_t, stride)                                                                   \
+    F(ptrdiff_t, nrows)                                                                    \
+    F(ptrdiff_t, ncols)
+#define FSM_HALF_OUT_FIELDS(F, T)                                                          \
+    F(uint16_t *, data)                                                                    \
+    F(ptrdiff_t, stride)
+#define FSM_HALF_CE_OUT_FIELDS(F, T)                                                       \
+    F(double *, loss_rows)       /* (nrows,) per-row losses, or NULL */                    \
+    F(uint16_t *, grad)          /* (nrows, ncols) gradient, or NULL */                    \
+    F(ptrdiff_t, grad_stride)
+
 /* The structs: S(P, name, FIELDS); a typed struct is fsm_<name>_f32 and
  * fsm_<name>_f64, an untyped one fsm_<name>.  P is passed through. */
 #define FSM_TYPED_STRUCTS(S, P)                                                            \
@@ -88,7 +103,10 @@
     S(P, ce_options, FSM_CE_OPTIONS_FIELDS)                                                \
     S(P, focal_options, FSM_FOCAL_OPTIONS_FIELDS)                                          \
     S(P, sfocal_options, FSM_SFOCAL_OPTIONS_FIELDS)                                        \
-    S(P, distill_options, FSM_DISTILL_OPTIONS_FIELDS)
+    S(P, distill_options, FSM_DISTILL_OPTIONS_FIELDS)                                      \
+    S(P, half_rows, FSM_HALF_ROWS_FIELDS)                                                  \
+    S(P, half_out, FSM_HALF_OUT_FIELDS)                                                    \
+    S(P, half_ce_out, FSM_HALF_CE_OUT_FIELDS)
 
 /* ------------------------------------------------------------ kernels
  * X(P, SFX, ret, name, (parameters), (arguments)) for element type T and
@@ -137,7 +155,24 @@
     X(P, SFX, void, distill,                                                               \
       (fsm_rows_##SFX s, fsm_rows_##SFX t, const int64_t *target,                          \
        const fsm_distill_options *opt, fsm_distill_out_##SFX out),                         \
-      (s, t, target, opt, out))
+      (s, t, target, opt, out))                                                            \
+    FSM_HALF_KERNELS_##SFX(X, P)
+
+/* The 16-bit storage kernels (fsm_halfprec.h), listed with the float32 ones
+ * (they compute in float32; name suffix h16): kind is 0 for float16, 1 for
+ * bfloat16; scratch is the caller's float32 block (see fsm_halfprec.h). */
+#define FSM_HALF_KERNELS_f64(X, P)
+#define FSM_HALF_KERNELS_f32(X, P)                                                         \
+    X(P, h16, void, softmax, (fsm_half_rows x, fsm_half_out out, int kind, float *scratch), \
+      (x, out, kind, scratch))                                                             \
+    X(P, h16, void, log_softmax,                                                           \
+      (fsm_half_rows x, fsm_half_out out, int kind, float *scratch), (x, out, kind, scratch)) \
+    X(P, h16, void, logsumexp, (fsm_half_rows x, uint16_t *out, int kind, float *scratch),  \
+      (x, out, kind, scratch))                                                             \
+    X(P, h16, double, ce_index,                                                            \
+      (fsm_half_rows x, const int64_t *target, const float *weight,                        \
+       const fsm_ce_options *opt, fsm_half_ce_out out, int kind, float *scratch),          \
+      (x, target, weight, opt, out, kind, scratch))
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \

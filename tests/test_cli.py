@@ -76,7 +76,7 @@ def test_every_bench_option_parses():
 @pytest.mark.parametrize("argv", [
     ["--shapes", "0x10"], ["--shapes", "8x"], ["--shapes", "axb"], ["--ops", "nope"],
     ["--ops", ","], ["--impls", "nope"], ["--threads", "0"], ["--rounds", "-1"],
-    ["--repeat", "x"], ["--bandwidth-mib", "-1"], ["--dtype", "float16"],
+    ["--repeat", "x"], ["--bandwidth-mib", "-1"], ["--dtype", "int8"],
     ["--linear", "8x10"], ["--compare", "a.json"],
 ], ids=lambda a: " ".join(a))
 def test_bad_values_are_usage_errors(argv, capsys):
@@ -138,7 +138,8 @@ def test_tiny_run_prints_the_table(tiny_run):
 def test_tiny_run_json_has_the_documented_keys(tiny_run):
     doc = json.loads(tiny_run[1].read_text())
     assert set(doc) == {"format", "machine", "method", "settings", "bandwidth", "results",
-                        "linear", "elapsed_s"}
+                        "linear", "memory", "elapsed_s"}
+    assert doc["memory"] is None  # --memory not given
     assert doc["format"] == report.FORMAT
     assert doc["method"]["rounds"] == 2 and doc["method"]["order"] == ["fastsoftmax", "numpy"]
     assert {"cpu", "versions", "load_average", "cpu_activity", "busy", "threads",

@@ -21,14 +21,15 @@ from numpy.typing import ArrayLike
 
 from . import _pool
 from ._driver import core
+from ._halfprec import codes, half_kind, native
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve, valid_count
 from ._typing import Array, Axis, FloatScalar
 from ._validation import (as_array, bad_class_index, check_class_indices,
                           check_class_weight, check_fraction, check_int, check_out,
                           check_real, check_reduction, check_target_shape, copy_back,
-                          float_dtypes, is_index_target, is_kernel_array, kernel_array,
-                          normalize_axis, output_rows, rows_view)
+                          float_dtypes, is_bfloat16, is_index_target, is_kernel_array,
+                          kernel_array, normalize_axis, output_rows, rows_view)
 
 _INT64 = np.dtype(np.int64)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -368,12 +369,16 @@ def _plain_index(x: Array, target: Array, ignore_index: int, mean: bool,
     return (loss, grad) if want_grad else loss
 
 
-def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits"
+def logits_array(logits: ArrayLike, axis: Axis, name: str = "logits", half: bool = False
                  ) -> tuple[Array, int, np.dtype[Any], np.dtype[Any]]:
     """(array, class axis, compute dtype, result dtype) of the logits of a
-    loss (at least one dimension, one integer class axis)."""
+    loss (at least one dimension, one integer class axis).  ``half``:
+    bfloat16 logits are accepted too (computed in float32, result bfloat16)."""
     arr = as_array(logits, name)
-    compute, result = float_dtypes(arr, name)
+    if half and is_bfloat16(arr.dtype):
+        compute, result = _F32, arr.dtype
+    else:
+        compute, result = float_dtypes(arr, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the class axis)")
     if axis is None:
@@ -386,9 +391,15 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
                   label_smoothing: float, reduction: str,
                   num_threads: SupportsIndex | None, z_loss: float, softcap: float | None,
                   want_grad: bool, grad_out: Array | None = None,
-                  targets_checked: bool = False, sample_weight: ArrayLike | None = None) -> Any:
+                  targets_checked: bool = False, sample_weight: ArrayLike | None = None,
+                  codes_kind: int | None = None) -> Any:
     """The loss (and gradient) of in-memory logits: checks every argument,
-    prepares the problem and runs it on all rows in one driver call."""
+    prepares the problem and runs it on all rows in one driver call.
+
+    ``codes_kind``: the logits (and ``grad_out``) are the uint16 codes of
+    16-bit floats of that kind (``_halfprec``: the torch front end's
+    bfloat16 tensors, which NumPy has no dtype for); class-index targets
+    without softcap only; the loss is float32."""
     # The plain call -- (rows, C) C-contiguous float32/64 logits, int64 class
     # indices, no class weight, sample weight, smoothing, z-loss or softcap,
     # "mean" or "sum", the default grad_out and num_threads -- goes straight to the
@@ -414,20 +425,45 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, *, axis: Axis,
             and is_kernel_array(logits, logits.dtype) and is_kernel_array(target, _INT64)):
         return _plain_index(logits, target, ignore_index, reduction == "mean", num_threads,
                             want_grad)
-    arr, axis, compute, result = logits_array(logits, axis)
+    if codes_kind is None:
+        arr, axis, compute, result = logits_array(logits, axis, half=True)
+        # bfloat16 logits: the loss in float32 (the gradient in bfloat16)
+        grad_dtype, result = result, (_F32 if is_bfloat16(result) else result)
+    else:
+        arr = as_array(logits, "logits")
+        axis, compute, result = normalize_axis(axis, arr.ndim), _F32, _F32
+        grad_dtype = arr.dtype
     options = CrossEntropyOptions(reduction, z_loss, softcap, ignore_index, label_smoothing)
     p = CrossEntropyProblem(arr.shape, axis, compute, result, target, weight, options,
                             targets_checked=targets_checked, sample_weight=sample_weight)
     grad = None
     if want_grad:
-        grad = (_pool.empty(arr.shape, result) if grad_out is None
-                else check_out(grad_out, arr.shape, result, "grad_out"))
+        grad = (_pool.empty(arr.shape, grad_dtype) if grad_out is None
+                else check_out(grad_out, arr.shape, grad_dtype, "grad_out"))
+    # 16-bit logits, class indices, no softcap: the kernels read the 16-bit
+    # rows and write a 16-bit gradient (no float32 copy); else float32 copies
+    kind = half_kind(arr.dtype) if codes_kind is None else codes_kind
+    if not p.index_target or options.softcap is not None:
+        if codes_kind is not None:
+            raise TypeError("16-bit codes: class-index targets without softcap only")
+        kind = None
+    if kind is not None:
+        compute = native(arr.dtype)
     x = rows_view(arr, axis, compute)
     t = p.target_rows()
     loss_rows = np.empty(p.nrows, dtype=np.float64) if options.reduction == "none" else None
     gbuf, direct = (None, True) if grad is None else output_rows(grad, axis, compute, (x, t))
-    total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
-                  n_threads=resolve(num_threads, x.size))
+    if kind is not None:
+        o = options
+        total = core.cross_entropy_index_half(
+            codes(x), t, kind=kind, ignore_index=o.ignore_index, weight=p.weight,
+            label_smoothing=o.label_smoothing, z_loss=o.z_loss, scale=p.scale,
+            loss_rows=loss_rows, grad=None if gbuf is None else codes(gbuf),
+            n_threads=resolve(num_threads, x.size),
+            sample_weight=p.sample_weight_rows(0, x.shape[0]))
+    else:
+        total = p.run(x, t, loss_rows=loss_rows, grad=gbuf, x_is_scratch=False,
+                      n_threads=resolve(num_threads, x.size))
     if not direct:
         assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, axis)

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _halfprec
 from ._driver import core
+from ._halfprec import half_kind, row_kernel
 from ._typing import Array, Kernel, RowAxes
 from ._validation import copy_back, kernel_array, output_rows, rows_view
 
@@ -29,9 +31,13 @@ class RowsProblem:
     (rows, n) kernel array of the ``compute`` dtype.
     """
 
-    def __init__(self, arr: Array, axes: RowAxes, compute: np.dtype[Any]) -> None:
+    def __init__(self, arr: Array, axes: RowAxes, compute: np.dtype[Any],
+                 kind: int | None = None) -> None:
         self.axes = None if arr.ndim <= 1 and not isinstance(axes, tuple) else axes
         self.compute = compute
+        # 16-bit rows (the kernels read them), or None; ``kind`` given: ``arr``
+        # holds the uint16 codes of that kind (torch bfloat16 tensors)
+        self.kind = half_kind(compute) if kind is None else kind
         self.x = rows_view(arr, self.axes, compute)
         self.nrows, self.ncols = self.x.shape
 
@@ -49,6 +55,8 @@ class RowsProblem:
         """``kernel`` (the softmax or log_softmax driver) over the rows, into
         ``res`` (the input's shape, any layout)."""
         buf, direct = self.output_rows(res)
+        if self.kind is not None:
+            kernel = row_kernel(kernel, self.kind)
         kernel(self.x, buf, n_threads)
         if not direct:
             self.copy_back(buf, res)
@@ -63,6 +71,8 @@ class RowsProblem:
             flat = kernel_array(out, self.compute, writable=True, shape=(-1,))
         if flat is None:
             flat = np.empty(self.nrows, dtype=self.compute)
-        if self.nrows:
+        if self.nrows and self.kind is not None:
+            _halfprec.logsumexp(self.x, flat, self.kind, n_threads)
+        elif self.nrows:
             core.logsumexp(self.x, flat, n_threads)
         return flat

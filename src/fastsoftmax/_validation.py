@@ -47,8 +47,19 @@ def float_dtypes(arr: Array, name: str = "x") -> tuple[np.dtype[Any], np.dtype[A
         return _COMPUTE[_supported_float(dt, name)], dt.newbyteorder("=")
     if dt.kind in "iub":
         return np.dtype(np.float64), np.dtype(np.float64)
+    if is_bfloat16(dt):
+        raise TypeError(
+            f"{name} has dtype bfloat16, which this function does not support (bfloat16 "
+            "is read by softmax, log_softmax, logsumexp and the cross-entropy with class "
+            "indices): convert it with .astype(numpy.float32)")
     raise TypeError(
         f"{name} must have a real numeric dtype (float, int or bool), got {dt}")
+
+
+def is_bfloat16(dt: np.dtype[Any]) -> bool:
+    """Whether ``dt`` is ml_dtypes' bfloat16 (a 2-byte void-kind dtype of
+    that name; ml_dtypes itself is never imported)."""
+    return dt.kind == "V" and dt.itemsize == 2 and dt.name == "bfloat16"
 
 
 def _supported_float(dt: np.dtype[Any], name: str) -> np.dtype[Any]:

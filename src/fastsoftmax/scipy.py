@@ -43,7 +43,8 @@ SciPy fails:
   overflow.
 * float16 input to the softmax family is computed in float32 and rounded
   once (SciPy rounds every float16 operation): results may differ in the
-  last float16 bit.
+  last float16 bit.  float16 and bfloat16 (``ml_dtypes``) are read by the
+  kernels directly, without a float32 copy.
 * ``log_softmax`` is computed as ``(x - max) - log1p(sum of the others)``,
   more accurate than SciPy's ``log(sum)`` when the result is near 0.
 * ``expit`` keeps subnormal results (``expit(-720.0)`` is ``2e-313``) where
@@ -76,7 +77,8 @@ from ._driver import core
 from ._rows import RowsProblem
 from ._threads import resolve
 from ._typing import Array, Axes, Int as _Int, Kernel, RowAxes
-from ._validation import float_dtypes, normalize_axis
+from ._halfprec import half_kind, native
+from ._validation import float_dtypes, is_bfloat16, normalize_axis
 from .sigmoid import log_sigmoid as _fs_log_sigmoid
 from .sigmoid import sigmoid as _fs_sigmoid
 from .softmax import log_softmax as _fs_log_softmax
@@ -170,7 +172,10 @@ def _reduced_over(arr: Array, axes: tuple[int, ...], kernel: Kernel | None = Non
     """softmax / log_softmax (``kernel``: the driver) of ``arr`` over the
     tuple of ``axes`` merged into one, or (``kernel`` None) its logsumexp, of
     the shape of the axes kept."""
-    compute, result = float_dtypes(arr)
+    if half_kind(arr.dtype) is not None:  # float16, bfloat16: the kernels read them
+        compute = result = native(arr.dtype)
+    else:
+        compute, result = float_dtypes(arr)
     p = RowsProblem(arr, axes, compute)
     nt = resolve(None, arr.size)
     if kernel is not None:
@@ -190,7 +195,7 @@ def _softmax_family(name: str, kernel: Callable[..., Any], x: ArrayLike, axis: A
             return getattr(sp, name)(x, axis=axis)
     arr = np.asarray(x)  # as SciPy: a masked array's mask is ignored
     dt = arr.dtype
-    if dt.char in _KERNEL_FLOATS:
+    if dt.char in _KERNEL_FLOATS or is_bfloat16(dt):
         work, rdt = arr, dt.newbyteorder("=")
     elif dt.kind in "iu":
         rdt = _EXP_OF_INT.get(dt.itemsize, _FLOAT64)
@@ -381,7 +386,7 @@ def logsumexp(a: ArrayLike, axis: Axes = None, b: ArrayLike | None = None, keepd
             return sp.logsumexp(a, axis=axis, keepdims=keepdims, return_sign=return_sign)
     arr = np.asarray(a)
     dt = arr.dtype
-    if not (dt.char in _KERNEL_FLOATS or dt.kind in "iub"):
+    if not (dt.char in _KERNEL_FLOATS or dt.kind in "iub" or is_bfloat16(dt)):
         sp = _scipy_special("logsumexp", f"input of dtype {dt}", not _delegated_kind(dt))
         return sp.logsumexp(arr, axis=axis, keepdims=keepdims, return_sign=return_sign)
     if arr.ndim == 0:

@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _pool, _threads
 from ._driver import core
+from ._halfprec import half_kind, native
 from ._rows import RowsProblem
 from ._threads import resolve
 from ._typing import Array, Axis, Float, Int, Kernel, RowAxes
@@ -17,13 +18,18 @@ from ._validation import (as_array, check_mask, check_out, check_temperature, fl
 __all__ = ["softmax", "log_softmax", "logsumexp"]
 
 
-def _prepare(x: ArrayLike, axis: Axis
+def _prepare(x: ArrayLike, axis: Axis, half: bool = False
              ) -> tuple[Array, int | None, np.dtype[Any], np.dtype[Any]]:
     """(array, axis, compute dtype, result dtype) with axis an int or None.
 
-    A 0-d input is treated as a vector of one element (as SciPy does)."""
+    A 0-d input is treated as a vector of one element (as SciPy does).
+    ``half``: float16 and bfloat16 input keep their dtype as the compute
+    dtype (the kernels read it, :mod:`._halfprec`)."""
     arr = as_array(x)
-    compute, result = float_dtypes(arr)
+    if half and half_kind(arr.dtype) is not None:
+        compute = result = native(arr.dtype)
+    else:
+        compute, result = float_dtypes(arr)
     if axis is not None:
         axis = normalize_axis(axis, max(arr.ndim, 1))
     return arr, axis, compute, result
@@ -44,7 +50,7 @@ def _elementwise(kernel: Kernel, x: ArrayLike, axis: Axis, out: Array | None,
         res = np.empty_like(x)  # fresh: a kernel array too
         kernel(x.reshape(-1, x.shape[-1]), res.reshape(-1, x.shape[-1]), 1)
         return res
-    arr, axis, compute, result = _prepare(x, axis)
+    arr, axis, compute, result = _prepare(x, axis, half=True)
     if out is None:
         res = _pool.empty(arr.shape, result)
     else:
@@ -330,7 +336,7 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
         res = np.empty(x.shape[:-1], dtype=x.dtype)
         core.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
         return res[()] if res.ndim == 0 else res
-    arr, axis, compute, result = _prepare(x, axis)
+    arr, axis, compute, result = _prepare(x, axis, half=True)
     if axis is None or arr.ndim == 0:
         shape = (1,) * arr.ndim if keepdims else ()
     else:

@@ -22,8 +22,11 @@ registered backward, so it works with ``loss.backward()``,
 * **CPU only.** Tensors on any other device (CUDA, ``meta``, ...) raise
   ``ValueError``; nothing is ever moved to the CPU behind your back.
   Dtypes: float32 and float64; float16 is computed in float32 and returned
-  as float16 (as everywhere in fastsoftmax); bfloat16 and integer inputs
-  raise ``TypeError`` (convert with ``.float()`` yourself).
+  as float16 (as everywhere in fastsoftmax); bfloat16 tensors are read by
+  the kernels (as their 16-bit codes, without a copy) in ``softmax``,
+  ``log_softmax``, ``logsumexp`` and ``cross_entropy``, and raise
+  ``TypeError`` elsewhere (convert with ``.float()`` yourself), as integer
+  inputs do.
 
 Where the answers differ from PyTorch's (special values, ignored samples
 holding NaN, ...) they are fastsoftmax's, see docs/semantics.md, section
@@ -65,23 +68,29 @@ from .softmax import log_softmax as _np_log_softmax
 from .softmax import logsumexp as _np_logsumexp
 from .softmax import softmax as _np_softmax
 from ._validation import check_int, check_reduction
+from . import _core, _crossentropy
+from ._halfprec import BFLOAT16
+from ._rows import RowsProblem
+from ._threads import resolve
 
 __all__ = ["cross_entropy", "linear_cross_entropy", "softmax", "log_softmax", "logsumexp",
            "binary_cross_entropy_with_logits"]
 
 Tensor = Any  # torch.Tensor: torch is not followed by the type checker
 
-_FLOATS = (torch.float32, torch.float64, torch.float16)
+_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _NP_DTYPES: dict[Any, np.dtype[Any]] = {
     torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
-    torch.float16: np.dtype(np.float16)}
+    torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(np.uint16)}
 
 
 # ------------------------------------------------------------------ tensors
 
-def _check_tensor(t: object, name: str, fn: str, *, floating: bool = True) -> None:
+def _check_tensor(t: object, name: str, fn: str, *, floating: bool = True,
+                  bf16: bool = False) -> None:
     """``t`` must be a strided CPU tensor (of a supported float dtype when
-    ``floating``): anything else is an error, never a silent copy."""
+    ``floating``; bfloat16 only where ``bf16``: the functions whose kernels
+    read it): anything else is an error, never a silent copy."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(t).__name__}")
     if t.device.type != "cpu":
@@ -92,9 +101,9 @@ def _check_tensor(t: object, name: str, fn: str, *, floating: bool = True) -> No
     if t.layout != torch.strided:
         raise ValueError(f"{fn}: {name} must be a dense (strided) tensor, got layout "
                          f"{t.layout}")
-    if floating and t.dtype not in _FLOATS:
-        hint = (" (16-bit brain floats are not read directly yet: convert with .float())"
-                if t.dtype == torch.bfloat16 else "")
+    if floating and (t.dtype not in _FLOATS or (t.dtype == torch.bfloat16 and not bf16)):
+        hint = (" (bfloat16 is read by softmax, log_softmax, logsumexp and cross_entropy "
+                "only: convert with .float())" if t.dtype == torch.bfloat16 else "")
         raise TypeError(f"{fn}: {name} must be float32, float64 or float16, got "
                         f"{t.dtype}{hint}")
 
@@ -120,6 +129,34 @@ def _np(t: Tensor) -> np.ndarray[Any, Any]:
     return view
 
 
+def _codes(t: Tensor) -> np.ndarray[Any, Any]:
+    """The uint16 codes of a bfloat16 tensor (NumPy has no bfloat16), a view."""
+    codes: np.ndarray[Any, Any] = t.detach().view(torch.int16).numpy().view(np.uint16)
+    return codes
+
+
+def _bf16(t: Tensor) -> bool:
+    return bool(t.dtype == torch.bfloat16)
+
+
+def _rows_bf16(kernel: Any, input: Tensor, dim: int) -> Tensor:
+    """softmax / log_softmax (``kernel``: the float driver) of a bfloat16
+    tensor, read by the 16-bit drivers as its codes: no float32 copy."""
+    x = _codes(input)
+    res = _empty_like(input)
+    if x.size:
+        RowsProblem(x, dim, np.dtype(np.uint16), kind=BFLOAT16).elementwise(
+            kernel, res, resolve(None, x.size))
+    return _tensor(res).view(torch.bfloat16)
+
+
+def _logsumexp_bf16(x: np.ndarray[Any, Any], axis: int) -> np.ndarray[Any, Any]:
+    """The logsumexp codes over ``axis`` of bfloat16 codes ``x``."""
+    p = RowsProblem(x, axis, np.dtype(np.uint16), kind=BFLOAT16)
+    flat = p.logsumexp(None, resolve(None, x.size))
+    return flat.reshape([n for d, n in enumerate(x.shape) if d != axis])
+
+
 def _opt_np(t: Tensor | None) -> np.ndarray[Any, Any] | None:
     return None if t is None else _np(t)
 
@@ -127,6 +164,15 @@ def _opt_np(t: Tensor | None) -> np.ndarray[Any, Any] | None:
 def _tensor(a: Any) -> Tensor:
     """A NumPy result as a tensor, without copying (0-d results included)."""
     return torch.from_numpy(np.asarray(a))
+
+
+def _tensor_as(a: Any, dtype: Any) -> Tensor:
+    """A NumPy result as a tensor of ``dtype``: bfloat16 from uint16 codes
+    (a view) or from a float32 loss (rounded)."""
+    t = _tensor(a)
+    if dtype == torch.bfloat16:
+        return t.view(dtype) if t.dtype == torch.uint16 else t.to(dtype)
+    return t
 
 
 def _empty_like(t: Tensor) -> np.ndarray[Any, Any]:
@@ -265,9 +311,30 @@ def _cross_entropy_impl(input: Tensor, target: Tensor, weight: Tensor | None,
                       ignore_index: int, reduction: str, label_smoothing: float,
                       z_loss: float, softcap: float | None, with_grad: bool
                       ) -> tuple[Tensor, Tensor]:
+    if _bf16(input) and (target.is_floating_point() or softcap is not None):
+        # probability targets, softcap: the float32 route (torch's rounding back)
+        loss, grad = _cross_entropy_impl(input.float(), target.float()
+                                         if target.is_floating_point() else target,
+                                         None if weight is None else weight.float(),
+                                         ignore_index, reduction, label_smoothing, z_loss,
+                                         softcap, with_grad)
+        return loss.to(torch.bfloat16), grad.to(torch.bfloat16)
+    if _bf16(input) and weight is not None:
+        weight = weight.float()  # (C,): the float32 class weights the kernel takes
     kw: dict[str, Any] = dict(
         axis=_class_dim(input.dim()), weight=_opt_np(weight), ignore_index=ignore_index,
         reduction=reduction, label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
+    if _bf16(input):
+        # read as 16-bit codes by the kernels; the loss in float32, then bfloat16 (torch's)
+        grad_codes = _empty_like(input) if with_grad else None
+        loss = _crossentropy.cross_entropy(
+            _codes(input), _np(target), num_threads=None, want_grad=with_grad,
+            grad_out=grad_codes, codes_kind=BFLOAT16, **kw)
+        if with_grad:
+            loss = loss[0]
+        return (_tensor_as(loss, torch.bfloat16),
+                input.new_empty(0) if grad_codes is None
+                else _tensor_as(grad_codes, torch.bfloat16))
     if with_grad:
         # the gradient in the input's layout (as autograd wants x.grad): the
         # kernel writes into it
@@ -343,10 +410,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     tensor([-0.3410,  0.2424,  0.0986], dtype=torch.float64)
     """
     fn = "cross_entropy"
-    _check_tensor(input, "input", fn)
+    _check_tensor(input, "input", fn, bf16=True)
     _check_tensor(target, "target", fn, floating=False)
     if weight is not None:
-        _check_tensor(weight, "weight", fn)
+        _check_tensor(weight, "weight", fn, bf16=True)
     _no_grad_needed(target, "target", fn)
     _no_grad_needed(weight, "weight", fn)
     _same_dtype(input, target, "target", "input", fn)
@@ -367,10 +434,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
 # ------------------------------------------------------------------ the softmax family
 
 def _softmax_impl(input: Tensor, dim: int) -> Tensor:
+    if _bf16(input):
+        return _rows_bf16(_core.softmax, input, dim)
     return _tensor(_np_softmax(_np(input), dim))
 
 
 def _log_softmax_impl(input: Tensor, dim: int) -> Tensor:
+    if _bf16(input):
+        return _rows_bf16(_core.log_softmax, input, dim)
     return _tensor(_np_log_softmax(_np(input), dim))
 
 
@@ -434,7 +505,7 @@ def softmax(input: Tensor, dim: int) -> Tensor:
     tensor([[0.0900, 0.2447, 0.6652],
             [0.3333, 0.3333, 0.3333]])
     """
-    _check_tensor(input, "input", "softmax")
+    _check_tensor(input, "input", "softmax", bf16=True)
     return _softmax_op(input, _dim(dim, input.dim(), "softmax"))
 
 
@@ -453,23 +524,27 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     >>> log_softmax(torch.tensor([0.0, -40.0], dtype=torch.float64), dim=0)[0].item()
     -4.248354255291589e-18
     """
-    _check_tensor(input, "input", "log_softmax")
+    _check_tensor(input, "input", "log_softmax", bf16=True)
     return _log_softmax_op(input, _dim(dim, input.dim(), "log_softmax"))
 
 
 def _logsumexp_impl(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
-    x = _np(input)
-    if len(dim) == 1:
+    bf16 = _bf16(input)
+    x = _codes(input) if bf16 else _np(input)
+    if bf16 and x.ndim == 0:
+        return _tensor_as(_logsumexp_bf16(x.reshape(1), 0).reshape(()), input.dtype)
+    if len(dim) == 1 and not bf16:
         return _tensor(_np_logsumexp(x, dim[0], keepdims=keepdim))
     # several dims: moved last and merged into one (a copy only if the
     # layout needs one, as the kernels need contiguous rows anyway)
     rest = [d for d in range(x.ndim) if d not in dim]
     moved = x.transpose(rest + list(dim))
     flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-    res = np.asarray(_np_logsumexp(flat, -1))
+    res = (_logsumexp_bf16(flat, flat.ndim - 1) if bf16
+           else np.asarray(_np_logsumexp(flat, -1)))
     if keepdim:
         res = res.reshape([1 if d in dim else n for d, n in enumerate(x.shape)])
-    return _tensor(res)
+    return _tensor_as(res, input.dtype)
 
 
 def _reduced_shape(shape: Sequence[int], dim: Sequence[int], keepdim: bool) -> list[int]:
@@ -519,7 +594,7 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
     tensor([6.9315e-01, 1.0001e+04], dtype=torch.float64)
     """
     fn = "logsumexp"
-    _check_tensor(input, "input", fn)
+    _check_tensor(input, "input", fn, bf16=True)
     dims = [dim] if isinstance(dim, int) else list(dim)
     if not dims:
         raise ValueError(f"{fn}: dim must name at least one dimension")

@@ -97,8 +97,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--shapes", type=_shape_list, default=list(inputs.DEFAULT_SHAPES), metavar="NxC,...",
         help="input shapes, the class axis last (default: "
              f"{', '.join(inputs.format_shape(s) for s in inputs.DEFAULT_SHAPES)})")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                        help="input dtype (default: float32)")
+    parser.add_argument("--dtype", choices=("float32", "float64") + inputs.HALF_DTYPES,
+                        default="float32",
+                        help="input dtype (default: float32); float16 and bfloat16 (which "
+                             "needs ml_dtypes) time the ops whose kernels read 16-bit rows "
+                             f"({', '.join(registry.HALF_OPS)}) with "
+                             f"{', '.join(registry.HALF_IMPLEMENTATIONS)}, each peer fed "
+                             "the 16-bit data as its users hold it (torch: 16-bit tensors; "
+                             "NumPy: a float32 copy, the result rounded back)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure the peak extra resident memory of one call of "
+                             "each op and shape, per implementation (one fresh process per "
+                             "call; Linux)")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                         help="threads of every implementation and of the bandwidth "
                              "measurement (default: fastsoftmax.get_num_threads(), here "
@@ -171,6 +181,10 @@ def _implementations(args: argparse.Namespace) -> list[str]:
                  + (f" (it needs {' and '.join((name, *needs))})" if needs else "")
                  + ": skipped")
             continue
+        dtype = getattr(args, "dtype", "float32")
+        if dtype in inputs.HALF_DTYPES and name not in registry.HALF_IMPLEMENTATIONS:
+            _say(f"{name} does not take {dtype} input here: skipped")
+            continue
         chosen.append(name)
     if "fastsoftmax" not in chosen:
         chosen.insert(0, "fastsoftmax")  # the baseline of every ratio
@@ -181,6 +195,12 @@ def measure(args: argparse.Namespace) -> JSONDict:
     """Run the benchmark the arguments describe; its JSON document."""
     start = time.perf_counter()
     threads = fastsoftmax.get_num_threads() if args.threads is None else args.threads
+    if args.dtype in inputs.HALF_DTYPES:
+        inputs.numpy_dtype(args.dtype)  # fail now if ml_dtypes is missing
+        other = [op for op in args.ops if op not in registry.HALF_OPS]
+        if other:
+            raise SystemExit(f"--dtype {args.dtype} times {', '.join(registry.HALF_OPS)} "
+                             f"only, not {', '.join(other)}")
     impls = _implementations(args)
     info = machine.machine_info(threads, impls)
     print(report.format_machine(info), flush=True)
@@ -201,6 +221,10 @@ def measure(args: argparse.Namespace) -> JSONDict:
                                                  if i in ("fastsoftmax", "torch", "numpy")],
                                    dtype=args.dtype, threads=threads, rounds=args.rounds,
                                    progress=_say)
+    memory = None
+    if getattr(args, "memory", False):
+        memory = runner.run_memory(args.ops, args.shapes, impls, dtype=args.dtype,
+                                   threads=threads, progress=_say)
     return {
         "format": report.FORMAT, "machine": info,
         "method": {"rounds": args.rounds, "order": impls, "statistic": report.STATISTIC,
@@ -211,6 +235,7 @@ def measure(args: argparse.Namespace) -> JSONDict:
         "settings": {"ops": list(args.ops), "shapes": [list(s) for s in args.shapes],
                      "dtype": args.dtype, "threads": threads, "repeat": args.repeat},
         "bandwidth": matrix["bandwidth"], "results": matrix["results"], "linear": linear,
+        "memory": memory,
         "elapsed_s": time.perf_counter() - start,
     }
 
@@ -241,6 +266,9 @@ def run(args: argparse.Namespace) -> int:
     if doc.get("linear"):
         print()
         print(report.format_linear_table(doc["linear"]))
+    if doc.get("memory"):
+        print()
+        print(report.format_memory_table(doc["memory"]))
     if args.json:
         report.write_json(args.json, doc)
         _say(f"wrote {args.json}")

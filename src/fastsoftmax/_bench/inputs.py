@@ -62,7 +62,7 @@ def make_logits(shape: tuple[int, ...], dtype: str = "float32", seed: int = 0) -
     shape : tuple of int
         Array shape; the class (reduction) axis is the last.
     dtype : str, optional
-        ``"float32"`` or ``"float64"``.
+        ``"float32"``, ``"float64"``, ``"float16"`` or ``"bfloat16"``.
     seed : int, optional
         Seed of the generator.
 
@@ -73,7 +73,29 @@ def make_logits(shape: tuple[int, ...], dtype: str = "float32", seed: int = 0) -
         uses the same logits), so callers must treat it as read-only.
     """
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+    dt = numpy_dtype(dtype)
+    if dt.itemsize == 2:  # 16-bit: float32 draws rounded (NumPy draws no 16-bit floats)
+        return rng.standard_normal(tuple(shape), dtype=np.float32).astype(dt)
+    return rng.standard_normal(tuple(shape), dtype=dt.type)
+
+
+#: The 16-bit input dtypes of ``--dtype`` (the kernels read them directly for
+#: the ops of :data:`registry.HALF_OPS`).
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of a ``--dtype`` name; bfloat16 is ml_dtypes' (imported
+    here only, with a clear error when it is not installed)."""
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise SystemExit("--dtype bfloat16 needs ml_dtypes for its NumPy inputs "
+                             "(pip install ml_dtypes)") from None
+        bf16: np.dtype = np.dtype(ml_dtypes.bfloat16)
+        return bf16
+    return np.dtype(name)
 
 
 def make_logits_only(shape: tuple[int, ...], dtype: str = "float32",
@@ -195,5 +217,8 @@ def load_inputs(manifest: dict[str, list[str]] | None, maker: InputMaker, shape:
     cache = {} if cache is None else cache
     for path in paths:
         if path not in cache:
-            cache[path] = np.load(path)
+            arr = np.load(path)
+            if arr.dtype.kind == "V" and arr.dtype.itemsize == 2:  # bfloat16 saved as void
+                arr = arr.view(numpy_dtype("bfloat16"))
+            cache[path] = arr
     return tuple(cache[path] for path in paths)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .inputs import (make_linear_inputs, make_logits, make_logits_and_binary_targets,
-                     make_logits_and_labels, make_logits_only)
+                     make_logits_and_labels, make_logits_only, numpy_dtype)
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
            "register_implementation", "matrix_ops", "linear_ops", "reference", "numpy_peer",
@@ -83,6 +83,11 @@ def register_op(op: Op) -> Op:
 #: which every peer library has.  The other matrix ops (the newer losses)
 #: are timed on request (``--ops all`` or by name).
 DEFAULT_OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_and_grad")
+#: The ops timed with 16-bit input (``--dtype float16|bfloat16``): those whose
+#: kernels read 16-bit rows.
+HALF_OPS = DEFAULT_OPS
+#: The implementations that take 16-bit input as their users give it.
+HALF_IMPLEMENTATIONS = ("fastsoftmax", "fastsoftmax_out", "numpy", "torch")
 
 
 def matrix_ops() -> list[str]:
@@ -100,7 +105,7 @@ def traffic(op_name: str, shape: Sequence[int], dtype: str) -> tuple[int, int] |
     op = OPS[op_name]
     if op.traffic is None:
         return None
-    return op.traffic(tuple(shape), np.dtype(dtype).itemsize)
+    return op.traffic(tuple(shape), numpy_dtype(dtype).itemsize)
 
 
 def _rows(shape: tuple[int, ...]) -> int:
@@ -282,7 +287,14 @@ def numpy_peer(op_name: str) -> Callable[..., Any]:
     from . import numpy_peer as peer
 
     def in_input_dtype(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return lambda x, *rest: fn(x, *rest, dtype=x.dtype)
+        def call(x: Any, *rest: Any) -> Any:
+            if x.dtype.itemsize == 2:
+                # 16-bit input, as a NumPy user computes it: in a float32 copy
+                # (NumPy has no bfloat16 arithmetic), the result rounded back
+                out = fn(x.astype(np.float32), *rest, dtype=np.float32)
+                return np.asarray(out).astype(x.dtype) if np.ndim(out) else out
+            return fn(x, *rest, dtype=x.dtype)
+        return call
 
     if op_name == "cross_entropy_and_grad":
         loss = in_input_dtype(peer.cross_entropy)
@@ -554,6 +566,14 @@ def _torch_distillation_and_grad(torch: Any) -> Callable[..., Any]:
     return distillation_loss_and_grad
 
 
+def _torch_tensor(torch: Any, a: np.ndarray) -> Any:
+    """A zero-copy tensor of a NumPy argument; a bfloat16 array (ml_dtypes)
+    as a torch.bfloat16 tensor of the same memory."""
+    if a.dtype.kind == "V" and a.dtype.itemsize == 2 and a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
 @contextlib.contextmanager
 def _torch_threads(torch: Any, n: int) -> Iterator[None]:
     old = torch.get_num_threads()
@@ -607,7 +627,7 @@ register_implementation(Implementation(
      "log_softmax_backward": _torch_log_softmax_backward,
      "kl_div": _torch_kl_div,
      "distillation_loss_and_grad": _torch_distillation_and_grad},
-    convert=lambda torch, a: torch.from_numpy(a),
+    convert=lambda torch, a: _torch_tensor(torch, a),
     threads=_torch_threads,
 ))
 

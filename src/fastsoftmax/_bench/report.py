@@ -16,6 +16,8 @@ so a saved run can be shown, compared or plotted again::
                       "rounds": [{"samples_s", "calls_per_sample"}]}}}],
      "linear": {"size", "dtype", "results": {name: {op: {"seconds",
                 "peak_extra", "rounds"}}}} or null,
+     "memory": {"dtype", "results": [{"op", "shape", "impl", "peak_extra"}]}
+               or null,
      "elapsed_s"}
 
 ``median_s`` is the best of the rounds' medians (the number in the table).
@@ -346,3 +348,25 @@ def plot(doc: JSONDict, path: str) -> None:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / fig.get_figheight()))
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def format_memory_table(memory: JSONDict) -> str:
+    """The ``--memory`` table: the peak extra resident memory of one call, per
+    op and shape (rows) and implementation (columns), in MiB."""
+    rows: dict[tuple[str, tuple[int, ...]], dict[str, int | None]] = {}
+    impls: list[str] = []
+    for r in memory["results"]:
+        rows.setdefault((r["op"], tuple(r["shape"])), {})[r["impl"]] = r["peak_extra"]
+        if r["impl"] not in impls:
+            impls.append(r["impl"])
+    lines = [f"peak extra memory of one call ({memory['dtype']}; MiB of resident memory "
+             "above the inputs and a warm-up call's, a fresh process per call; a result "
+             "counts unless it reuses freed memory, as fastsoftmax's output pool does)",
+             f"{'op':<24}{'shape':>14}" + "".join(f"{i:>16}" for i in impls)]
+    for (op, shape), by_impl in rows.items():
+        cells = []
+        for i in impls:
+            v = by_impl.get(i)
+            cells.append("-" if v is None else f"{v / 2**20:.1f}")
+        lines.append(f"{op:<24}{format_shape(shape):>14}" + "".join(f"{c:>16}" for c in cells))
+    return "\n".join(lines)

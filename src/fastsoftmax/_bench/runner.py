@@ -104,7 +104,7 @@ def _run_probe(module: str, spec: JSONDict, env: dict[str, str],
 
 def _input_bytes(shapes: Sequence[Sequence[int]], dtype: str) -> int:
     """Bytes of the logits and labels of every shape."""
-    itemsize = np.dtype(dtype).itemsize
+    itemsize = inputs.numpy_dtype(dtype).itemsize
     return sum(math.prod(s) * itemsize + math.prod(s[:-1]) * 8 for s in shapes)
 
 
@@ -310,3 +310,44 @@ def run_linear(size: Sequence[int], impls: Sequence[str], *, dtype: str = "float
                 say(f"round {r + 1}/{rounds} {op} {impl}: {format_time(got['seconds'])}"
                     + ("" if peak is None else f", peak +{peak / 2**20:.0f} MiB"))
     return {"size": size, "dtype": dtype, "results": results}
+
+
+# --------------------------------------------------------------------------
+# peak extra memory of a call
+
+
+def run_memory(ops: Sequence[str], shapes: Sequence[Sequence[int]], impls: Sequence[str], *,
+               dtype: str = "float32", threads: int = 1,
+               progress: Progress | None = None) -> JSONDict:
+    """Peak extra memory of each implementation's call of each op and shape,
+    one fresh process each (:mod:`memory_probe`).
+
+    Returns
+    -------
+    dict
+        ``{"dtype": ..., "results": [{"op", "shape", "impl", "peak_extra"}]}``
+        (``peak_extra`` in bytes, or None where it cannot be measured).
+    """
+    say = progress or (lambda line: None)
+    results = []
+    for shape in shapes:
+        for op in ops:
+            for impl in impls:
+                if op not in registry.IMPLEMENTATIONS[impl].bindings:
+                    continue
+                dims = [int(n) for n in shape]
+                spec = {"impl": impl, "op": op, "shape": dims, "dtype": dtype,
+                        "threads": threads}
+                got: JSONDict = {}
+
+                def on_event(event: JSONDict, got: JSONDict = got) -> None:
+                    if event["event"] == "result":
+                        got.update(peak_extra=event["peak_extra"])
+                _run_probe("fastsoftmax._bench.memory_probe", spec,
+                           probe_environment(impl, threads), on_event)
+                peak = got.get("peak_extra")
+                results.append({"op": op, "shape": dims, "impl": impl,
+                                "peak_extra": peak})
+                say(f"memory {op} {inputs.format_shape(shape)} {impl}: "
+                    + ("-" if peak is None else f"+{peak / 2**20:.1f} MiB"))
+    return {"dtype": dtype, "results": results}
