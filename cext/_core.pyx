@@ -627,34 +627,37 @@ def cross_entropy_gradient_hessian(const floating[:, ::1] x, const int64_t[::1] 
                           &grad[r0, 0], &hess[r0, 0], r1 - r0, ncols)
 
 
-cdef inline void _bgh_chunk(const floating *x, const floating *t, const floating *sw,
-                            floating *grad, floating *hess, Py_ssize_t n) noexcept nogil:
+cdef inline int _bgh_chunk(const floating *x, const floating *t, const floating *sw,
+                           floating *grad, floating *hess, Py_ssize_t n) noexcept nogil:
     if floating is float:
-        fsm_bce_grad_hess_f32(x, t, sw, grad, hess, n)
+        return fsm_bce_grad_hess_f32(x, t, sw, grad, hess, n)
     else:
-        fsm_bce_grad_hess_f64(x, t, sw, grad, hess, n)
+        return fsm_bce_grad_hess_f64(x, t, sw, grad, hess, n)
 
 
 def binary_cross_entropy_gradient_hessian(const floating[::1] x, const floating[::1] target,
                                           sample_weight, floating[::1] grad,
                                           floating[::1] hess, int n_threads):
     """Gradient and hessian of the binomial log-loss, elementwise over 1-D
-    arrays (sample_weight: x's shape, or None)."""
+    arrays (sample_weight: x's shape, or None).  Returns whether a target
+    lies outside [0, 1] or is NaN (the outputs are then not meaningful)."""
     cdef const floating[::1] w = sample_weight
     cdef const floating *sw = &w[0] if w is not None else NULL
     cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef Py_ssize_t bad = 0
     if n == 0:
-        return
+        return False
     with nogil:
         if n_threads <= 1 or nchunks <= 1:
-            _bgh_chunk(&x[0], &target[0], sw, &grad[0], &hess[0], n)
+            bad = _bgh_chunk(&x[0], &target[0], sw, &grad[0], &hess[0], n)
         else:
             for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
                              chunksize=_grab(nchunks, CHUNK_ELEMS * sizeof(floating), n_threads)):
                 j0 = ch * CHUNK_ELEMS
                 j1 = min(j0 + CHUNK_ELEMS, n)
-                _bgh_chunk(&x[j0], &target[j0], sw + j0 if sw != NULL else NULL,
-                           &grad[j0], &hess[j0], j1 - j0)
+                bad += _bgh_chunk(&x[j0], &target[j0], sw + j0 if sw != NULL else NULL,
+                                  &grad[j0], &hess[j0], j1 - j0)
+    return bad != 0
 
 
 # ------------------------------------------------------------------ softmax backward

@@ -44,8 +44,9 @@
 #define FSM_ISA_COMPILED "baseline"
 #endif
 
-/* ret is void or double: the forwarders return the entry point's value */
+/* ret is void, int or double: the forwarders return the entry point's value */
 #define FSM_RETURN_void
+#define FSM_RETURN_int return
 #define FSM_RETURN_double return
 
 /* X macros over a kernel list (P is the level suffix ISA, or the table) */

@@ -110,7 +110,7 @@
 
 /* ------------------------------------------------------------ kernels
  * X(P, SFX, ret, name, (parameters), (arguments)) for element type T and
- * name suffix SFX (f32, f64); ret is void or double; P is passed through.
+ * name suffix SFX (f32, f64); ret is void, int or double; P is passed through.
  * The public function is fsm_<name>_<SFX>, the entry point of ISA level v
  * fsm_<name>_<SFX>_<v>, the inline implementation kernel_<name>_<SFX>. */
 
@@ -141,7 +141,7 @@
       (fsm_rows_##SFX x, const int64_t *target, const T *sample_weight,                    \
        fsm_out_##SFX grad, fsm_out_##SFX hess),                                            \
       (x, target, sample_weight, grad, hess))                                              \
-    X(P, SFX, void, bce_grad_hess,                                                         \
+    X(P, SFX, int, bce_grad_hess,                                                          \
       (const T *x, const T *target, const T *sample_weight, T *grad, T *hess, ptrdiff_t n), \
       (x, target, sample_weight, grad, hess, n))                                           \
     X(P, SFX, void, softmax_backward,                                                      \

@@ -5,6 +5,7 @@ without it), the reference ``fastsoftmax.slow`` and finite differences of
 layouts, out= arrays, special values and thread counts (bitwise)."""
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -216,6 +217,28 @@ def test_labels_as_floats_are_checked():
     g, _ = fs.cross_entropy_gradient_hessian(x, np.array([0.0, 3.0, 2.0], np.float32))
     assert_same(g, fs.cross_entropy_gradient_hessian(x, np.array([0, 3, 2]))[0])
 
+
+
+# the kernel finds a bad binary target in its pass: the first one anywhere
+# (the first element, a vector's tail lanes, a later chunk of a threaded call)
+@pytest.mark.parametrize("num_threads", [1, 2])
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n, positions", [(1, [0]), (13, [12]), (13, [5, 12]),
+                                          (300001, [300000]), (300001, [170000, 299999])])
+@pytest.mark.parametrize("value", [1.5, -1e-30, nan, inf, 1.0000001])
+def test_binary_targets_outside_0_1_name_the_first(n, positions, value, dtype, num_threads):
+    x = make_base((n,), dtype)
+    t = np.linspace(0.0, 1.0, n)
+    if value == 1.0000001 and dtype == np.float32:
+        value = float(np.nextafter(np.float32(1), np.float32(2)))
+    t[positions] = value
+    tt = t.astype(dtype)
+    shown = re.escape(f"{tt[positions[0]]}")
+    with pytest.raises(ValueError, match=rf"got {shown} \(element {positions[0]}\)"):
+        fs.binary_cross_entropy_gradient_hessian(x, tt, num_threads=num_threads)
+    t[positions] = [1.0] * len(positions)   # the limits themselves are targets
+    g, h = fs.binary_cross_entropy_gradient_hessian(x, t.astype(dtype), num_threads=num_threads)
+    assert np.isfinite(g).all() and np.isfinite(h).all()
 
 # ------------------------------------------------------------ derivatives
 

@@ -233,7 +233,9 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
     target : array_like
         Targets in [0, 1] (0/1 labels or probabilities), the shape of
         ``raw_prediction`` (or ``(n,)`` for predictions of shape ``(n, 1)``).
-        NaN and values outside [0, 1] raise ValueError.
+        NaN and values outside [0, 1] raise ValueError (found by the
+        kernel in its pass, so ``gradient_out`` and ``hessian_out`` may
+        already be written when it is raised).
     sample_weight : array_like, optional
         Real weights, the shape of ``target``.
     gradient_out, hessian_out : ndarray, optional
@@ -269,12 +271,6 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
     shape = arr.shape
     t = _binary_like(target, "target", shape, compute)
     assert t is not None
-    if t.size:
-        with np.errstate(invalid="ignore"):
-            outside = ~((t >= 0) & (t <= 1))
-        if outside.any():
-            k = int(np.argmax(outside))
-            raise ValueError(f"target must lie in [0, 1], got {t[k]} (element {k})")
     sw = _binary_like(sample_weight, "sample_weight", shape, compute)
     inputs = {"raw_prediction": arr, "target": np.asarray(target)}
     if sample_weight is not None:
@@ -287,7 +283,11 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
         hbuf = kernel_array(hess, compute, writable=True, shape=(-1,))
         g = np.empty(x.size, dtype=compute) if gbuf is None else gbuf
         h = np.empty(x.size, dtype=compute) if hbuf is None else hbuf
-        core.binary_cross_entropy_gradient_hessian(x, t, sw, g, h, nt)
+        if core.binary_cross_entropy_gradient_hessian(x, t, sw, g, h, nt):
+            # the kernel saw a bad target in its pass; find the first (rare path)
+            with np.errstate(invalid="ignore"):
+                k = int(np.argmax(~((t >= 0) & (t <= 1))))
+            raise ValueError(f"target must lie in [0, 1], got {t[k]} (element {k})")
         if gbuf is None:
             grad[...] = g.reshape(shape)
         if hbuf is None:
