@@ -136,20 +136,27 @@ FSM_INLINE void FSM_FN(kernel_ce_grad_hess)(FSM_FN(fsm_rows) xr, const int64_t *
 
 /* The binomial kernel (fsm_kernel_list.h): n elements; sample_weight: one per
  * element, or NULL.  Returns 1 if a target lies outside [0, 1] (or is NaN),
- * else 0: the check rides in the same pass (two compares a vector) instead of
- * a NumPy scan that reads the targets again and writes three masks. */
+ * else 0: the check rides in the same pass instead of a NumPy scan that reads
+ * the targets again and writes three masks. */
 FSM_INLINE int FSM_FN(kernel_bce_grad_hess)(const FSM_T *x, const FSM_T *target,
                                             const FSM_T *sample_weight, FSM_T *grad,
                                             FSM_T *hess, ptrdiff_t n)
 {
-    const FSM_VT one = FSM_FN(fsm_splat)(1), zero = FSM_FN(fsm_splat)(0);
-    FSM_IVT ok = (zero == zero);                        /* all lanes true */
+    const FSM_VT one = FSM_FN(fsm_splat)(1);
+    /* t lies in [0, 1] iff the bits of u = t + 0 (-0 made +0), as an
+     * unsigned integer, are at most those of 1.0: a NaN's or a negative
+     * number's are above.  Or-ing u with (bits of 1.0) - u sets the sign bit
+     * exactly when one is outside; integer operations, since GCC scalarizes
+     * some 64-byte vector compares in these inlined helpers. */
+    const FSM_UVT one_bits = (FSM_UVT)one;
+    FSM_UVT flag = one_bits ^ one_bits;
     for (ptrdiff_t j = 0; j < n; j += FSM_LANES) {
         const ptrdiff_t r = n - j;
         const int full = r >= FSM_LANES;
         FSM_VT v = full ? FSM_FN(fsm_loadu)(x + j) : FSM_FN(fsm_load_tail)(x + j, r, 0);
         FSM_VT t = full ? FSM_FN(fsm_loadu)(target + j) : FSM_FN(fsm_load_tail)(target + j, r, 0);
-        ok &= (t >= zero) & (t <= one);                     /* false for NaN */
+        const FSM_UVT u = (FSM_UVT)(t + (FSM_T)0);
+        flag |= u | (one_bits - u);
         FSM_VT e = FSM_FN(vsigmoid_e)(v), d = one + e;
         FSM_VT q = e / d;                                   /* NaN x: NaN */
         /* p (1 - p) = q (1 - q) with q = e / (1 + e) in (0, 1/2]: no
@@ -171,7 +178,7 @@ FSM_INLINE int FSM_FN(kernel_bce_grad_hess)(const FSM_T *x, const FSM_T *target,
         }
     }
     for (int k = 0; k < FSM_LANES; k++)
-        if (!ok[k]) return 1;
+        if (flag[k] >> FSM_SIGN_SHIFT) return 1;
     return 0;
 }
 
