@@ -4,7 +4,7 @@
 # them and fail on any report from the project's own code.
 #
 # By hand, from anywhere in a checkout (GCC and python >= 3.11 needed; about
-# 7 minutes on 2 cores; uses its own scratch venv and build, never the
+# 6 minutes on 2 cores; uses its own scratch venv and build, never the
 # checkout's):
 #
 #   bash .ci/sanitize.sh                          # the CI selection (below)
@@ -13,9 +13,9 @@
 #                                                     # (reused by the next run)
 #   FSM_SANITIZE_VENV=VENV bash .ci/sanitize.sh   # use (and change) an existing venv:
 #       the missing requirements are installed, an installed fastsoftmax is
-#       uninstalled and the sanitized tree put on the path (.ci/run passes the
-#       venv of its last test step: one torch installation less to make and
-#       to delete, ~1.5 minutes)
+#       uninstalled and the sanitized tree put on the path (saves the torch
+#       installation, ~1.5 minutes; .ci/run gives it a venv of its own, since
+#       it runs beside the other steps)
 #
 # Then the logs are in $FSM_SANITIZE_KEEP/logs (one file per process and
 # sanitizer: sanitizer.<pid>.asan / .ubsan) and a shell to reproduce a report:
@@ -54,10 +54,18 @@
 #    (CPython, NumPy, torch: only ASan's interceptors see them) are counted.
 #
 # The CI selection: the whole suite, with torch and Dask installed, except
-# the one test that cannot hold under ASan and exercises no code path that
-# other tests do not: test_memory.py's RSS leak test (ASan's quarantine keeps
-# freed memory resident, 10-100 MB over its 10,000 calls).  It still runs in
-# the plain test steps.  The peak-RSS tests pass under ASan and stay.
+# what cannot hold under ASan or runs no kernel code that other tests do not
+# run (all of it still runs in the plain test steps; under the sanitizers it
+# took a quarter of the step's time):
+# - test_memory.py's RSS leak test: ASan's quarantine keeps freed memory
+#   resident, 10-100 MB over its 10,000 calls;
+# - the linear head's 2 GiB-of-logits peak-RSS test: the quarantine blurs the
+#   measurement, and its tiles run the code the smaller linear tests run;
+# - the tooling around the kernels: the README's code blocks, mypy, the bench
+#   harness, its CLI and peers, tools/side_by_side.py (small shapes through
+#   subprocesses: the kernels' paths are the unit tests' ones).
+# The other peak-RSS tests and the beyond-2^31-element tests stay: offsets
+# that overflow are what UBSan is for.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 opt=${FSM_SANITIZE_OPT:--O1}
@@ -185,7 +193,12 @@ if [[ $# -gt 0 ]]; then
     args=("$@")
 else
     args=(tests
-          --deselect tests/test_memory.py::test_repeated_calls_do_not_grow_rss)
+          --deselect tests/test_memory.py::test_repeated_calls_do_not_grow_rss
+          --deselect tests/test_linear_ce.py::test_peak_memory_far_below_logits
+          --ignore tests/test_readme.py --ignore tests/test_typing.py
+          --ignore tests/test_bench_harness.py --ignore tests/test_bench_peers.py
+          --ignore tests/test_bench_halfprec.py --ignore tests/test_cli.py
+          --ignore tests/test_side_by_side.py)
 fi
 set +e
 # shellcheck disable=SC1091

