@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike
 from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
+from ._halfprec import (F32_OPERAND, half_kind, operand, per_sample, scalar_dtype,
+                        staged_dtype)
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve
 from ._typing import FloatArray, FloatScalar, Reduced
@@ -36,7 +38,7 @@ def _gamma(gamma: object) -> float:
 def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike | None,
            axis: SupportsIndex, ignore_index: SupportsIndex, reduction: str,
            num_threads: SupportsIndex | None, want_grad: bool) -> Any:
-    arr, ax, compute, result = logits_array(logits, axis)
+    arr, ax, compute, result = logits_array(logits, axis, half=True)
     reduction = check_reduction(reduction)
     g = _gamma(gamma)
     ignore = check_int(ignore_index, "ignore_index")
@@ -51,7 +53,11 @@ def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike
     # "mean": over the non-ignored samples (not the summed alphas)
     denominator = float(targets.kept.size) if reduction == "mean" else None
     scale = gradient_scale(reduction, denominator)
-    x = rows_view(arr, ax, compute)
+    # 16-bit logits: read (and the gradient written) as 16-bit codes by the
+    # staged driver, chunk by chunk through float32 scratch
+    half = half_kind(arr.dtype) is not None
+    rows_dtype = staged_dtype(result, compute)
+    x = rows_view(arr, ax, rows_dtype)
     t = targets.rows()
     nrows = math.prod(batch_shape)
     loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
@@ -59,19 +65,25 @@ def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike
     direct = True
     if want_grad:
         grad = _pool.empty(arr.shape, result)
-        gbuf, direct = output_rows(grad, ax, compute, (x, t))
-    total = core.focal_index(x, t, ignore_index=ignore, alpha=a, gamma=g, scale=scale,
-                             loss_rows=loss_rows, grad=gbuf,
-                             n_threads=resolve(num_threads, x.size))
+        gbuf, direct = output_rows(grad, ax, rows_dtype, (x, t))
+    n_threads = resolve(num_threads, x.size)
+    if half:
+        xo, xk = operand(x)
+        go, gk = (None, F32_OPERAND) if gbuf is None else operand(gbuf)
+        total = core.focal_index_staged(xo, xk, t, ignore_index=ignore, alpha=a, gamma=g,
+                                        scale=scale, loss_rows=loss_rows, grad=go,
+                                        grad_kind=gk, n_threads=n_threads)
+    else:
+        total = core.focal_index(x, t, ignore_index=ignore, alpha=a, gamma=g, scale=scale,
+                                 loss_rows=loss_rows, grad=gbuf, n_threads=n_threads)
     if not direct:
         assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, ax)
     if reduction == "none":
         assert loss_rows is not None
-        with np.errstate(over="ignore"):  # a float32 loss beyond its range: inf
-            loss: Any = loss_rows.reshape(batch_shape).astype(result)
+        loss: Any = per_sample(loss_rows.reshape(batch_shape), result)
     else:
-        loss = reduced_loss(total, denominator, reduction, result)
+        loss = reduced_loss(total, denominator, reduction, scalar_dtype(result))
     return (loss, grad) if want_grad else loss
 
 
