@@ -81,8 +81,10 @@ def check_reduced(got, want32, dt, double_value=None):
         if double_value is not None:
             with np.errstate(over="ignore"):   # a sum past float16's range: inf
                 same(got, np.float16(double_value))
-        else:
-            np.testing.assert_allclose(np.float32(got), want32, rtol=2e-3, atol=1e-6)
+        else:   # within float16's rounding of the float32 value (inf past its range)
+            with np.errstate(over="ignore"):
+                np.testing.assert_allclose(np.float32(got), np.float32(np.float16(want32)),
+                                           rtol=2e-3, atol=1e-6)
     else:
         assert isinstance(got, np.float32)
         same(got, want32)
@@ -325,6 +327,176 @@ def test_distillation_axis0_and_special_values(dt):
     loss, grad = fs.distillation_loss_and_grad(sT, tT, target=y, axis=0)
     same(grad, rounded(g32, dt))
     assert np.isnan(wide(grad)[:, 3]).all()
+
+
+# ------------------------------------------------------------------ gradient boosting
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_gradient_hessian_bitwise(dt, shape, weighted):
+    x = logits(shape, dt, seed=20)
+    y = targets(shape, seed=21, ignore=False)
+    sw = np.linspace(0.5, 2.0, shape[0]) if weighted else None
+    g32, h32 = fs.cross_entropy_gradient_hessian(wide(x), y, sample_weight=sw)
+    for nt in THREADS:
+        g, h = fs.cross_entropy_gradient_hessian(x, y, sample_weight=sw, num_threads=nt)
+        assert g.dtype == dt and h.dtype == dt
+        same(g, rounded(g32, dt))
+        same(h, rounded(h32, dt))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_cross_entropy_gradient_hessian_layouts_and_out(dt):
+    base = logits((40, 9), dt, seed=22)
+    y = targets((40, 9), seed=23, ignore=False)
+    xT = with_layout(base.T, "strided")          # classes on axis 0, non-contiguous
+    g32, h32 = fs.cross_entropy_gradient_hessian(wide(xT), y, axis=0)
+    go, ho = np.empty((9, 40), dt), np.empty((9, 40), dt)
+    g, h = fs.cross_entropy_gradient_hessian(xT, y, axis=0, gradient_out=go, hessian_out=ho)
+    assert g is go and h is ho
+    same(g, rounded(g32, dt))
+    same(h, rounded(h32, dt))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("n", [1, 31, 1000, 40000])
+def test_binary_gradient_hessian_bitwise(dt, n):
+    x = logits((n,), dt, seed=24, scale=5.0)
+    x[0] = np.inf if n > 3 else x[0]
+    t = (np.random.default_rng(25).random(n) > 0.5).astype(np.float32)
+    sw = np.random.default_rng(26).random(n).astype(np.float32)
+    g32, h32 = fs.binary_cross_entropy_gradient_hessian(wide(x), t, sample_weight=sw)
+    for nt in THREADS:
+        g, h = fs.binary_cross_entropy_gradient_hessian(x, t, sample_weight=sw, num_threads=nt)
+        assert g.dtype == dt
+        same(g, rounded(g32, dt))
+        same(h, rounded(h32, dt))
+
+
+@pytest.mark.parametrize("dx,dother,result", [
+    pytest.param("bf16", "bf16", "bf16", marks=NEEDS_BF16, id="all-bf16"),
+    pytest.param("f32", "bf16", "f32", marks=NEEDS_BF16, id="f32-x-bf16-target-weight"),
+    pytest.param("f64", "bf16", "f64", marks=NEEDS_BF16, id="f64-x-bf16-target-weight"),
+    pytest.param("f16", "f64", "f16", id="f16-x-f64-target-weight"),
+])
+def test_binary_gradient_hessian_mixed_dtypes(dx, dother, result):
+    dts = {"bf16": BF16, "f16": F16, "f32": F32, "f64": np.dtype(np.float64)}
+    rng = np.random.default_rng(27)
+    x = (rng.standard_normal(500) * 4).astype(dts[dx])
+    t = rng.random(500).astype(dts[dother])
+    sw = (rng.random(500) + 0.5).astype(dts[dother])
+    compute = np.float64 if dx == "f64" else np.float32
+    g_ref, h_ref = fs.binary_cross_entropy_gradient_hessian(
+        x.astype(compute), t.astype(compute), sample_weight=sw.astype(compute))
+    g, h = fs.binary_cross_entropy_gradient_hessian(x, t, sample_weight=sw)
+    assert g.dtype == dts[result]
+    same(g, rounded(g_ref, dts[result]))
+    same(h, rounded(h_ref, dts[result]))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_binary_gradient_hessian_bad_16_bit_target(dt):
+    t = np.array([0.0, 1.0, 1.5, 0.5], np.float32).astype(dt)
+    with pytest.raises(ValueError, match=r"\[0, 1\], got 1.5 \(element 2\)"):
+        fs.binary_cross_entropy_gradient_hessian(np.zeros(4, dt), t)
+
+
+# ------------------------------------------------------------------ softmax backward
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("log", [False, True])
+def test_backward_bitwise(dt, shape, log):
+    f = fs.log_softmax_backward if log else fs.softmax_backward
+    g = logits(shape, dt, seed=28, scale=1.0)
+    y = (fs.log_softmax if log else fs.softmax)(logits(shape, np.float32, seed=29)).astype(dt)
+    ref = f(wide(g), wide(y))
+    for nt in THREADS:
+        got = f(g, y, num_threads=nt)
+        assert got.dtype == dt
+        same(got, rounded(ref, dt))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("log", [False, True])
+def test_backward_in_place_axis0_special(dt, log):
+    f = fs.log_softmax_backward if log else fs.softmax_backward
+    g = logits((12, 30), dt, seed=30)
+    y = (fs.log_softmax if log else fs.softmax)(logits((12, 30), np.float32, seed=31)).astype(dt)
+    g[2, 4] = np.nan
+    y[5, 1] = np.inf
+    ref = f(wide(g), wide(y), axis=0)
+    same(f(g, y, axis=0), rounded(ref, dt))
+    gc = g.copy()
+    assert f(gc, y, axis=0, out=gc) is gc
+    same(gc, rounded(ref, dt))
+    yc = y.copy()
+    f(g, yc, axis=0, out=yc)
+    same(yc, rounded(ref, dt))
+
+
+@pytest.mark.parametrize("dg,dy,result", [
+    pytest.param("bf16", "bf16", "bf16", marks=NEEDS_BF16, id="bf16-bf16"),
+    pytest.param("bf16", "f32", "f32", marks=NEEDS_BF16, id="bf16-f32"),
+    pytest.param("f16", "bf16", "f32", marks=NEEDS_BF16, id="f16-bf16"),
+    pytest.param("bf16", "f64", "f64", marks=NEEDS_BF16, id="bf16-f64"),
+    pytest.param("f16", "f32", "f32", id="f16-f32"),
+    pytest.param("f16", "f16", "f16", id="f16-f16"),
+])
+def test_backward_promotion(dg, dy, result):
+    """The operands promote together (bfloat16 as float16 does)."""
+    dts = {"bf16": BF16, "f16": F16, "f32": F32, "f64": np.dtype(np.float64)}
+    g = logits((20, 50), dts[dg], seed=32)
+    y = fs.softmax(logits((20, 50), np.float32, seed=33)).astype(dts[dy])
+    compute = np.float64 if result == "f64" else np.float32
+    ref = fs.softmax_backward(g.astype(compute), y.astype(compute))
+    got = fs.softmax_backward(g, y)
+    assert got.dtype == dts[result]
+    same(got, rounded(ref, dts[result]))
+
+
+# ------------------------------------------------------------------ sigmoid focal loss
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", [(1,), (31,), (64, 100), (40000, 3)], ids=str)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("alpha", [0.25, None])
+def test_sigmoid_focal_bitwise(dt, shape, reduction, alpha):
+    x = logits(shape, dt, seed=34)
+    t = (np.random.default_rng(35).random(shape) > 0.6).astype(np.float32)
+    l32, g32 = fs.sigmoid_focal_loss_and_grad(wide(x), t, alpha=alpha, reduction=reduction)
+    for nt in THREADS:
+        loss, grad = fs.sigmoid_focal_loss_and_grad(x, t, alpha=alpha, reduction=reduction,
+                                                    num_threads=nt)
+        same(grad, rounded(g32, dt))
+        if reduction == "none":
+            same(loss, rounded(l32, dt))
+        else:
+            check_reduced(loss, l32, dt)
+        same(fs.sigmoid_focal_loss(x, t, alpha=alpha, reduction=reduction, num_threads=nt),
+             loss)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_sigmoid_focal_special_and_16_bit_targets(dt):
+    x = np.array([0.0, np.inf, -np.inf, np.nan, 3.0, -2.0], np.float32).astype(dt)
+    t = np.array([1.0, 1.0, 0.0, 1.0, 0.25, 0.75], np.float32).astype(dt)
+    l32, g32 = fs.sigmoid_focal_loss_and_grad(wide(x), wide(t))
+    loss, grad = fs.sigmoid_focal_loss_and_grad(x, t)
+    same(loss, rounded(l32, dt))
+    same(grad, rounded(g32, dt))
+    assert np.isnan(wide(loss)[3]) and np.isfinite(wide(grad)[:3]).all()
+
+
+@NEEDS_BF16
+def test_sigmoid_focal_float32_logits_bfloat16_targets():
+    x = logits((300,), F32, seed=36)
+    t = np.random.default_rng(37).random(300).astype(BF16)
+    loss, grad = fs.sigmoid_focal_loss_and_grad(x, t, reduction="sum")
+    l_ref, g_ref = fs.sigmoid_focal_loss_and_grad(x, wide(t), reduction="sum")
+    same(loss, l_ref)
+    same(grad, g_ref)
 
 
 # ------------------------------------------------------------------ memory

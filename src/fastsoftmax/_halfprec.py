@@ -32,7 +32,8 @@ import numpy as np
 
 from ._driver import core
 from ._typing import Array
-from ._validation import float_dtypes, is_bfloat16, kernel_array
+from ._validation import (as_array, float_dtypes, is_bfloat16, kernel_array,
+                          promoted_float_dtypes, real_array)
 
 __all__ = ["BFLOAT16", "FLOAT16", "F32_OPERAND", "STAGED", "half_kind", "is_bfloat16",
            "row_kernel", "codes", "operand", "scalar_dtype", "per_sample", "staged_dtype"]
@@ -46,7 +47,9 @@ _F32 = np.dtype(np.float32)
 
 # The public functions that read 16-bit operands through the staged drivers.
 STAGED = ("focal_loss", "focal_loss_and_grad", "kl_div", "distillation_loss",
-          "distillation_loss_and_grad")
+          "distillation_loss_and_grad", "cross_entropy_gradient_hessian",
+          "binary_cross_entropy_gradient_hessian", "softmax_backward",
+          "log_softmax_backward", "sigmoid_focal_loss", "sigmoid_focal_loss_and_grad")
 
 
 def half_kind(dt: np.dtype[Any]) -> int | None:
@@ -147,3 +150,24 @@ def secondary(a: Array, compute: np.dtype[Any], shape: tuple[int, ...] | None = 
     """A secondary operand for the float32/float64 route: converted to
     ``compute`` (16-bit values widen exactly)."""
     return kernel_array(a, compute, shape=shape)
+
+
+def real_half_array(value: object, name: str) -> Array:
+    """:func:`~fastsoftmax._validation.real_array`, bfloat16 accepted."""
+    arr = as_array(value, name)
+    return arr if is_bfloat16(arr.dtype) else real_array(arr, name)
+
+
+def promoted_dtypes(*arrays: Array) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """(compute, result) dtypes of operands promoted together
+    (:func:`~fastsoftmax._validation.promoted_float_dtypes`), bfloat16
+    promoting as float16 does: with itself only it stays bfloat16 (computed
+    in float32); with float16 it gives float32, with wider types theirs."""
+    bf = [is_bfloat16(a.dtype) for a in arrays]
+    if not any(bf):
+        return promoted_float_dtypes(*arrays)
+    stand_in = [np.empty(0, _F16) if b else a for a, b in zip(arrays, bf)]
+    compute, result = promoted_float_dtypes(*stand_in)
+    if result == _F16:
+        return _F32, (arrays[0].dtype if all(bf) else _F32)
+    return compute, result

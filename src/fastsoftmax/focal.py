@@ -18,13 +18,14 @@ from numpy.typing import ArrayLike
 from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
-from ._halfprec import (F32_OPERAND, half_kind, operand, per_sample, scalar_dtype,
-                        staged_dtype)
+from ._halfprec import (F32_OPERAND, half_kind, is_staged, operand, per_sample, scalar_dtype,
+                        secondary, staged_dtype, staged_operand)
+from ._halfprec import dtypes as half_dtypes
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve
 from ._typing import FloatArray, FloatScalar, Reduced
 from ._validation import (as_array, check_class_weight, check_int, check_real,
-                          check_reduction, check_target_shape, copy_back, float_dtypes,
+                          check_reduction, check_target_shape, copy_back, is_bfloat16,
                           kernel_array, output_rows, rows_view)
 
 __all__ = ["focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss",
@@ -232,31 +233,48 @@ def _sigmoid_alpha(alpha: object) -> float | None:
 def _sigmoid_focal(logits: ArrayLike, target: ArrayLike, alpha: object, gamma: object,
                    reduction: str, num_threads: SupportsIndex | None, want_grad: bool) -> Any:
     arr = as_array(logits, "logits")
-    compute, result = float_dtypes(arr, "logits")
+    compute, result = half_dtypes(arr, "logits")
     reduction = check_reduction(reduction)
     a = _sigmoid_alpha(alpha)
     g = _gamma(gamma)
     tarr = as_array(target, "target")
-    if tarr.dtype.kind not in "fiub":
+    if tarr.dtype.kind not in "fiub" and not is_bfloat16(tarr.dtype):
         raise TypeError(f"target must be real numbers, got dtype {tarr.dtype}")
     if tarr.shape != arr.shape:
         raise ValueError(f"target has shape {tarr.shape}, expected {arr.shape} (the "
                          "shape of logits)")
-    x = kernel_array(arr, compute, shape=(-1,))
-    t = kernel_array(tarr, compute, shape=(-1,))
-    n = x.size
+    n = arr.size
     denominator = float(n) if reduction == "mean" else None
-    loss = _pool.empty((n,), compute) if reduction == "none" else None
-    grad = _pool.empty((n,), compute) if want_grad else None
-    total = core.sigmoid_focal(x, t, alpha=a, gamma=g, scale=gradient_scale(reduction, denominator),
-                               loss=loss, grad=grad, n_threads=resolve(num_threads, n))
+    scale = gradient_scale(reduction, denominator)
+    n_threads = resolve(num_threads, n)
+    if is_staged(compute, arr, tarr):
+        # 16-bit operands read as codes, the losses and gradient written in
+        # the result dtype, chunk by chunk through float32 scratch
+        out_dtype = staged_dtype(result, compute)
+        xo, xk = staged_operand(arr, compute, (-1,))
+        to, tk = staged_operand(tarr, compute, (-1,))
+        loss = _pool.empty((n,), out_dtype) if reduction == "none" else None
+        grad = _pool.empty((n,), out_dtype) if want_grad else None
+        ok = half_kind(out_dtype)
+        total = core.sigmoid_focal_staged(
+            xo, xk, to, tk, alpha=a, gamma=g, scale=scale,
+            loss=None if loss is None else operand(loss)[0],
+            grad=None if grad is None else operand(grad)[0],
+            out_kind=F32_OPERAND if ok is None else ok, n_threads=n_threads)
+    else:
+        x = kernel_array(arr, compute, shape=(-1,))
+        t = secondary(tarr, compute, (-1,))
+        loss = _pool.empty((n,), compute) if reduction == "none" else None
+        grad = _pool.empty((n,), compute) if want_grad else None
+        total = core.sigmoid_focal(x, t, alpha=a, gamma=g, scale=scale, loss=loss, grad=grad,
+                                   n_threads=n_threads)
     value: Any
     if loss is not None:
         value = loss.reshape(arr.shape).astype(result, copy=False)
         if value.ndim == 0:
             value = value[()]
     else:
-        value = reduced_loss(total, denominator, reduction, result)
+        value = reduced_loss(total, denominator, reduction, scalar_dtype(result))
     if not want_grad:
         return value
     assert grad is not None
