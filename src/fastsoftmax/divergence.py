@@ -117,6 +117,12 @@ def kl_div(input: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
     loss : scalar or ndarray
         A NumPy scalar of ``input``'s float dtype (float64 for integers), or
         the pointwise losses for ``reduction="none"``.
+        float16 and bfloat16 ``input`` and ``target`` are read directly
+        (computed in float32 chunk by chunk, no float32 copy): the answer is
+        bitwise that of their float32 values, each array result rounded once to
+        the 16-bit type; bfloat16 gives pointwise losses in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----
@@ -299,6 +305,12 @@ def distillation_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
     -------
     loss : scalar
         A NumPy scalar of the student's float dtype (float64 for integers).
+        float16 and bfloat16 student and teacher logits are read directly
+        (computed in float32 chunk by chunk, no float32 copy): the answer is
+        bitwise that of their float32 values, each array result rounded once to
+        the 16-bit type; bfloat16 gives the gradient in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----

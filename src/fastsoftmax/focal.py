@@ -143,6 +143,12 @@ def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
     loss : scalar or ndarray
         A NumPy scalar of the logits' float dtype, or per-sample losses for
         ``reduction="none"``.
+        float16 and bfloat16 logits are read directly (computed in float32 chunk
+        by chunk, no float32 copy): the answer is bitwise that of their float32
+        values, each array result rounded once to the 16-bit type; bfloat16
+        gives per-sample losses (and the gradient) in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----
@@ -328,6 +334,12 @@ def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | N
     -------
     loss : ndarray or scalar
         The logits' shape and result dtype for "none", else a NumPy scalar.
+        float16 and bfloat16 logits and targets are read directly (computed in
+        float32 chunk by chunk, no float32 copy): the answer is bitwise that of
+        their float32 values, each array result rounded once to the 16-bit type;
+        bfloat16 gives elementwise losses (and the gradient) in bfloat16 and
+        reduced losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Examples
     --------
