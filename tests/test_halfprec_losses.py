@@ -499,6 +499,53 @@ def test_sigmoid_focal_float32_logits_bfloat16_targets():
     same(grad, g_ref)
 
 
+# ------------------------------------------------------------------ every ISA level
+
+ISA_CHILD = r'''
+import numpy as np, ml_dtypes
+import fastsoftmax as fs
+from fastsoftmax import _core
+bad = []
+rng = np.random.default_rng(0)
+for dt in (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)):
+    for n in (1, 7, 33, 300, 5000):
+        x = (rng.standard_normal((40, n)) * 3).astype(dt)
+        x[1, 0] = np.nan
+        x32 = x.astype(np.float32)
+        y = rng.integers(0, n, 40)
+        p = fs.softmax(x32).astype(dt)
+        checks = {
+            "focal": (fs.focal_loss_and_grad(x, y)[1], fs.focal_loss_and_grad(x32, y)[1]),
+            "kl": (fs.kl_div(fs.log_softmax(x), p, reduction="none"),
+                   fs.kl_div(fs.log_softmax(x).astype(np.float32), p.astype(np.float32),
+                             reduction="none")),
+            "distill": (fs.distillation_loss_and_grad(x, x[::-1], target=y)[1],
+                        fs.distillation_loss_and_grad(x32, x32[::-1], target=y)[1]),
+            "gh": (fs.cross_entropy_gradient_hessian(x, y)[1],
+                   fs.cross_entropy_gradient_hessian(x32, y)[1]),
+            "backward": (fs.softmax_backward(x, p), fs.softmax_backward(x32, p.astype(np.float32))),
+            "sigmoid_focal": (fs.sigmoid_focal_loss(x, (x32 > 0).astype(np.float32)),
+                              fs.sigmoid_focal_loss(x32, (x32 > 0).astype(np.float32))),
+        }
+        for name, (got, ref) in checks.items():
+            if not np.array_equal(got.view(np.uint16), ref.astype(dt).view(np.uint16)):
+                bad.append((name, dt.name, n))
+print("ISA", _core.isa_selected())
+print("BAD", bad)
+'''
+
+
+@NEEDS_BF16
+@pytest.mark.parametrize("level", ["avx512", "avx2", "baseline"])
+def test_every_isa_level(level):
+    from _subproc import run_python
+    p = run_python(ISA_CHILD, timeout=300, env={"FASTSOFTMAX_ISA": level})
+    if "not available" in p.stderr:
+        pytest.skip(f"{level} not available here")
+    assert p.returncode == 0, p.stderr
+    assert "BAD []" in p.stdout, p.stdout
+
+
 # ------------------------------------------------------------------ memory
 
 MEMORY_SCRIPT = r'''
