@@ -992,3 +992,424 @@ def cross_entropy_index_half(const uint16_t[:, ::1] x, const int64_t[::1] target
                 p.partials[ch] = _ce_chunk_half(&p, &x[0, 0], a, b,
                                                 p.scratch + threadid() * p.slot)
     return fsm_pairwise_sum(p.partials, nchunks)
+
+
+# ------------------------------------------------------------------ 16-bit operands, staged
+
+# The other functions' 16-bit drivers: each walks exactly the chunks of its
+# float32 driver (chunk rows, boundaries, partial sums in chunk order),
+# converts the chunk's 16-bit operands into a per-thread float32 block
+# (fsm_widen_h16, exact), calls the float32 chunk kernel on it and rounds the
+# chunk's float32 array results into the 16-bit outputs (fsm_narrow_h16).
+# So every answer is bitwise "float32 copy, float32 driver, rounded once",
+# for any thread count, with O(threads x chunk) scratch.  A floating operand
+# is a float32 array (kind F32_OPERAND: used in place) or the uint16 codes of
+# a 16-bit array of its kind (mixed operands: the computation is float32).
+
+cdef enum:
+    F32_OPERAND = -1
+
+
+cdef const void *_operand(object a, int kind) except? NULL:
+    # the first element of a C-contiguous float32 array or 16-bit codes (NULL: None or empty)
+    cdef const float[::1] f
+    cdef const uint16_t[::1] h
+    if a is None or a.size == 0:
+        return NULL
+    if kind == F32_OPERAND:
+        f = a.reshape(-1)
+        return &f[0]
+    h = a.reshape(-1)
+    return &h[0]
+
+
+cdef inline const float *_widened(const void *src, int kind, Py_ssize_t off, Py_ssize_t n,
+                                  float *buf) noexcept nogil:
+    # elements [off, off + n) of an operand as float32: in place, or converted into buf
+    if kind == F32_OPERAND:
+        return <const float *>src + off
+    fsm_widen_h16(<const uint16_t *>src + off, buf, n, kind)
+    return buf
+
+
+cdef inline float *_result_block(void *dst, int kind, Py_ssize_t off, float *buf) noexcept nogil:
+    # where a chunk's float32 results go: in place, or buf (then _narrowed)
+    if dst == NULL:
+        return NULL
+    if kind == F32_OPERAND:
+        return <float *>dst + off
+    return buf
+
+
+cdef inline void _narrowed(const float *buf, void *dst, int kind, Py_ssize_t off,
+                           Py_ssize_t n) noexcept nogil:
+    if dst != NULL and kind != F32_OPERAND:
+        fsm_narrow_h16(buf, <uint16_t *>dst + off, n, kind)
+
+
+cdef object _staging(Py_ssize_t chunk_elems, int blocks, int n_threads):
+    # each thread's float32 blocks of one chunk (at least one element, a valid pointer)
+    return np.empty(max(chunk_elems * blocks, 1) * max(n_threads, 1), dtype=np.float32)
+
+
+cdef inline double _focal_chunk_staged(const void *x, int xk, const int64_t *target,
+                                       const float *alpha, const fsm_focal_options *opt,
+                                       double *loss_rows, void *grad, int gk, Py_ssize_t r0,
+                                       Py_ssize_t r1, Py_ssize_t n, float *s,
+                                       Py_ssize_t block) noexcept nogil:
+    cdef Py_ssize_t rows = r1 - r0, m = (r1 - r0) * n
+    cdef const float *xs = _widened(x, xk, r0 * n, m, s)
+    cdef float *g = _result_block(grad, gk, r0 * n, s + block)
+    cdef double *lr = loss_rows + r0 if loss_rows != NULL else NULL
+    cdef double total = fsm_focal_index_f32(
+        fsm_rows_f32(data=xs, stride=n, nrows=rows, ncols=n), target + r0, alpha, opt,
+        fsm_ce_out_f32(loss_rows=lr, grad=g, grad_stride=n))
+    _narrowed(g, grad, gk, r0 * n, m)
+    return total
+
+
+def focal_index_staged(x, int x_kind, const int64_t[::1] target, *, int64_t ignore_index,
+                       alpha, double gamma, double scale, double[::1] loss_rows, grad,
+                       int grad_kind, int n_threads):
+    """focal_index with 16-bit (or float32) logits and gradient: x and grad
+    are float32 arrays or 16-bit codes of kind x_kind / grad_kind
+    (F32_OPERAND = -1 for float32); alpha float32 or None.  The chunks and
+    partials of focal_index, so its float32 answers, rounded once."""
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, a, b, block = rpc * ncols
+    cdef const float[::1] w = alpha
+    cdef const float *ap = &w[0] if w is not None else NULL
+    cdef double *lr = &loss_rows[0] if loss_rows is not None else NULL
+    cdef const void *xp = _operand(x, x_kind)
+    cdef void *gp = <void *>_operand(grad, grad_kind)
+    cdef fsm_focal_options opt = fsm_focal_options(ignore_index=ignore_index, gamma=gamma,
+                                                   grad_scale=scale)
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    cdef float[::1] sv
+    cdef float *s
+    if nrows == 0:
+        return 0.0
+    sv = _staging(block, 2, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                pv[ch] = _focal_chunk_staged(xp, x_kind, &target[0], ap, &opt, lr, gp,
+                                             grad_kind, a, b, ncols, s, block)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, rpc * ncols * sizeof(float), n_threads)):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                pv[ch] = _focal_chunk_staged(xp, x_kind, &target[0], ap, &opt, lr, gp,
+                                             grad_kind, a, b, ncols,
+                                             s + threadid() * 2 * block, block)
+    return float(partials.sum())
+
+
+def kl_div_staged(x, int x_kind, target, int target_kind, out, int out_kind, *,
+                  bint log_target, int n_threads):
+    """kl_div with 16-bit (or float32) operands (kinds as focal_index_staged):
+    its chunks and partials, so its float32 answers, rounded once."""
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef int lt = 1 if log_target else 0
+    cdef const void *xp = _operand(x, x_kind)
+    cdef const void *tp = _operand(target, target_kind)
+    cdef void *op = <void *>_operand(out, out_kind)
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    cdef float[::1] sv
+    cdef float *s
+    cdef float *o
+    if n == 0:
+        return 0.0
+    sv = _staging(CHUNK_ELEMS, 3, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                o = _result_block(op, out_kind, j0, s + 2 * CHUNK_ELEMS)
+                pv[ch] = fsm_kl_div_f32(_widened(xp, x_kind, j0, j1 - j0, s),
+                                        _widened(tp, target_kind, j0, j1 - j0,
+                                                 s + CHUNK_ELEMS), o, j1 - j0, lt)
+                _narrowed(o, op, out_kind, j0, j1 - j0)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, CHUNK_ELEMS * sizeof(float), n_threads)):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                o = _result_block(op, out_kind, j0,
+                                  s + (3 * threadid() + 2) * CHUNK_ELEMS)
+                pv[ch] = fsm_kl_div_f32(
+                    _widened(xp, x_kind, j0, j1 - j0, s + 3 * threadid() * CHUNK_ELEMS),
+                    _widened(tp, target_kind, j0, j1 - j0,
+                             s + (3 * threadid() + 1) * CHUNK_ELEMS), o, j1 - j0, lt)
+                _narrowed(o, op, out_kind, j0, j1 - j0)
+    return float(partials.sum())
+
+
+cdef inline void _distill_chunk_staged(const void *sp, int sk, const void *tp, int tk,
+                                       const int64_t *target,
+                                       const fsm_distill_options *opt, void *grad, int gk,
+                                       double *ce, double *kl, Py_ssize_t r0, Py_ssize_t r1,
+                                       Py_ssize_t n, float *s, Py_ssize_t block) noexcept nogil:
+    cdef Py_ssize_t rows = r1 - r0, m = (r1 - r0) * n
+    cdef const float *sf = _widened(sp, sk, r0 * n, m, s)
+    cdef const float *tf = _widened(tp, tk, r0 * n, m, s + block)
+    cdef float *g = _result_block(grad, gk, r0 * n, s + 2 * block)
+    cdef const int64_t *y = target + r0 if target != NULL else NULL
+    fsm_distill_f32(fsm_rows_f32(data=sf, stride=n, nrows=rows, ncols=n),
+                    fsm_rows_f32(data=tf, stride=n, nrows=rows, ncols=n), y, opt,
+                    fsm_distill_out_f32(ce_sum=ce, kl_sum=kl, grad=g, grad_stride=n))
+    _narrowed(g, grad, gk, r0 * n, m)
+
+
+def distill_staged(student, int student_kind, teacher, int teacher_kind,
+                   const int64_t[::1] target, *, int64_t ignore_index, double inv_temperature,
+                   double ce_scale, double kl_scale, grad, int grad_kind, int n_threads):
+    """distill with 16-bit (or float32) logits and gradient (kinds as
+    focal_index_staged): its chunks and partials, so its float32 answers,
+    the gradient rounded once."""
+    cdef Py_ssize_t nrows = student.shape[0], ncols = student.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc), ch, a, b
+    cdef Py_ssize_t block = rpc * ncols
+    cdef const void *sp = _operand(student, student_kind)
+    cdef const void *tp = _operand(teacher, teacher_kind)
+    cdef void *gp = <void *>_operand(grad, grad_kind)
+    cdef const int64_t *yp = &target[0] if target is not None else NULL
+    cdef fsm_distill_options opt = fsm_distill_options(
+        ignore_index=ignore_index, inv_temperature=inv_temperature, ce_scale=ce_scale,
+        kl_scale=kl_scale)
+    cdef float[::1] sv
+    cdef float *s
+    if nrows == 0 or ncols == 0:
+        return 0.0, 0.0
+    ce = np.zeros(nchunks, dtype=np.float64)
+    kl = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] cv = ce, kv = kl
+    sv = _staging(block, 3, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                _distill_chunk_staged(sp, student_kind, tp, teacher_kind, yp, &opt, gp,
+                                      grad_kind, &cv[ch], &kv[ch], a, b, ncols, s, block)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, rpc * ncols * sizeof(float), n_threads)):
+                a = ch * rpc
+                b = min(a + rpc, nrows)
+                _distill_chunk_staged(sp, student_kind, tp, teacher_kind, yp, &opt, gp,
+                                      grad_kind, &cv[ch], &kv[ch], a, b, ncols,
+                                      s + 3 * threadid() * block, block)
+    return float(ce.sum()), float(kl.sum())
+
+
+cdef inline void _backward_chunk_staged(bint log, const void *gp, int gk, const void *yp,
+                                        int yk, void *op, int ok, Py_ssize_t r0, Py_ssize_t r1,
+                                        Py_ssize_t n, float *s, Py_ssize_t block) noexcept nogil:
+    # both inputs are widened before the chunk's results are written: out may be either
+    cdef Py_ssize_t m = (r1 - r0) * n
+    cdef const float *gf = _widened(gp, gk, r0 * n, m, s)
+    cdef const float *yf = _widened(yp, yk, r0 * n, m, s + block)
+    cdef float *o = _result_block(op, ok, r0 * n, s + 2 * block)
+    _backward_chunk(log, gf, yf, o, r1 - r0, n)
+    _narrowed(o, op, ok, r0 * n, m)
+
+
+def backward_staged(bint log, grad_output, int grad_output_kind, output, int output_kind,
+                    out, int out_kind, int n_threads):
+    """softmax_backward (log: log_softmax_backward) with 16-bit (or float32)
+    operands (kinds as focal_index_staged; out may be either input): the
+    chunks of the float32 driver, its answers rounded once."""
+    cdef Py_ssize_t nrows = grad_output.shape[0], ncols = grad_output.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, r0, r1, block = rpc * ncols
+    cdef const void *gp = _operand(grad_output, grad_output_kind)
+    cdef const void *yp = _operand(output, output_kind)
+    cdef void *op = <void *>_operand(out, out_kind)
+    cdef float[::1] sv
+    cdef float *s
+    if nrows == 0 or ncols == 0:
+        return
+    sv = _staging(block, 3, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                r0 = ch * rpc
+                r1 = min(r0 + rpc, nrows)
+                _backward_chunk_staged(log, gp, grad_output_kind, yp, output_kind, op,
+                                       out_kind, r0, r1, ncols, s, block)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, rpc * ncols * sizeof(float), n_threads)):
+                r0 = ch * rpc
+                r1 = min(r0 + rpc, nrows)
+                _backward_chunk_staged(log, gp, grad_output_kind, yp, output_kind, op,
+                                       out_kind, r0, r1, ncols, s + 3 * threadid() * block,
+                                       block)
+
+
+cdef inline void _gh_chunk_staged(const void *xp, int xk, const int64_t *target,
+                                  const float *sw, void *gp, void *hp, int ok, Py_ssize_t r0,
+                                  Py_ssize_t r1, Py_ssize_t n, float *s,
+                                  Py_ssize_t block) noexcept nogil:
+    cdef Py_ssize_t m = (r1 - r0) * n
+    cdef const float *xf = _widened(xp, xk, r0 * n, m, s)
+    cdef float *g = _result_block(gp, ok, r0 * n, s + block)
+    cdef float *h = _result_block(hp, ok, r0 * n, s + 2 * block)
+    _gh_chunk(xf, target + r0, sw + r0 if sw != NULL else NULL, g, h, r1 - r0, n)
+    _narrowed(g, gp, ok, r0 * n, m)
+    _narrowed(h, hp, ok, r0 * n, m)
+
+
+def cross_entropy_gradient_hessian_staged(x, int x_kind, const int64_t[::1] target,
+                                          sample_weight, grad, hess, int out_kind,
+                                          int n_threads):
+    """cross_entropy_gradient_hessian with 16-bit (or float32) x, grad and
+    hess (kinds as focal_index_staged; sample_weight float32 or None): the
+    chunks of the float32 driver, its answers rounded once."""
+    cdef const float[::1] w = sample_weight
+    cdef const float *sw = &w[0] if w is not None else NULL
+    cdef Py_ssize_t nrows = x.shape[0], ncols = x.shape[1]
+    cdef Py_ssize_t rpc = _rows_per_chunk(ncols), nchunks = _n_chunks(nrows, rpc)
+    cdef Py_ssize_t ch, r0, r1, block = rpc * ncols
+    cdef const void *xp = _operand(x, x_kind)
+    cdef void *gp = <void *>_operand(grad, out_kind)
+    cdef void *hp = <void *>_operand(hess, out_kind)
+    cdef float[::1] sv
+    cdef float *s
+    if nrows == 0 or ncols == 0:
+        return
+    sv = _staging(block, 3, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                r0 = ch * rpc
+                r1 = min(r0 + rpc, nrows)
+                _gh_chunk_staged(xp, x_kind, &target[0], sw, gp, hp, out_kind, r0, r1, ncols,
+                                 s, block)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, rpc * ncols * sizeof(float), n_threads)):
+                r0 = ch * rpc
+                r1 = min(r0 + rpc, nrows)
+                _gh_chunk_staged(xp, x_kind, &target[0], sw, gp, hp, out_kind, r0, r1, ncols,
+                                 s + 3 * threadid() * block, block)
+
+
+cdef inline int _bgh_chunk_staged(const void *xp, int xk, const void *tp, int tk,
+                                  const void *wp, int wk, void *gp, void *hp, int ok,
+                                  Py_ssize_t j0, Py_ssize_t j1, float *s) noexcept nogil:
+    cdef Py_ssize_t m = j1 - j0
+    cdef const float *xf = _widened(xp, xk, j0, m, s)
+    cdef const float *tf = _widened(tp, tk, j0, m, s + CHUNK_ELEMS)
+    cdef const float *wf = (_widened(wp, wk, j0, m, s + 2 * CHUNK_ELEMS) if wp != NULL
+                            else NULL)
+    cdef float *g = _result_block(gp, ok, j0, s + 3 * CHUNK_ELEMS)
+    cdef float *h = _result_block(hp, ok, j0, s + 4 * CHUNK_ELEMS)
+    cdef int bad = fsm_bce_grad_hess_f32(xf, tf, wf, g, h, m)
+    _narrowed(g, gp, ok, j0, m)
+    _narrowed(h, hp, ok, j0, m)
+    return bad
+
+
+def binary_cross_entropy_gradient_hessian_staged(x, int x_kind, target, int target_kind,
+                                                 sample_weight, int sample_weight_kind, grad,
+                                                 hess, int out_kind, int n_threads):
+    """binary_cross_entropy_gradient_hessian with 16-bit (or float32)
+    operands (kinds as focal_index_staged; sample_weight may be None): the
+    chunks of the float32 driver, its answers rounded once."""
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef Py_ssize_t bad = 0
+    cdef const void *xp = _operand(x, x_kind)
+    cdef const void *tp = _operand(target, target_kind)
+    cdef const void *wp = _operand(sample_weight, sample_weight_kind)
+    cdef void *gp = <void *>_operand(grad, out_kind)
+    cdef void *hp = <void *>_operand(hess, out_kind)
+    cdef float[::1] sv
+    cdef float *s
+    if n == 0:
+        return False
+    sv = _staging(CHUNK_ELEMS, 5, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                bad += _bgh_chunk_staged(xp, x_kind, tp, target_kind, wp, sample_weight_kind,
+                                         gp, hp, out_kind, j0, j1, s)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, CHUNK_ELEMS * sizeof(float), n_threads)):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                bad += _bgh_chunk_staged(xp, x_kind, tp, target_kind, wp, sample_weight_kind,
+                                         gp, hp, out_kind, j0, j1,
+                                         s + 5 * threadid() * CHUNK_ELEMS)
+    return bad != 0
+
+
+cdef inline double _sfocal_chunk_staged(const void *xp, int xk, const void *tp, int tk,
+                                        const fsm_sfocal_options *opt, void *lp, void *gp,
+                                        int ok, Py_ssize_t j0, Py_ssize_t j1,
+                                        float *s) noexcept nogil:
+    cdef Py_ssize_t m = j1 - j0
+    cdef const float *xf = _widened(xp, xk, j0, m, s)
+    cdef const float *tf = _widened(tp, tk, j0, m, s + CHUNK_ELEMS)
+    cdef float *lo = _result_block(lp, ok, j0, s + 2 * CHUNK_ELEMS)
+    cdef float *g = _result_block(gp, ok, j0, s + 3 * CHUNK_ELEMS)
+    cdef double total = fsm_sigmoid_focal_f32(xf, tf, opt, lo, g, m)
+    _narrowed(lo, lp, ok, j0, m)
+    _narrowed(g, gp, ok, j0, m)
+    return total
+
+
+def sigmoid_focal_staged(x, int x_kind, target, int target_kind, *, alpha, double gamma,
+                         double scale, loss, grad, int out_kind, int n_threads):
+    """sigmoid_focal with 16-bit (or float32) operands (kinds as
+    focal_index_staged): its chunks and partials, so its float32 answers,
+    the losses and gradient rounded once."""
+    cdef Py_ssize_t n = x.shape[0], nchunks = _n_chunks(n, CHUNK_ELEMS), ch, j0, j1
+    cdef fsm_sfocal_options opt = fsm_sfocal_options(
+        gamma=gamma, alpha=0.0 if alpha is None else float(alpha),
+        use_alpha=alpha is not None, grad_scale=scale)
+    cdef const void *xp = _operand(x, x_kind)
+    cdef const void *tp = _operand(target, target_kind)
+    cdef void *lp = <void *>_operand(loss, out_kind)
+    cdef void *gp = <void *>_operand(grad, out_kind)
+    partials = np.zeros(nchunks, dtype=np.float64)
+    cdef double[::1] pv = partials
+    cdef float[::1] sv
+    cdef float *s
+    if n == 0:
+        return 0.0
+    sv = _staging(CHUNK_ELEMS, 4, n_threads)
+    s = &sv[0]
+    with nogil:
+        if n_threads <= 1 or nchunks <= 1:
+            for ch in range(nchunks):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _sfocal_chunk_staged(xp, x_kind, tp, target_kind, &opt, lp, gp,
+                                              out_kind, j0, j1, s)
+        else:
+            for ch in prange(nchunks, schedule="dynamic", num_threads=n_threads,
+                             chunksize=_grab(nchunks, CHUNK_ELEMS * sizeof(float), n_threads)):
+                j0 = ch * CHUNK_ELEMS
+                j1 = min(j0 + CHUNK_ELEMS, n)
+                pv[ch] = _sfocal_chunk_staged(xp, x_kind, tp, target_kind, &opt, lp, gp,
+                                              out_kind, j0, j1,
+                                              s + 4 * threadid() * CHUNK_ELEMS)
+    return float(partials.sum())

@@ -796,4 +796,17 @@ FSM_INLINE double kernel_ce_index_h16(fsm_half_rows x, const int64_t *target, co
     return total;
 }
 
+/* ------------------------------------------------ conversions alone
+ * For the drivers that stage a chunk of 16-bit operands into float32 for a
+ * float32 kernel and round its float32 results back (fastsoftmax._core). */
+FSM_INLINE void kernel_widen_h16(const uint16_t *src, float *dst, ptrdiff_t n, int kind)
+{
+    fsm_half_to_f32(kind, src, dst, n);
+}
+
+FSM_INLINE void kernel_narrow_h16(const float *src, uint16_t *dst, ptrdiff_t n, int kind)
+{
+    fsm_f32_to_half(kind, src, dst, n);
+}
+
 #endif /* FSM_HALFPREC_H */

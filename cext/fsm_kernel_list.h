@@ -160,7 +160,10 @@
 
 /* The 16-bit storage kernels (fsm_halfprec.h), listed with the float32 ones
  * (they compute in float32; name suffix h16): kind is 0 for float16, 1 for
- * bfloat16; scratch is the caller's float32 block (see fsm_halfprec.h). */
+ * bfloat16; scratch is the caller's float32 block (see fsm_halfprec.h).  widen and
+ * narrow are the conversions alone (n codes to float32, exact; n floats to codes,
+ * rounded to nearest even): the drivers that stage chunks for the float32 kernels
+ * of the other functions use them. */
 #define FSM_HALF_KERNELS_f64(X, P)
 #define FSM_HALF_KERNELS_f32(X, P)                                                         \
     X(P, h16, void, softmax, (fsm_half_rows x, fsm_half_out out, int kind, float *scratch), \
@@ -172,7 +175,11 @@
     X(P, h16, double, ce_index,                                                            \
       (fsm_half_rows x, const int64_t *target, const float *weight,                        \
        const fsm_ce_options *opt, fsm_half_ce_out out, int kind, float *scratch),          \
-      (x, target, weight, opt, out, kind, scratch))
+      (x, target, weight, opt, out, kind, scratch))                                        \
+    X(P, h16, void, widen, (const uint16_t *src, float *dst, ptrdiff_t n, int kind),       \
+      (src, dst, n, kind))                                                                 \
+    X(P, h16, void, narrow, (const float *src, uint16_t *dst, ptrdiff_t n, int kind),      \
+      (src, dst, n, kind))
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \

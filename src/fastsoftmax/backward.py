@@ -15,10 +15,10 @@ from numpy.typing import ArrayLike
 
 from . import _pool
 from ._driver import core
+from ._halfprec import is_staged, operand, promoted_dtypes, real_half_array, staged_dtype
 from ._threads import resolve
 from ._typing import Array, FloatArray
-from ._validation import (check_out, copy_back, normalize_axis, output_rows,
-                          promoted_float_dtypes, real_array, rows_view)
+from ._validation import check_out, copy_back, normalize_axis, output_rows, rows_view
 
 __all__ = ["softmax_backward", "log_softmax_backward"]
 
@@ -29,21 +29,30 @@ _BackwardKernel = Callable[[Array, Array, Array, int], None]
 def _backward(kernel: _BackwardKernel, grad_output: ArrayLike, output: ArrayLike,
               axis: SupportsIndex, out: Array | None,
               num_threads: SupportsIndex | None) -> FloatArray:
-    g = real_array(grad_output, "grad_output")
-    y = real_array(output, "output")
+    g = real_half_array(grad_output, "grad_output")
+    y = real_half_array(output, "output")
     if y.shape != g.shape:
         raise ValueError(f"output has shape {y.shape}, expected {g.shape} (the shape of "
                          "grad_output)")
-    compute, result = promoted_float_dtypes(g, y)
+    compute, result = promoted_dtypes(g, y)
     ax = normalize_axis(axis, max(g.ndim, 1))
     axes = None if g.ndim <= 1 else ax   # a 0-d or 1-d input is one row
     res = _pool.empty(g.shape, result) if out is None else check_out(out, g.shape, result)
-    gx = rows_view(g, axes, compute)
-    yx = rows_view(y, axes, compute)
+    # 16-bit operands: read (and the result written) as 16-bit codes, chunk
+    # by chunk through float32 scratch
+    staged = is_staged(compute, g, y)
+    gx = rows_view(g, axes, staged_dtype(g.dtype, compute) if staged else compute)
+    yx = rows_view(y, axes, staged_dtype(y.dtype, compute) if staged else compute)
     nt = resolve(num_threads, gx.size)
     if gx.size:
-        buf, direct = output_rows(res, axes, compute, (gx, yx), in_place=True)
-        kernel(gx, yx, buf, nt)
+        rows_dtype = staged_dtype(result, compute) if staged else compute
+        buf, direct = output_rows(res, axes, rows_dtype, (gx, yx), in_place=True)
+        if staged:
+            (go, gk), (yo, yk), (oo, ok) = operand(gx), operand(yx), operand(buf)
+            core.backward_staged(kernel is core.log_softmax_backward, go, gk, yo, yk, oo, ok,
+                                 nt)
+        else:
+            kernel(gx, yx, buf, nt)
         if not direct:
             copy_back(buf, res, axes)
     return res
@@ -78,7 +87,13 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: Support
     ndarray
         The shape of the inputs (a 0-d array for 0-d inputs); their promoted
         float dtype (float16 is computed in float32 and returned as float16;
-        integers give float64).
+        integers give float64).  bfloat16 promotes as float16 does (with
+        itself: bfloat16; with float16 or float32: float32).
+        float16 and bfloat16 operands are read directly (computed in float32
+        chunk by chunk, no float32 copy): the answer is bitwise that of their
+        float32 values, each array result rounded once to the 16-bit type;
+        bfloat16 gives the result in bfloat16 and reduced losses as float32
+        scalars, float16 float16 results (see docs/semantics.md, 16-bit input).
 
     Notes
     -----

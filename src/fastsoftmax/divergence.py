@@ -26,11 +26,14 @@ from numpy.typing import ArrayLike
 from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
+from ._halfprec import (F32_OPERAND, is_staged, operand, scalar_dtype, secondary, staged_dtype,
+                        staged_operand)
+from ._halfprec import dtypes as half_dtypes
 from ._reduction import reduced_loss
 from ._threads import resolve
 from ._typing import Array, FloatArray, FloatScalar
 from ._validation import (as_array, check_int, check_out, check_real, check_target_shape,
-                          copy_back, float_dtypes, kernel_array, normalize_axis, output_rows,
+                          copy_back, is_bfloat16, kernel_array, normalize_axis, output_rows,
                           rows_view)
 
 __all__ = ["kl_div", "distillation_loss", "distillation_loss_and_grad"]
@@ -56,9 +59,9 @@ def _check_bool(value: object, name: str) -> bool:
 
 
 def _same_shape(arr: Array, other: object, name: str, owner: str) -> Array:
-    """``other`` as an array of real numbers with ``arr``'s shape."""
+    """``other`` as an array of real numbers (bfloat16 included) with ``arr``'s shape."""
     o = as_array(other, name)
-    if o.dtype.kind not in "fiub":
+    if o.dtype.kind not in "fiub" and not is_bfloat16(o.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {o.dtype}")
     if o.shape != arr.shape:
         raise ValueError(f"{name} has shape {o.shape}, expected {arr.shape} (the shape of "
@@ -114,6 +117,12 @@ def kl_div(input: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
     loss : scalar or ndarray
         A NumPy scalar of ``input``'s float dtype (float64 for integers), or
         the pointwise losses for ``reduction="none"``.
+        float16 and bfloat16 ``input`` and ``target`` are read directly
+        (computed in float32 chunk by chunk, no float32 copy): the answer is
+        bitwise that of their float32 values, each array result rounded once to
+        the 16-bit type; bfloat16 gives pointwise losses in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----
@@ -137,25 +146,37 @@ def kl_div(input: ArrayLike, target: ArrayLike, *, axis: SupportsIndex = -1,
     0.077953
     """
     arr = as_array(input, "input")
-    compute, result = float_dtypes(arr, "input")
+    compute, result = half_dtypes(arr, "input")
     tarr = _same_shape(arr, target, "target", "input")
     reduction = _check_kl_reduction(reduction)
     log_target = _check_bool(log_target, "log_target")
     if axis is None:
         raise TypeError("axis must be an integer, got None (batchmean needs one class axis)")
     ax = normalize_axis(axis, max(arr.ndim, 1))
-    x = kernel_array(arr, compute, shape=(-1,))
-    t = kernel_array(tarr, compute, shape=(-1,))
-    n_threads = resolve(num_threads, x.size)
-    if reduction == "none":
-        out = _pool.empty(arr.shape, compute)
-        core.kl_div(x, t, out.reshape(-1), log_target=log_target, n_threads=n_threads)
-        return out.astype(result, copy=False)
-    total = core.kl_div(x, t, None, log_target=log_target, n_threads=n_threads)
+    n_threads = resolve(num_threads, arr.size)
+    if is_staged(compute, arr, tarr):
+        # 16-bit operands read as codes, chunk by chunk through float32 scratch
+        xo, xk = staged_operand(arr, compute, (-1,))
+        to, tk = staged_operand(tarr, compute, (-1,))
+        out = _pool.empty(arr.shape, staged_dtype(result, compute)) if reduction == "none" else None
+        oo, ok = (None, F32_OPERAND) if out is None else operand(out.reshape(-1))
+        total = core.kl_div_staged(xo, xk, to, tk, oo, ok, log_target=log_target,
+                                   n_threads=n_threads)
+        if out is not None:
+            return out
+    else:
+        x = kernel_array(arr, compute, shape=(-1,))
+        t = secondary(tarr, compute, (-1,))
+        if reduction == "none":
+            out = _pool.empty(arr.shape, compute)
+            core.kl_div(x, t, out.reshape(-1), log_target=log_target, n_threads=n_threads)
+            return out.astype(result, copy=False)
+        total = core.kl_div(x, t, None, log_target=log_target, n_threads=n_threads)
+    result = scalar_dtype(result)
     if reduction == "sum":
         return reduced_loss(total, None, "sum", result)
     if reduction == "mean":
-        denominator = float(x.size)
+        denominator = float(arr.size)
     else:  # batchmean: the number of distributions (1 for a 0-d input)
         denominator = float(math.prod(n for i, n in enumerate(arr.shape) if i != ax))
     return reduced_loss(total, denominator, "mean", result)
@@ -178,7 +199,7 @@ def _distillation(student_logits: ArrayLike, teacher_logits: ArrayLike, temperat
                   target: ArrayLike | None, alpha: object, ignore_index: object,
                   axis: SupportsIndex, num_threads: SupportsIndex | None, want_grad: bool,
                   grad_out: Array | None = None) -> Any:
-    arr, ax, compute, result = logits_array(student_logits, axis, "student_logits")
+    arr, ax, compute, result = logits_array(student_logits, axis, "student_logits", half=True)
     tarr = _same_shape(arr, teacher_logits, "teacher_logits", "student_logits")
     temp = check_real(temperature, "temperature", above=0.0, what="a positive real number")
     a = _check_finite(alpha, "alpha")
@@ -201,13 +222,28 @@ def _distillation(student_logits: ArrayLike, teacher_logits: ArrayLike, temperat
     kl_coef = (1.0 - a) if targets is not None else 1.0
     ce_scale = a / n_valid if targets is not None and n_valid else 0.0
     kl_scale = kl_coef * temp / nrows if nrows else 0.0
-    s = rows_view(arr, ax, compute)
-    t = rows_view(tarr, ax, compute)
     yrows = targets.rows() if targets is not None else None
-    gbuf, direct = (None, True) if grad is None else output_rows(grad, ax, compute, (s, t))
-    ce_sum, kl_sum = core.distill(
-        s, t, yrows, ignore_index=ign, inv_temperature=1.0 / temp, ce_scale=ce_scale,
-        kl_scale=kl_scale, grad=gbuf, n_threads=resolve(num_threads, 2 * s.size))
+    n_threads = resolve(num_threads, 2 * arr.size)
+    if is_staged(compute, arr, tarr):
+        # 16-bit logits read as codes (the gradient written as the student's
+        # 16-bit type), chunk by chunk through float32 scratch
+        s = rows_view(arr, ax, staged_dtype(arr.dtype, compute))
+        t = rows_view(tarr, ax, staged_dtype(tarr.dtype, compute))
+        gbuf, direct = ((None, True) if grad is None
+                        else output_rows(grad, ax, staged_dtype(result, compute), (s, t)))
+        so, sk = operand(s)
+        to, tk = operand(t)
+        go, gk = (None, F32_OPERAND) if gbuf is None else operand(gbuf)
+        ce_sum, kl_sum = core.distill_staged(
+            so, sk, to, tk, yrows, ignore_index=ign, inv_temperature=1.0 / temp,
+            ce_scale=ce_scale, kl_scale=kl_scale, grad=go, grad_kind=gk, n_threads=n_threads)
+    else:
+        s = rows_view(arr, ax, compute)
+        t = rows_view(tarr, ax, compute)
+        gbuf, direct = (None, True) if grad is None else output_rows(grad, ax, compute, (s, t))
+        ce_sum, kl_sum = core.distill(
+            s, t, yrows, ignore_index=ign, inv_temperature=1.0 / temp, ce_scale=ce_scale,
+            kl_scale=kl_scale, grad=gbuf, n_threads=n_threads)
     if not direct:
         assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, ax)
@@ -218,7 +254,7 @@ def _distillation(student_logits: ArrayLike, teacher_logits: ArrayLike, temperat
         else:
             ce = np.float64(ce_sum) / np.float64(n_valid)
             value = a * ce + (1.0 - a) * temp ** 2 * kl
-        loss = reduced_loss(float(value), None, "sum", result)
+        loss = reduced_loss(float(value), None, "sum", scalar_dtype(result))
     return (loss, grad) if want_grad else loss
 
 
@@ -269,6 +305,12 @@ def distillation_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, *,
     -------
     loss : scalar
         A NumPy scalar of the student's float dtype (float64 for integers).
+        float16 and bfloat16 student and teacher logits are read directly
+        (computed in float32 chunk by chunk, no float32 copy): the answer is
+        bitwise that of their float32 values, each array result rounded once to
+        the 16-bit type; bfloat16 gives the gradient in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----

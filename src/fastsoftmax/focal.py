@@ -18,11 +18,14 @@ from numpy.typing import ArrayLike
 from . import _pool
 from ._crossentropy import IndexTargets, logits_array
 from ._driver import core
+from ._halfprec import (F32_OPERAND, half_kind, is_staged, operand, per_sample, scalar_dtype,
+                        secondary, staged_dtype, staged_operand)
+from ._halfprec import dtypes as half_dtypes
 from ._reduction import gradient_scale, reduced_loss
 from ._threads import resolve
 from ._typing import FloatArray, FloatScalar, Reduced
 from ._validation import (as_array, check_class_weight, check_int, check_real,
-                          check_reduction, check_target_shape, copy_back, float_dtypes,
+                          check_reduction, check_target_shape, copy_back, is_bfloat16,
                           kernel_array, output_rows, rows_view)
 
 __all__ = ["focal_loss", "focal_loss_and_grad", "sigmoid_focal_loss",
@@ -36,7 +39,7 @@ def _gamma(gamma: object) -> float:
 def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike | None,
            axis: SupportsIndex, ignore_index: SupportsIndex, reduction: str,
            num_threads: SupportsIndex | None, want_grad: bool) -> Any:
-    arr, ax, compute, result = logits_array(logits, axis)
+    arr, ax, compute, result = logits_array(logits, axis, half=True)
     reduction = check_reduction(reduction)
     g = _gamma(gamma)
     ignore = check_int(ignore_index, "ignore_index")
@@ -51,7 +54,11 @@ def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike
     # "mean": over the non-ignored samples (not the summed alphas)
     denominator = float(targets.kept.size) if reduction == "mean" else None
     scale = gradient_scale(reduction, denominator)
-    x = rows_view(arr, ax, compute)
+    # 16-bit logits: read (and the gradient written) as 16-bit codes by the
+    # staged driver, chunk by chunk through float32 scratch
+    half = half_kind(arr.dtype) is not None
+    rows_dtype = staged_dtype(result, compute)
+    x = rows_view(arr, ax, rows_dtype)
     t = targets.rows()
     nrows = math.prod(batch_shape)
     loss_rows = np.empty(nrows, dtype=np.float64) if reduction == "none" else None
@@ -59,19 +66,25 @@ def _focal(logits: ArrayLike, target: ArrayLike, gamma: object, alpha: ArrayLike
     direct = True
     if want_grad:
         grad = _pool.empty(arr.shape, result)
-        gbuf, direct = output_rows(grad, ax, compute, (x, t))
-    total = core.focal_index(x, t, ignore_index=ignore, alpha=a, gamma=g, scale=scale,
-                             loss_rows=loss_rows, grad=gbuf,
-                             n_threads=resolve(num_threads, x.size))
+        gbuf, direct = output_rows(grad, ax, rows_dtype, (x, t))
+    n_threads = resolve(num_threads, x.size)
+    if half:
+        xo, xk = operand(x)
+        go, gk = (None, F32_OPERAND) if gbuf is None else operand(gbuf)
+        total = core.focal_index_staged(xo, xk, t, ignore_index=ignore, alpha=a, gamma=g,
+                                        scale=scale, loss_rows=loss_rows, grad=go,
+                                        grad_kind=gk, n_threads=n_threads)
+    else:
+        total = core.focal_index(x, t, ignore_index=ignore, alpha=a, gamma=g, scale=scale,
+                                 loss_rows=loss_rows, grad=gbuf, n_threads=n_threads)
     if not direct:
         assert gbuf is not None and grad is not None
         copy_back(gbuf, grad, ax)
     if reduction == "none":
         assert loss_rows is not None
-        with np.errstate(over="ignore"):  # a float32 loss beyond its range: inf
-            loss: Any = loss_rows.reshape(batch_shape).astype(result)
+        loss: Any = per_sample(loss_rows.reshape(batch_shape), result)
     else:
-        loss = reduced_loss(total, denominator, reduction, result)
+        loss = reduced_loss(total, denominator, reduction, scalar_dtype(result))
     return (loss, grad) if want_grad else loss
 
 
@@ -130,6 +143,12 @@ def focal_loss(logits: ArrayLike, target: ArrayLike, *, gamma: float = 2.0,
     loss : scalar or ndarray
         A NumPy scalar of the logits' float dtype, or per-sample losses for
         ``reduction="none"``.
+        float16 and bfloat16 logits are read directly (computed in float32 chunk
+        by chunk, no float32 copy): the answer is bitwise that of their float32
+        values, each array result rounded once to the 16-bit type; bfloat16
+        gives per-sample losses (and the gradient) in bfloat16 and reduced
+        losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Notes
     -----
@@ -220,31 +239,48 @@ def _sigmoid_alpha(alpha: object) -> float | None:
 def _sigmoid_focal(logits: ArrayLike, target: ArrayLike, alpha: object, gamma: object,
                    reduction: str, num_threads: SupportsIndex | None, want_grad: bool) -> Any:
     arr = as_array(logits, "logits")
-    compute, result = float_dtypes(arr, "logits")
+    compute, result = half_dtypes(arr, "logits")
     reduction = check_reduction(reduction)
     a = _sigmoid_alpha(alpha)
     g = _gamma(gamma)
     tarr = as_array(target, "target")
-    if tarr.dtype.kind not in "fiub":
+    if tarr.dtype.kind not in "fiub" and not is_bfloat16(tarr.dtype):
         raise TypeError(f"target must be real numbers, got dtype {tarr.dtype}")
     if tarr.shape != arr.shape:
         raise ValueError(f"target has shape {tarr.shape}, expected {arr.shape} (the "
                          "shape of logits)")
-    x = kernel_array(arr, compute, shape=(-1,))
-    t = kernel_array(tarr, compute, shape=(-1,))
-    n = x.size
+    n = arr.size
     denominator = float(n) if reduction == "mean" else None
-    loss = _pool.empty((n,), compute) if reduction == "none" else None
-    grad = _pool.empty((n,), compute) if want_grad else None
-    total = core.sigmoid_focal(x, t, alpha=a, gamma=g, scale=gradient_scale(reduction, denominator),
-                               loss=loss, grad=grad, n_threads=resolve(num_threads, n))
+    scale = gradient_scale(reduction, denominator)
+    n_threads = resolve(num_threads, n)
+    if is_staged(compute, arr, tarr):
+        # 16-bit operands read as codes, the losses and gradient written in
+        # the result dtype, chunk by chunk through float32 scratch
+        out_dtype = staged_dtype(result, compute)
+        xo, xk = staged_operand(arr, compute, (-1,))
+        to, tk = staged_operand(tarr, compute, (-1,))
+        loss = _pool.empty((n,), out_dtype) if reduction == "none" else None
+        grad = _pool.empty((n,), out_dtype) if want_grad else None
+        ok = half_kind(out_dtype)
+        total = core.sigmoid_focal_staged(
+            xo, xk, to, tk, alpha=a, gamma=g, scale=scale,
+            loss=None if loss is None else operand(loss)[0],
+            grad=None if grad is None else operand(grad)[0],
+            out_kind=F32_OPERAND if ok is None else ok, n_threads=n_threads)
+    else:
+        x = kernel_array(arr, compute, shape=(-1,))
+        t = secondary(tarr, compute, (-1,))
+        loss = _pool.empty((n,), compute) if reduction == "none" else None
+        grad = _pool.empty((n,), compute) if want_grad else None
+        total = core.sigmoid_focal(x, t, alpha=a, gamma=g, scale=scale, loss=loss, grad=grad,
+                                   n_threads=n_threads)
     value: Any
     if loss is not None:
         value = loss.reshape(arr.shape).astype(result, copy=False)
         if value.ndim == 0:
             value = value[()]
     else:
-        value = reduced_loss(total, denominator, reduction, result)
+        value = reduced_loss(total, denominator, reduction, scalar_dtype(result))
     if not want_grad:
         return value
     assert grad is not None
@@ -298,6 +334,12 @@ def sigmoid_focal_loss(logits: ArrayLike, target: ArrayLike, *, alpha: float | N
     -------
     loss : ndarray or scalar
         The logits' shape and result dtype for "none", else a NumPy scalar.
+        float16 and bfloat16 logits and targets are read directly (computed in
+        float32 chunk by chunk, no float32 copy): the answer is bitwise that of
+        their float32 values, each array result rounded once to the 16-bit type;
+        bfloat16 gives elementwise losses (and the gradient) in bfloat16 and
+        reduced losses as float32 scalars, float16 float16 results (see
+        docs/semantics.md, 16-bit input).
 
     Examples
     --------

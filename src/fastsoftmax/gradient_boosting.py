@@ -18,9 +18,11 @@ from numpy.typing import ArrayLike
 
 from . import _pool
 from ._driver import core
+from ._halfprec import F32_OPERAND, is_staged, operand, staged_dtype
+from ._halfprec import dtypes as half_dtypes
 from ._threads import resolve
 from ._typing import Array, FloatArray
-from ._validation import (as_array, check_class_indices, check_out, copy_back, float_dtypes,
+from ._validation import (as_array, check_class_indices, check_out, copy_back, is_bfloat16,
                           kernel_array, normalize_axis, output_rows, rows_view)
 
 __all__ = ["cross_entropy_gradient_hessian", "binary_cross_entropy_gradient_hessian"]
@@ -60,7 +62,7 @@ def _sample_weight(sample_weight: ArrayLike | None, shape: tuple[int, ...],
     if sample_weight is None:
         return None
     w = as_array(sample_weight, "sample_weight")
-    if w.dtype.kind not in "fiu":
+    if w.dtype.kind not in "fiu" and not is_bfloat16(w.dtype):
         raise TypeError(f"sample_weight must be real numbers, got dtype {w.dtype}")
     if w.shape != shape:
         raise ValueError(f"sample_weight has shape {w.shape}, expected {shape} ({what})")
@@ -134,6 +136,12 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
     gradient, hessian : ndarray
         The shape of ``raw_prediction``; its float dtype (float64 for
         integers; float16 is computed in float32).
+        float16 and bfloat16 operands are read directly (computed in float32
+        chunk by chunk, no float32 copy): the answer is bitwise that of their
+        float32 values, each array result rounded once to the 16-bit type;
+        bfloat16 gives the gradient and hessian in bfloat16 and reduced losses
+        as float32 scalars, float16 float16 results (see docs/semantics.md,
+        16-bit input).
 
     Notes
     -----
@@ -164,7 +172,7 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
            [0.104994, 0.104994]])
     """
     arr = as_array(raw_prediction, "raw_prediction")
-    compute, result = float_dtypes(arr, "raw_prediction")
+    compute, result = half_dtypes(arr, "raw_prediction")
     if arr.ndim == 0:
         raise ValueError("raw_prediction must have at least one dimension (the class axis)")
     ax = normalize_axis(axis, arr.ndim)
@@ -176,12 +184,20 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
     if sample_weight is not None:
         inputs["sample_weight"] = np.asarray(sample_weight)
     grad, hess = _outputs(gradient_out, hessian_out, arr.shape, result, inputs)
-    x = rows_view(arr, ax, compute)
+    # 16-bit predictions: read (and the results written) as 16-bit codes,
+    # chunk by chunk through float32 scratch
+    staged = is_staged(compute, arr)
+    rows_dtype = staged_dtype(result, compute) if staged else compute
+    x = rows_view(arr, ax, rows_dtype)
     nt = resolve(num_threads, x.size)
     if x.size:
-        gbuf, gdirect = output_rows(grad, ax, compute, (x,))
-        hbuf, hdirect = output_rows(hess, ax, compute, (x, gbuf))
-        core.cross_entropy_gradient_hessian(x, t, sw, gbuf, hbuf, nt)
+        gbuf, gdirect = output_rows(grad, ax, rows_dtype, (x,))
+        hbuf, hdirect = output_rows(hess, ax, rows_dtype, (x, gbuf))
+        if staged:
+            (xo, xk), (go, gk), (ho, _) = operand(x), operand(gbuf), operand(hbuf)
+            core.cross_entropy_gradient_hessian_staged(xo, xk, t, sw, go, ho, gk, nt)
+        else:
+            core.cross_entropy_gradient_hessian(x, t, sw, gbuf, hbuf, nt)
         if not gdirect:
             copy_back(gbuf, grad, ax)
         if not hdirect:
@@ -190,13 +206,16 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
 
 
 def _binary_like(value: ArrayLike | None, name: str, shape: tuple[int, ...],
-                 compute: np.dtype[Any]) -> Array | None:
+                 compute: np.dtype[Any], staged: bool = False) -> Array | None:
     """A per-element real array of ``shape`` (or, for (n, 1) predictions,
-    of shape (n,)) as a flat kernel array of ``compute``."""
+    of shape (n,)) as a flat kernel array of ``compute`` (``staged``: 16-bit
+    values stay 16-bit)."""
     if value is None:
         return None
     a = as_array(value, name)
-    if a.dtype.kind not in "fiub":
+    if staged:
+        compute = staged_dtype(a.dtype, compute)
+    if a.dtype.kind not in "fiub" and not is_bfloat16(a.dtype):
         raise TypeError(f"{name} must be real numbers, got dtype {a.dtype}")
     column = len(shape) == 2 and shape[1] == 1 and a.shape == shape[:1]
     if a.shape != shape and not column:
@@ -249,6 +268,12 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
     gradient, hessian : ndarray
         The shape of ``raw_prediction``; its float dtype (float64 for
         integers; float16 is computed in float32).
+        float16 and bfloat16 operands are read directly (computed in float32
+        chunk by chunk, no float32 copy): the answer is bitwise that of their
+        float32 values, each array result rounded once to the 16-bit type;
+        bfloat16 gives the gradient and hessian in bfloat16 and reduced losses
+        as float32 scalars, float16 float16 results (see docs/semantics.md,
+        16-bit input).
 
     Notes
     -----
@@ -267,27 +292,42 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
     array([2.50000000e-01, 4.24835426e-18, 4.24835426e-18])
     """
     arr = as_array(raw_prediction, "raw_prediction")
-    compute, result = float_dtypes(arr, "raw_prediction")
+    compute, result = half_dtypes(arr, "raw_prediction")
     shape = arr.shape
-    t = _binary_like(target, "target", shape, compute)
+    # 16-bit operands (any of the three): read as 16-bit codes, chunk by
+    # chunk through float32 scratch
+    t = _binary_like(target, "target", shape, compute, staged=True)
     assert t is not None
-    sw = _binary_like(sample_weight, "sample_weight", shape, compute)
+    sw = _binary_like(sample_weight, "sample_weight", shape, compute, staged=True)
+    staged = is_staged(compute, arr, t, *(() if sw is None else (sw,)))
+    if not staged:   # float64: 16-bit values widen exactly
+        t = kernel_array(t, compute)
+        sw = None if sw is None else kernel_array(sw, compute)
     inputs = {"raw_prediction": arr, "target": np.asarray(target)}
     if sample_weight is not None:
         inputs["sample_weight"] = np.asarray(sample_weight)
     grad, hess = _outputs(gradient_out, hessian_out, shape, result, inputs)
-    x = kernel_array(arr, compute, shape=(-1,))
+    rows_dtype = staged_dtype(result, compute) if staged else compute
+    x = kernel_array(arr, staged_dtype(arr.dtype, compute) if staged else compute, shape=(-1,))
     nt = resolve(num_threads, x.size)
     if x.size:
-        gbuf = kernel_array(grad, compute, writable=True, shape=(-1,))
-        hbuf = kernel_array(hess, compute, writable=True, shape=(-1,))
-        g = np.empty(x.size, dtype=compute) if gbuf is None else gbuf
-        h = np.empty(x.size, dtype=compute) if hbuf is None else hbuf
-        if core.binary_cross_entropy_gradient_hessian(x, t, sw, g, h, nt):
+        gbuf = kernel_array(grad, rows_dtype, writable=True, shape=(-1,))
+        hbuf = kernel_array(hess, rows_dtype, writable=True, shape=(-1,))
+        g = np.empty(x.size, dtype=rows_dtype) if gbuf is None else gbuf
+        h = np.empty(x.size, dtype=rows_dtype) if hbuf is None else hbuf
+        if staged:
+            (xo, xk), (to, tk), (go, gk), (ho, _) = operand(x), operand(t), operand(g), operand(h)
+            wo, wk = (None, F32_OPERAND) if sw is None else operand(sw)
+            bad = core.binary_cross_entropy_gradient_hessian_staged(
+                xo, xk, to, tk, wo, wk, go, ho, gk, nt)
+        else:
+            bad = core.binary_cross_entropy_gradient_hessian(x, t, sw, g, h, nt)
+        if bad:
             # the kernel saw a bad target in its pass; find the first (rare path)
+            tv = t.astype(compute)
             with np.errstate(invalid="ignore"):
-                k = int(np.argmax(~((t >= 0) & (t <= 1))))
-            raise ValueError(f"target must lie in [0, 1], got {t[k]} (element {k})")
+                k = int(np.argmax(~((tv >= 0) & (tv <= 1))))
+            raise ValueError(f"target must lie in [0, 1], got {tv[k]} (element {k})")
         if gbuf is None:
             grad[...] = g.reshape(shape)
         if hbuf is None:

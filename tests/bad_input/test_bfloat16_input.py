@@ -13,13 +13,14 @@ import pytest
 import fastsoftmax as fs
 from _helpers import computing_functions
 from bad_input._cases import MAIN_ARG, call_args, value_for
+from fastsoftmax._halfprec import STAGED
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
 #: What reads bfloat16 (the rest raises TypeError).
 READS_BFLOAT16 = {"softmax", "log_softmax", "logsumexp", "cross_entropy",
-                  "cross_entropy_and_grad"}
+                  "cross_entropy_and_grad"} | set(STAGED)
 
 
 def _bf16_call(fname):
@@ -57,12 +58,33 @@ def _float_inputs(b):
 
 
 _SEVERAL = _float_inputs(lambda a: a.astype(BF16))
+# the same calls with the bfloat16 values as float32 (the reference of those that read it)
+_WIDENED = _float_inputs(lambda a: a.astype(BF16).astype(np.float32))
+# the staged functions read bfloat16 in every floating argument, the others in none
+_RAISES = [(f, c) for f, c in _SEVERAL if f not in STAGED]
+_WORKS = [(f, c, r) for (f, c), (_, r) in zip(_SEVERAL, _WIDENED) if f in STAGED]
 
 
-@pytest.mark.parametrize("fname,call", _SEVERAL, ids=[f for f, _ in _SEVERAL])
+def _same_as_widened(got, ref):
+    for g, r in zip(got if isinstance(got, tuple) else (got,),
+                    ref if isinstance(ref, tuple) else (ref,)):
+        g, r = np.asarray(g), np.asarray(r)
+        if g.dtype == BF16:
+            np.testing.assert_array_equal(g.view(np.uint16), r.astype(BF16).view(np.uint16))
+        else:  # reduced losses: float32; float32 primary operands: float32 results
+            assert g.dtype == r.dtype
+            np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("fname,call", _RAISES, ids=[f for f, _ in _RAISES])
 def test_bfloat16_in_other_arguments_raises(fname, call):
     with pytest.raises(TypeError, match="bfloat16"):
         call()
+
+
+@pytest.mark.parametrize("fname,call,ref", _WORKS, ids=[f for f, _, _ in _WORKS])
+def test_bfloat16_in_other_arguments_works(fname, call, ref):
+    _same_as_widened(call(), ref())
 
 
 def test_every_function_is_tried():
@@ -81,14 +103,7 @@ def test_bfloat16_main_argument_works_or_raises(fname):
         return
     got = f(*bargs, **kw)
     ref = f(main.astype(BF16).astype(np.float32), *args[1:], **kw)
-    for g, r in zip(got if isinstance(got, tuple) else (got,),
-                    ref if isinstance(ref, tuple) else (ref,)):
-        g, r = np.asarray(g), np.asarray(r)
-        if g.dtype == BF16:
-            np.testing.assert_array_equal(g.view(np.uint16), r.astype(BF16).view(np.uint16))
-        else:  # the cross-entropy's loss: float32
-            assert g.dtype == np.float32
-            np.testing.assert_array_equal(g, r)
+    _same_as_widened(got, ref)
 
 
 @pytest.mark.parametrize("fname", ["softmax", "log_softmax"])
