@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, LAYOUTS, REF, Case, Raises, Ref, X,
-                              collector, inf, layout, nan)
+                              collector, inf, layout, nan, table_of)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -146,14 +146,4 @@ def thread_cases(fname):
     return cases
 
 
-def table():
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += layout_cases(fname)
-        cases += out_cases(fname)
-        cases += thread_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, layout_cases, out_cases, thread_cases)
