@@ -125,6 +125,15 @@ def logit_special_cases(add, make_args):
     add("all_neginf_row", with_value(make_args, 4, -inf), REF)
 
 
+def layout_grid(fname, build, expect, dtypes=(np.float64, np.float32)):
+    """The cases ``layout/<kind>-<dtype>`` of ``fname``, for every layout of
+    LAYOUTS and every dtype of ``dtypes``: ``build(kind, dtype)`` makes the
+    arguments, laid out as ``kind``."""
+    return [Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname,
+                 lambda kind=kind, dt=dt: build(kind, dt), expect)
+            for kind in LAYOUTS for dt in dtypes]
+
+
 def table_of(functions, *groups):
     """Every case of a family, in a fixed order (the child runs them): for
     each function of ``functions``, the cases of each of ``groups`` in turn."""
@@ -427,17 +436,12 @@ def layout_cases(fname):
     """The main input (and the target, where there is one) in every layout:
     the answer is the reference and, for the compiled kernels, bitwise the
     C-contiguous answer."""
-    cases = []
     compiled = fname in THREADED
     exp = BITWISE if compiled else REF
-    for kind in LAYOUTS:
-        for dt in ((np.float64, np.float32) if compiled else (np.float64,)):
-            def b(kind=kind, dt=dt):
-                base = value_for(fname, (6, 5), dt)
-                main = layout(base, kind)
-                args, kw = call_args(fname, main)
-                return args, kw
-            cases.append(Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname, b, exp))
+
+    def b(kind, dt):
+        return call_args(fname, layout(value_for(fname, (6, 5), dt), kind))
+    cases = layout_grid(fname, b, exp, (np.float64, np.float32) if compiled else (np.float64,))
     if fname in WITH_AXIS:
         def b_axis0():
             return call_args(fname, layout(value_for(fname, (5, 6)), "F"), axis=0)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, LAYOUTS, REF, Case, Raises, X,
-                              collector, dtype_msg, inf, layout, logit_special_cases, nan, table_of)
+from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, REF, Case, Raises, X, collector,
+                              dtype_msg, inf, layout, layout_grid, logit_special_cases, nan,
+                              table_of)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -166,14 +167,11 @@ def weight_cases(fname):
 
 def layout_cases(fname):
     cases = []
-    for kind in LAYOUTS:
-        for dt in (np.float64, np.float32):
-            def b(kind=kind, dt=dt):
-                args, kw = args_for(fname, X((6, 5), dt))
-                w = np.random.default_rng(4).uniform(0, 2, args[1].shape).astype(dt)
-                return (layout(args[0], kind), layout(args[1], kind)), {
-                    "sample_weight": layout(w, kind)}
-            cases.append(Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname, b, BITWISE))
+    def b(kind, dt):
+        args, kw = args_for(fname, X((6, 5), dt))
+        w = np.random.default_rng(4).uniform(0, 2, args[1].shape).astype(dt)
+        return (layout(args[0], kind), layout(args[1], kind)), {"sample_weight": layout(w, kind)}
+    cases += layout_grid(fname, b, BITWISE)
 
     def big():
         args, kw = args_for(fname, layout(X((700, 130), np.float32, seed=5), "negative"))
