@@ -130,17 +130,9 @@ FSM_INLINE void FSM_FN(bw_block)(FSM_FN(fsm_rows) gr, FSM_FN(fsm_rows) yr, FSM_F
 {
     const ptrdiff_t n = gr.ncols, nrows = gr.nrows;
     if (n >= 1 && n <= FSM_SLANES && gr.stride == n && yr.stride == n && out.stride == n) {
-        FSM_SHORT_SPLIT(n, {
-            FSM_IVT lanes[FSM_SK];
-            FSM_FN(short_lanes)(n, lanes, sk);
-            const ptrdiff_t rpc = FSM_SMALL_CHUNK / n;
-            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-                FSM_FN(bw_small_chunk)(gr.data + i0 * n, yr.data + i0 * n, out.data + i0 * n, r, n,
-                                       (nrows - i0) * n, lanes, lg, sk);
-            }
-            return;
-        });
+        FSM_SHORT_CHUNKS(n, nrows, , return,
+                         FSM_FN(bw_small_chunk)(gr.data + i0 * n, yr.data + i0 * n, out.data + i0 * n,
+                                                r, n, (nrows - i0) * n, lanes, lg, sk));
     }
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const FSM_T *g = gr.data + i * gr.stride, *y = yr.data + i * yr.stride;

@@ -257,25 +257,18 @@ FSM_INLINE double FSM_FN(kernel_ce_index)(FSM_FN(fsm_rows) xr, const int64_t *ta
     const ptrdiff_t ldg = out.grad_stride;
     double total = 0.0;
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && (!grad || ldg == ncols)) {
-        FSM_SHORT_SPLIT(ncols, {
-            FSM_IVT lanes[FSM_SK];
-            FSM_FN(short_lanes)(ncols, lanes, sk);
-            const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-            fsm_ce_options o = *opt;   /* sample_weight offset to each chunk's rows */
-            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-                if (opt->sample_weight) o.sample_weight = opt->sample_weight + i0;
-                if (FSM_FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                           target + i0, weight, &o,
+        /* setup o: the options with sample_weight offset to each chunk's rows */
+        FSM_SHORT_CHUNKS(ncols, nrows, fsm_ce_options o = *opt, return total, {
+            if (opt->sample_weight) o.sample_weight = opt->sample_weight + i0;
+            if (FSM_FN(ce_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
+                                       target + i0, weight, &o,
+                                       loss_rows ? loss_rows + i0 : NULL,
+                                       grad ? grad + i0 * ncols : NULL, &total, sk))
+                continue;
+            /* an inf or a NaN in the chunk: these rows through the general path */
+            total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, &o,
                                            loss_rows ? loss_rows + i0 : NULL,
-                                           grad ? grad + i0 * ncols : NULL, &total, sk))
-                    continue;
-                /* an inf or a NaN in the chunk: these rows through the general path */
-                total += FSM_FN(ce_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, weight, &o,
-                                               loss_rows ? loss_rows + i0 : NULL,
-                                               grad ? grad + i0 * ncols : NULL, ldg);
-            }
-            return total;
+                                           grad ? grad + i0 * ncols : NULL, ldg);
         });
     }
     return FSM_FN(ce_index_rows)(x, ldx, nrows, ncols, target, weight, opt, loss_rows, grad, ldg);

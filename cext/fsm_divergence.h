@@ -43,7 +43,7 @@
 #define FSM_SIGN_MASK_f64(v) ((fsm_vl)(v) >> 63)
 
 /* log(u) for u > 0 finite, subnormals included (scaled by 2^54 first):
- * fdlibm's log kernel as in fsm_vlog1p_f64, without the log1p correction.
+ * fsm_vlog_kernel_f64 (fsm_simd.h) as in fsm_vlog1p_f64, without the log1p correction.
  * +inf gives a finite value, a NaN or a negative u garbage: callers mask them. */
 FSM_INLINE fsm_vd fsm_vlog_pos_f64(fsm_vd u)
 {
@@ -52,19 +52,9 @@ FSM_INLINE fsm_vd fsm_vlog_pos_f64(fsm_vd u)
     const fsm_vl sub = ((fsm_vl)u - 0x0010000000000000ll) >> 63;
     u = fsm_sel_f64(sub, u * 18014398509481984.0, u);   /* * 2^54 */
     const fsm_vd kadj = (fsm_vd)((fsm_vl)(zero + 54.0) & sub);
-    fsm_vul hx = (fsm_vul)u + (0x3ff0000000000000ull - 0x3fe6a09e00000000ull);
-    fsm_vd kd = ((fsm_vd)((hx >> 52) + 0x4330000000000000ull) - (4503599627370496.0 + 1023.0)) - kadj;
-    fsm_vd m = (fsm_vd)((hx & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull);
-    fsm_vd f = m - 1.0;
-    fsm_vd hfsq = 0.5 * f * f;
-    fsm_vd q = f / (2.0 + f);
-    fsm_vd z = q * q, w = z * z;
-    fsm_vd t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
-    fsm_vd t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 +
-                     w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
-    fsm_vd R = t2 + t1;
-    return kd * 6.93147180369123816490e-01 -
-           ((hfsq - (q * (hfsq + R) + kd * 1.90821492927058770002e-10)) - f);
+    fsm_vd kd, f, hfsq;
+    fsm_vd qr = fsm_vlog_kernel_f64(u, kadj, &kd, &f, &hfsq);
+    return kd * FSM_LN2_HI_f64 - ((hfsq - (qr + kd * FSM_LN2_LO_f64)) - f);
 }
 
 /* exp(x) over the whole range, compare-free: the method of fsm_vexp_core

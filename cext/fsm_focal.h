@@ -181,22 +181,15 @@ FSM_INLINE double FSM_FN(kernel_focal_index)(FSM_FN(fsm_rows) xr, const int64_t 
     const ptrdiff_t ldg = out.grad_stride;
     double total = 0.0;
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && (!grad || ldg == ncols)) {
-        FSM_SHORT_SPLIT(ncols, {
-            FSM_IVT lanes[FSM_SK];
-            FSM_FN(short_lanes)(ncols, lanes, sk);
-            const ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-                const ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-                if (FSM_FN(focal_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
-                                              target + i0, alpha, opt,
-                                              loss_rows ? loss_rows + i0 : NULL,
-                                              grad ? grad + i0 * ncols : NULL, &total, sk))
-                    continue;
-                total += FSM_FN(focal_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, alpha,
-                                                  opt, loss_rows ? loss_rows + i0 : NULL,
-                                                  grad ? grad + i0 * ncols : NULL, ldg);
-            }
-            return total;
+        FSM_SHORT_CHUNKS(ncols, nrows, , return total, {
+            if (FSM_FN(focal_index_small)(x + i0 * ncols, r, ncols, (nrows - i0) * ncols, lanes,
+                                          target + i0, alpha, opt,
+                                          loss_rows ? loss_rows + i0 : NULL,
+                                          grad ? grad + i0 * ncols : NULL, &total, sk))
+                continue;
+            total += FSM_FN(focal_index_rows)(x + i0 * ncols, ldx, r, ncols, target + i0, alpha,
+                                              opt, loss_rows ? loss_rows + i0 : NULL,
+                                              grad ? grad + i0 * ncols : NULL, ldg);
         });
     }
     return FSM_FN(focal_index_rows)(x, ldx, nrows, ncols, target, alpha, opt, loss_rows, grad, ldg);

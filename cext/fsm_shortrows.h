@@ -48,6 +48,28 @@
         else { const int sk = FSM_SK; __VA_ARGS__; }                                       \
     } while (0)
 
+/* The short-row driver of a kernel over nrows contiguous rows of n <= FSM_SLANES:
+ * under FSM_SHORT_SPLIT, the lane masks of a row of n, then `setup` (the
+ * declarations the chunks share: stack buffers, or empty), the chunks of at
+ * most FSM_SMALL_CHUNK / n rows, then `done` (the caller's return, or empty).
+ * The statements run once per chunk with sk, lanes (FSM_SK masks), i0 (the
+ * chunk's first row) and r (its rows) in scope; `continue` moves to the next
+ * chunk.  A macro, not an inline function taking the step, so that sk stays
+ * a constant in each copy of the step; setup and done sit inside each copy
+ * as the kernels had them, so that they compile to the code they did. */
+#define FSM_SHORT_CHUNKS(n, nrows, setup, done, ...)                                       \
+    FSM_SHORT_SPLIT(n, {                                                                   \
+        FSM_IVT lanes[FSM_SK];                                                             \
+        FSM_FN(short_lanes)(n, lanes, sk);                                                 \
+        const ptrdiff_t rpc = FSM_SMALL_CHUNK / (n);                                       \
+        setup;                                                                             \
+        for (ptrdiff_t i0 = 0; i0 < (nrows); i0 += rpc) {                                  \
+            const ptrdiff_t r = (nrows) - i0 < rpc ? (nrows) - i0 : rpc;                   \
+            __VA_ARGS__;                                                                   \
+        }                                                                                  \
+        done;                                                                              \
+    })
+
 /* p[0:FSM_LANES], of which only the first lim >= 1 are readable; pad elsewhere */
 FSM_INLINE FSM_VT FSM_FN(load_lim)(const FSM_T *p, ptrdiff_t lim, FSM_T pad)
 {

@@ -125,27 +125,40 @@ FSM_INLINE double fsm_hsum_vd(fsm_vd v)
 #endif
 }
 
-/* log1p(s) for finite s >= 0 (fdlibm's log kernel, error < 1 ulp, plus the
- * log1p correction (s - (u - 1)) / u for the rounding of u = 1 + s).  Integer
- * work on the bits only: no compares, no int64 -> double conversion. */
-FSM_INLINE fsm_vd fsm_vlog1p_f64(fsm_vd s)
+/* fdlibm's log kernel on a normal u > 0 (others: garbage): u = 2^k * m with
+ * m in [sqrt(2)/2, sqrt(2)), *kd = k - kadj (a known exponent offset; 0 folds
+ * away), *f = m - 1, *hfsq = f * f / 2; returns q * (hfsq + R), so that
+ * log(u) = kd ln2_hi - ((hfsq - (q * (hfsq + R) + kd ln2_lo)) - f) with ln2
+ * split as below.  Integer work on the bits only: no compares, no int64 ->
+ * double conversion.  Shared by fsm_vlog1p_f64 and fsm_vlog_pos_f64
+ * (fsm_divergence.h), which add their own corrections. */
+#define FSM_LN2_HI_f64 6.93147180369123816490e-01
+#define FSM_LN2_LO_f64 1.90821492927058770002e-10
+FSM_INLINE fsm_vd fsm_vlog_kernel_f64(fsm_vd u, fsm_vd kadj, fsm_vd *kd, fsm_vd *f, fsm_vd *hfsq)
 {
-    fsm_vd u = s + 1.0;
-    fsm_vd c = (s - (u - 1.0)) / u;
-    /* u = 2^k * m with m in [sqrt(2)/2, sqrt(2)) */
     fsm_vul hx = (fsm_vul)u + (0x3ff0000000000000ull - 0x3fe6a09e00000000ull);
-    fsm_vd kd = (fsm_vd)((hx >> 52) + 0x4330000000000000ull) - (4503599627370496.0 + 1023.0);
+    *kd = ((fsm_vd)((hx >> 52) + 0x4330000000000000ull) - (4503599627370496.0 + 1023.0)) - kadj;
     fsm_vd m = (fsm_vd)((hx & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull);
-    fsm_vd f = m - 1.0;
-    fsm_vd hfsq = 0.5 * f * f;
-    fsm_vd q = f / (2.0 + f);
+    *f = m - 1.0;
+    *hfsq = 0.5 * *f * *f;
+    fsm_vd q = *f / (2.0 + *f);
     fsm_vd z = q * q, w = z * z;
     fsm_vd t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
     fsm_vd t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 +
                      w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
     fsm_vd R = t2 + t1;
-    return kd * 6.93147180369123816490e-01 -
-           ((hfsq - (q * (hfsq + R) + (kd * 1.90821492927058770002e-10 + c))) - f);
+    return q * (*hfsq + R);
+}
+
+/* log1p(s) for finite s >= 0 (fdlibm's log kernel, error < 1 ulp, plus the
+ * log1p correction (s - (u - 1)) / u for the rounding of u = 1 + s). */
+FSM_INLINE fsm_vd fsm_vlog1p_f64(fsm_vd s)
+{
+    fsm_vd u = s + 1.0;
+    fsm_vd c = (s - (u - 1.0)) / u;
+    fsm_vd kd, f, hfsq;
+    fsm_vd qr = fsm_vlog_kernel_f64(u, (fsm_vd){0}, &kd, &f, &hfsq);
+    return kd * FSM_LN2_HI_f64 - ((hfsq - (qr + (kd * FSM_LN2_LO_f64 + c))) - f);
 }
 
 /* ------------------------------------------------ float32: work in double */

@@ -264,34 +264,22 @@ FSM_INLINE void FSM_FN(softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, 
 }
 
 
-FSM_INLINE void FSM_FN(softmax_short)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
-                                       ptrdiff_t nrows, ptrdiff_t ncols, const int sk)
+FSM_INLINE void FSM_FN(softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
+                                       ptrdiff_t nrows, ptrdiff_t ncols)
 {
-    {
-        FSM_IVT lanes[FSM_SK];
-        FSM_FN(short_lanes)(ncols, lanes, sk);
-        ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-        for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-            ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
+    if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
+        FSM_SHORT_CHUNKS(ncols, nrows, , , {
             if (FSM_FN(softmax_small_chunk)(x + i0 * ncols, out + i0 * ncols, r, ncols,
-                                        (nrows - i0) * ncols, lanes, sk))
+                                            (nrows - i0) * ncols, lanes, sk))
                 continue;
             /* an inf or a NaN in the chunk: row by row, the general path only
              * for the rows holding one, so that a row's result never depends
              * on its neighbours (nor on how rows are split between threads) */
             for (ptrdiff_t i = i0; i < i0 + r; i++)
                 if (!FSM_FN(softmax_small_chunk)(x + i * ncols, out + i * ncols, 1, ncols,
-                                             (nrows - i) * ncols, lanes, sk))
+                                                 (nrows - i) * ncols, lanes, sk))
                     FSM_FN(softmax_rows)(x + i * ncols, ldx, out + i * ncols, ldo, 1, ncols);
-        }
-    }
-}
-
-FSM_INLINE void FSM_FN(softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
-                                       ptrdiff_t nrows, ptrdiff_t ncols)
-{
-    if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
-        FSM_SHORT_SPLIT(ncols, FSM_FN(softmax_short)(x, ldx, out, ldo, nrows, ncols, sk));
+        });
         return;
     }
     FSM_FN(softmax_rows)(x, ldx, out, ldo, nrows, ncols);
@@ -377,29 +365,25 @@ FSM_INLINE void FSM_FN(log_softmax_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *
                                            ptrdiff_t ldo, ptrdiff_t nrows, ptrdiff_t ncols)
 {
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols && ldo == ncols) {
-        FSM_SHORT_SPLIT(ncols, {
-            FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
-            double lse[FSM_SMALL_CHUNK + FSM_LANES_f64], lbuf[FSM_SMALL_CHUNK + 16];
-            FSM_IVT lanes[FSM_SK];
-            FSM_FN(short_lanes)(ncols, lanes, sk);
-            ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-                ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-                const FSM_T *xc = x + i0 * ncols;
-                FSM_T *oc = out + i0 * ncols;
-                if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
-                    FSM_FN(log_softmax_small_out)(xc, oc, r, ncols, mbuf, lse, lbuf);
-                    continue;
-                }
-                for (ptrdiff_t i = 0; i < r; i++) {
-                    if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
-                                            mbuf, ebuf, lse, sk))
-                        FSM_FN(log_softmax_small_out)(xc + i * ncols, oc + i * ncols, 1, ncols, mbuf, lse, lbuf);
-                    else
-                        FSM_FN(log_softmax_rows)(xc + i * ncols, ldx, oc + i * ncols, ldo, 1, ncols);
-                }
+        FSM_SHORT_CHUNKS(ncols, nrows,
+            /* setup */ FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES];
+                        FSM_T ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
+                        double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
+                        double lbuf[FSM_SMALL_CHUNK + 16],
+            /* done */ return, {
+            const FSM_T *xc = x + i0 * ncols;
+            FSM_T *oc = out + i0 * ncols;
+            if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
+                FSM_FN(log_softmax_small_out)(xc, oc, r, ncols, mbuf, lse, lbuf);
+                continue;
             }
-            return;
+            for (ptrdiff_t i = 0; i < r; i++) {
+                if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
+                                            mbuf, ebuf, lse, sk))
+                    FSM_FN(log_softmax_small_out)(xc + i * ncols, oc + i * ncols, 1, ncols, mbuf, lse, lbuf);
+                else
+                    FSM_FN(log_softmax_rows)(xc + i * ncols, ldx, oc + i * ncols, ldo, 1, ncols);
+            }
         });
     }
     FSM_FN(log_softmax_rows)(x, ldx, out, ldo, nrows, ncols);
@@ -409,28 +393,23 @@ FSM_INLINE void FSM_FN(logsumexp_block)(const FSM_T *x, ptrdiff_t ldx, FSM_T *ou
                                          ptrdiff_t nrows, ptrdiff_t ncols)
 {
     if (ncols >= 1 && ncols <= FSM_SLANES && ldx == ncols) {
-        FSM_SHORT_SPLIT(ncols, {
-            FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES], ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
-            double lse[FSM_SMALL_CHUNK + FSM_LANES_f64];
-            FSM_IVT lanes[FSM_SK];
-            FSM_FN(short_lanes)(ncols, lanes, sk);
-            ptrdiff_t rpc = FSM_SMALL_CHUNK / ncols;
-            for (ptrdiff_t i0 = 0; i0 < nrows; i0 += rpc) {
-                ptrdiff_t r = nrows - i0 < rpc ? nrows - i0 : rpc;
-                const FSM_T *xc = x + i0 * ncols;
-                if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
-                    for (ptrdiff_t i = 0; i < r; i++) out[i0 + i] = (FSM_T)((double)mbuf[i * ncols] + lse[i]);
-                    continue;
-                }
-                for (ptrdiff_t i = 0; i < r; i++) {
-                    if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
-                                            mbuf, ebuf, lse, sk))
-                        out[i0 + i] = (FSM_T)((double)mbuf[0] + lse[0]);
-                    else
-                        out[i0 + i] = (FSM_T)FSM_FN(row_lse)(xc + i * ncols, ncols);
-                }
+        FSM_SHORT_CHUNKS(ncols, nrows,
+            /* setup */ FSM_T mbuf[FSM_SMALL_CHUNK + FSM_SLANES];
+                        FSM_T ebuf[FSM_SMALL_CHUNK + 2 * FSM_SLANES];
+                        double lse[FSM_SMALL_CHUNK + FSM_LANES_f64],
+            /* done */ return, {
+            const FSM_T *xc = x + i0 * ncols;
+            if (FSM_FN(lse_small_chunk)(xc, r, ncols, (nrows - i0) * ncols, lanes, mbuf, ebuf, lse, sk)) {
+                for (ptrdiff_t i = 0; i < r; i++) out[i0 + i] = (FSM_T)((double)mbuf[i * ncols] + lse[i]);
+                continue;
             }
-            return;
+            for (ptrdiff_t i = 0; i < r; i++) {
+                if (FSM_FN(lse_small_chunk)(xc + i * ncols, 1, ncols, (nrows - i0 - i) * ncols, lanes,
+                                            mbuf, ebuf, lse, sk))
+                    out[i0 + i] = (FSM_T)((double)mbuf[0] + lse[0]);
+                else
+                    out[i0 + i] = (FSM_T)FSM_FN(row_lse)(xc + i * ncols, ncols);
+            }
         });
     }
     /* LANES_f64 rows at a time, so that log1p runs vectorized (as row_lse otherwise) */

@@ -106,6 +106,40 @@ def X(shape=(6, 5), dtype=np.float64, seed=0, scale=3.0):
     return make_base(shape, dtype, seed=seed, scale=scale)
 
 
+def with_value(make_args, index, value, base=X):
+    """A build: ``make_args(a)`` of a fresh ``a = base()`` with ``a[index] = value``
+    (``index`` a row or a ``(row, column)`` place)."""
+    def build():
+        a = base()
+        a[index] = value
+        return make_args(a)
+    return build
+
+
+def logit_special_cases(add, make_args):
+    """Add the special values of a logits input, each against the reference:
+    a NaN, a +inf and a -inf in X(), and a row of -inf only."""
+    add("nan", with_value(make_args, (2, 1), nan), REF)
+    add("posinf", with_value(make_args, (1, 3), inf), REF)
+    add("neginf", with_value(make_args, (3, 0), -inf), REF)
+    add("all_neginf_row", with_value(make_args, 4, -inf), REF)
+
+
+def layout_grid(fname, build, expect, dtypes=(np.float64, np.float32)):
+    """The cases ``layout/<kind>-<dtype>`` of ``fname``, for every layout of
+    LAYOUTS and every dtype of ``dtypes``: ``build(kind, dtype)`` makes the
+    arguments, laid out as ``kind``."""
+    return [Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname,
+                 lambda kind=kind, dt=dt: build(kind, dt), expect)
+            for kind in LAYOUTS for dt in dtypes]
+
+
+def table_of(functions, *groups):
+    """Every case of a family, in a fixed order (the child runs them): for
+    each function of ``functions``, the cases of each of ``groups`` in turn."""
+    return [case for fname in functions for group in groups for case in group(fname)]
+
+
 def labels(batch_shape, n_classes, dtype=np.int64, seed=1):
     if n_classes == 0:
         return np.full(batch_shape, -100, dtype=np.int64).astype(dtype, casting="unsafe")
@@ -285,24 +319,20 @@ def value_cases(fname):
     arg = main_name(fname)
     cases, add = collector(fname, "input/")
 
+    def args(a):
+        return call_args(fname, a)
+
     if fname in PROB_INPUT:
         # probabilities: NaN propagates; outside [0, 1] (inf included) is an error
         bce_like = fname in BCE_FAMILY
         p = lambda: unit((6, 5))                                  # noqa: E731
 
-        def with_(i, j, v):
-            def b():
-                a = p()
-                a[i, j] = v
-                return call_args(fname, a)
-            return b
-
-        add("nan", with_(2, 1, nan), REF)
+        add("nan", with_value(args, (2, 1), nan, base=p), REF)
         outside = Raises(ValueError, r"probs must lie in \[0, 1\]")
-        add("posinf", with_(1, 1, inf), outside)
-        add("neginf", with_(1, 1, -inf), outside)
-        add("above_one", with_(0, 0, 1.5), outside)
-        add("negative", with_(0, 0, -0.25), outside)
+        add("posinf", with_value(args, (1, 1), inf, base=p), outside)
+        add("neginf", with_value(args, (1, 1), -inf, base=p), outside)
+        add("above_one", with_value(args, (0, 0), 1.5, base=p), outside)
+        add("negative", with_value(args, (0, 0), -0.25, base=p), outside)
         add("exact_zero_and_one", lambda: call_args(fname, np.array(
             [[0.0, 1.0, 0.5], [1.0, 0.0, 0.25]])), REF)
         add("tiny", lambda: call_args(fname, np.full((3, 4), 5e-324)), REF)
@@ -326,22 +356,7 @@ def value_cases(fname):
             add("zero_d", lambda: call_args(fname, np.float64(0.25), target=np.int64(0)),
                 Raises(ValueError, r"probs must have at least one dimension"))
     else:
-        def with_(i, j, v):
-            def b():
-                a = X()
-                a[i, j] = v
-                return call_args(fname, a)
-            return b
-
-        add("nan", with_(2, 1, nan), REF)
-        add("posinf", with_(1, 3, inf), REF)
-        add("neginf", with_(3, 0, -inf), REF)
-
-        def all_neginf():
-            a = X()
-            a[4, :] = -inf
-            return call_args(fname, a)
-        add("all_neginf_row", all_neginf, REF)
+        logit_special_cases(add, args)
 
         def neginf_target():  # -inf exactly at a target class: loss +inf
             a = X()
@@ -421,17 +436,12 @@ def layout_cases(fname):
     """The main input (and the target, where there is one) in every layout:
     the answer is the reference and, for the compiled kernels, bitwise the
     C-contiguous answer."""
-    cases = []
     compiled = fname in THREADED
     exp = BITWISE if compiled else REF
-    for kind in LAYOUTS:
-        for dt in ((np.float64, np.float32) if compiled else (np.float64,)):
-            def b(kind=kind, dt=dt):
-                base = value_for(fname, (6, 5), dt)
-                main = layout(base, kind)
-                args, kw = call_args(fname, main)
-                return args, kw
-            cases.append(Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname, b, exp))
+
+    def b(kind, dt):
+        return call_args(fname, layout(value_for(fname, (6, 5), dt), kind))
+    cases = layout_grid(fname, b, exp, (np.float64, np.float32) if compiled else (np.float64,))
     if fname in WITH_AXIS:
         def b_axis0():
             return call_args(fname, layout(value_for(fname, (5, 6)), "F"), axis=0)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, LAYOUTS, REF, Case, Raises, Ref, X,
-                              collector, inf, layout, nan)
+from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, REF, Case, Raises, Ref, X,
+                              collector, inf, layout, layout_grid, nan, table_of)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -83,12 +83,10 @@ def value_cases(fname):
 
 def layout_cases(fname):
     cases = []
-    for kind in LAYOUTS:
-        for dt in (np.float64, np.float32):
-            def b(kind=kind, dt=dt):
-                (g, y), kw = pair(fname, (6, 5), dt)
-                return (layout(g, kind), layout(y, kind)), kw
-            cases.append(Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname, b, BITWISE))
+    def b(kind, dt):
+        (g, y), kw = pair(fname, (6, 5), dt)
+        return (layout(g, kind), layout(y, kind)), kw
+    cases += layout_grid(fname, b, BITWISE)
 
     def b_axis0():
         (g, y), kw = pair(fname, (5, 6), axis=0)
@@ -146,14 +144,4 @@ def thread_cases(fname):
     return cases
 
 
-def table():
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += layout_cases(fname)
-        cases += out_cases(fname)
-        cases += thread_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, layout_cases, out_cases, thread_cases)

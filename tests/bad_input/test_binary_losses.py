@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bad_input._cases import (BCEL_FAMILY, BCE_FAMILY, FAMILIES, REF, X, Raises, bits, collector,
-                              layout_cases, main_name, nan, reduction_cases, unit, value_cases)
+from bad_input._cases import (BCEL_FAMILY, BCE_FAMILY, FAMILIES, REF, Raises, X, bits, collector,
+                              layout_cases, main_name, nan, reduction_cases, table_of, unit,
+                              value_cases)
 from bad_input._sample_weight_cases import sample_weight_cases
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
@@ -82,17 +83,5 @@ def target_cases(fname):
     return cases
 
 
-def table():
-    """Every case of the family, in a fixed order (the child runs them)."""
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += layout_cases(fname)
-        cases += reduction_cases(fname)
-        cases += weight_cases(fname)
-        cases += target_cases(fname)
-        cases += sample_weight_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, layout_cases, reduction_cases, weight_cases,
+                 target_cases, sample_weight_cases)

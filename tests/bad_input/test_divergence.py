@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, HUGE_THREADS, LAYOUTS, REF, X,
-                              Raises, Ref, collector, dtype_msg, labels, layout, soft_labels)
+from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, HUGE_THREADS, LAYOUTS, REF, Raises,
+                              Ref, X, collector, dtype_msg, labels, layout, soft_labels, table_of)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -270,14 +270,4 @@ def option_cases(fname):
     return cases
 
 
-def table():
-    """Every case of the family, in a fixed order (the child runs them)."""
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += layout_cases(fname)
-        cases += option_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, layout_cases, option_cases)

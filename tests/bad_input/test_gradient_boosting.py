@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, LAYOUTS, REF, Case, X, Raises,
-                              collector, dtype_msg, inf, layout, nan)
+from bad_input._cases import (BIG_THREADS, BITWISE, FAMILIES, REF, Case, Raises, X, collector,
+                              dtype_msg, inf, layout, layout_grid, logit_special_cases, nan,
+                              table_of)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -50,21 +51,7 @@ def args_for(fname, x, **kw):
 def value_cases(fname):
     cases, add = collector(fname, "input/")
 
-    def with_(i, j, v):
-        def b():
-            a = X()
-            a[i, j] = v
-            return args_for(fname, a)
-        return b
-    add("nan", with_(2, 1, nan), REF)
-    add("posinf", with_(1, 3, inf), REF)
-    add("neginf", with_(3, 0, -inf), REF)
-
-    def all_neginf():
-        a = X()
-        a[4, :] = -inf
-        return args_for(fname, a)
-    add("all_neginf_row", all_neginf, REF)
+    logit_special_cases(add, lambda a: args_for(fname, a))
     add("huge", lambda: args_for(fname, np.array(
         [[1e30, -1e30, 0.0, 1e30], [1e300, 1e299, -1e300, 3.0], [-1e30, -1e30, -1e30, -1e30]])),
         REF)
@@ -180,14 +167,11 @@ def weight_cases(fname):
 
 def layout_cases(fname):
     cases = []
-    for kind in LAYOUTS:
-        for dt in (np.float64, np.float32):
-            def b(kind=kind, dt=dt):
-                args, kw = args_for(fname, X((6, 5), dt))
-                w = np.random.default_rng(4).uniform(0, 2, args[1].shape).astype(dt)
-                return (layout(args[0], kind), layout(args[1], kind)), {
-                    "sample_weight": layout(w, kind)}
-            cases.append(Case(f"{fname}:layout/{kind}-{np.dtype(dt).name}", fname, b, BITWISE))
+    def b(kind, dt):
+        args, kw = args_for(fname, X((6, 5), dt))
+        w = np.random.default_rng(4).uniform(0, 2, args[1].shape).astype(dt)
+        return (layout(args[0], kind), layout(args[1], kind)), {"sample_weight": layout(w, kind)}
+    cases += layout_grid(fname, b, BITWISE)
 
     def big():
         args, kw = args_for(fname, layout(X((700, 130), np.float32, seed=5), "negative"))
@@ -258,16 +242,5 @@ def arg_cases(fname):
     return cases
 
 
-def table():
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += target_cases(fname)
-        cases += weight_cases(fname)
-        cases += layout_cases(fname)
-        cases += out_cases(fname)
-        cases += arg_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, target_cases, weight_cases, layout_cases, out_cases,
+                 arg_cases)

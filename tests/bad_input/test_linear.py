@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bad_input._cases import (FAMILIES, REF, Raises, collector, hidden, inf, labels, layout,
-                              linear_args, nan, weight)
+                              linear_args, nan, table_of, weight)
 from bad_input._sample_weight_cases import sample_weight_cases
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
@@ -121,13 +121,4 @@ def linear_cases(fname):
     return cases
 
 
-def table():
-    """Every case of the family, in a fixed order (the child runs them)."""
-    cases = []
-    for fname in FUNCTIONS:
-        cases += linear_cases(fname)
-        cases += sample_weight_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, linear_cases, sample_weight_cases)

@@ -7,21 +7,11 @@ child interpreter (``_runner``).
 """
 from __future__ import annotations
 
-from bad_input._cases import (FAMILIES, layout_cases, out_cases, value_cases)
+from bad_input._cases import (FAMILIES, layout_cases, out_cases, table_of, value_cases)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
 FUNCTIONS = FAMILIES["test_sigmoid"]
 
 
-def table():
-    """Every case of the family, in a fixed order (the child runs them)."""
-    cases = []
-    for fname in FUNCTIONS:
-        cases += value_cases(fname)
-        cases += layout_cases(fname)
-        cases += out_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(FUNCTIONS, value_cases, layout_cases, out_cases)

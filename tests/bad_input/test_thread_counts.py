@@ -14,7 +14,7 @@ import numpy as np
 import fastsoftmax as fs
 from bad_input._cases import (BIG_THREADS, BITWISE, HUGE_THREADS, LINEAR_FAMILY, REF, THREADED,
                               Raises, big_threads_input, collector, hidden, labels, linear_args,
-                              small, weight)
+                              small, table_of, weight)
 from bad_input._table_tests import (  # noqa: F401  (this table's two tests)
     test_bad_input, test_every_function_of_the_family_has_cases)
 
@@ -74,14 +74,4 @@ def linear_num_threads_cases(fname):
     return cases
 
 
-def table():
-    """Every case, in a fixed order (the child runs them)."""
-    cases = []
-    for fname in THREADED:
-        cases += num_threads_cases(fname)
-    for fname in LINEAR_FAMILY:
-        cases += linear_num_threads_cases(fname)
-    return cases
-
-
-CASES = table()
+CASES = table_of(THREADED, num_threads_cases) + table_of(LINEAR_FAMILY, linear_num_threads_cases)

@@ -18,6 +18,9 @@ Private subpackage, one module per concern:
     Run as ``python -m fastsoftmax._bench.<probe>``: one implementation in a
     fresh process times its ops (or one linear cross-entropy call and its peak
     memory) and prints JSON.
+``probe``
+    What the fresh-process probes share: the peak-RSS counters, the spec's
+    bound call and the command line.
 ``runner``
     Starts the probes in rounds that alternate between implementations and
     gathers their JSON into one result document.

@@ -11,15 +11,10 @@ and a small call has initialised the library).
 """
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import TypedDict
 
-import fastsoftmax
-
-from . import JSONDict, registry
-from .events import emit
+from . import JSONDict, probe, registry
 
 
 class Result(TypedDict):
@@ -29,43 +24,26 @@ class Result(TypedDict):
     peak_extra: int | None
 
 
-def _status_bytes(key: str) -> int | None:
-    """A ``kB`` line of /proc/self/status in bytes; None where there is none."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def run(spec: JSONDict) -> Result:
     """Measure ``spec``'s implementation; the result printed by ``__main__``."""
     impl, op_name, dtype = spec["impl"], spec["op"], spec["dtype"]
-    make_inputs = registry.OPS[op_name].make_inputs
-    with registry.thread_count(impl, spec["threads"]):
-        fn = registry.bind(op_name, impl, make_inputs(tuple(spec["size"]), dtype))
-        if fn is None:
-            raise SystemExit(f"{impl} has no {op_name}")
+    with probe.bound_call(spec, "size") as fn:
         # a small call initialises thread pools and lazy imports
-        small = registry.bind(op_name, impl, make_inputs((64, 16, 128), dtype))
+        small_args = registry.OPS[op_name].make_inputs((64, 16, 128), dtype)
+        small = registry.bind(op_name, impl, small_args)
         assert small is not None  # bound just above
         small()
-        base = _status_bytes("VmRSS")
+        base = probe.status_bytes("VmRSS")
         times = []
         for _ in range(2):
             t0 = time.perf_counter()
             out = fn()
             times.append(time.perf_counter() - t0)
             del out
-        peak = _status_bytes("VmHWM")
+        peak = probe.status_bytes("VmHWM")
     extra = None if base is None or peak is None else peak - base
     return {"seconds": min(times), "peak_extra": extra}
 
 
 if __name__ == "__main__":
-    spec = json.loads(sys.argv[1])
-    emit("start", impl=spec["impl"], fastsoftmax=fastsoftmax.__file__)
-    emit("result", **run(spec))
+    probe.main(run)

@@ -18,32 +18,15 @@ None where the counters are missing (not Linux) or cannot be reset.
 from __future__ import annotations
 
 import gc
-import json
-import sys
 from typing import TypedDict
 
-import fastsoftmax
-
-from . import JSONDict, inputs, registry
-from .events import emit
+from . import JSONDict, inputs, probe
 
 
 class Result(TypedDict):
     """The ``"result"`` event's fields."""
 
     peak_extra: int | None
-
-
-def _status_bytes(key: str) -> int | None:
-    """A ``kB`` line of /proc/self/status in bytes; None where there is none."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _reset_peak() -> bool:
@@ -58,26 +41,19 @@ def _reset_peak() -> bool:
 
 def run(spec: JSONDict) -> Result:
     """Measure ``spec``'s call; the result printed by ``__main__``."""
-    impl, op_name, dtype = spec["impl"], spec["op"], spec["dtype"]
-    args = registry.OPS[op_name].make_inputs(tuple(spec["shape"]), dtype)
-    with registry.thread_count(impl, spec["threads"]):
-        fn = registry.bind(op_name, impl, args)
-        if fn is None:
-            raise SystemExit(f"{impl} has no {op_name}")
+    with probe.bound_call(spec, "shape") as fn:
         out = fn()  # warm-up, the same size
         del out
         inputs.make_logits.cache_clear()  # the inputs stay alive in args
         gc.collect()
         if not _reset_peak():
             return {"peak_extra": None}
-        base = _status_bytes("VmRSS")
+        base = probe.status_bytes("VmRSS")
         out = fn()
-        peak = _status_bytes("VmHWM")
+        peak = probe.status_bytes("VmHWM")
         del out
     return {"peak_extra": None if base is None or peak is None else max(0, peak - base)}
 
 
 if __name__ == "__main__":
-    spec = json.loads(sys.argv[1])
-    emit("start", impl=spec["impl"], fastsoftmax=fastsoftmax.__file__)
-    emit("result", **run(spec))
+    probe.main(run)

@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .inputs import (make_linear_inputs, make_logits, make_logits_and_binary_targets,
+from .. import log_softmax, softmax
+from .inputs import (InputMaker, make_linear_inputs, make_logits, make_logits_and_binary_targets,
                      make_logits_and_labels, make_logits_only, numpy_dtype)
 
 __all__ = ["Op", "Implementation", "OPS", "IMPLEMENTATIONS", "register_op",
@@ -159,31 +160,25 @@ def _backward(shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
     return 2 * math.prod(shape) * itemsize, math.prod(shape) * itemsize
 
 
-def make_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(grad_output, output)`` of a softmax backward pass: seeded normal
-    gradients and the softmax of the benchmark's logits."""
-    from .. import softmax
-    rng = np.random.default_rng(seed + 2)
-    g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
-    return g, softmax(make_logits_only(shape, dtype, seed)[0])
-
-
-def make_log_backward_inputs(shape: tuple[int, ...], dtype: str = "float32",
-                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(grad_output, output)`` of a log_softmax backward pass: seeded normal
-    gradients and the log_softmax of the benchmark's logits."""
-    from .. import log_softmax
-    rng = np.random.default_rng(seed + 2)
-    g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
-    return g, log_softmax(make_logits_only(shape, dtype, seed)[0])
+def backward_inputs(forward: Callable[[np.ndarray], np.ndarray]) -> InputMaker:
+    """The input maker of ``forward``'s backward pass (softmax or log_softmax):
+    ``(grad_output, output)``, seeded normal gradients and ``forward`` of the
+    benchmark's logits.  Named after ``forward``, since the name keys the
+    inputs the probes share (:mod:`inputs`)."""
+    def make(shape: tuple[int, ...], dtype: str = "float32",
+             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed + 2)
+        g = rng.standard_normal(tuple(shape), dtype=np.dtype(dtype).type)
+        return g, forward(make_logits_only(shape, dtype, seed)[0])
+    make.__name__ = make.__qualname__ = f"make_{forward.__name__}_backward_inputs"
+    return make
 
 
 register_op(Op("cross_entropy_gradient_hessian", _gradient_hessian, make_logits_and_labels))
 register_op(Op("binary_cross_entropy_gradient_hessian", _binary_loss_and_grad,
                make_logits_and_binary_targets))
-register_op(Op("softmax_backward", _backward, make_backward_inputs))
-register_op(Op("log_softmax_backward", _backward, make_log_backward_inputs))
+register_op(Op("softmax_backward", _backward, backward_inputs(softmax)))
+register_op(Op("log_softmax_backward", _backward, backward_inputs(log_softmax)))
 # The divergences, with the options every implementation uses: kl_div of
 # log-probabilities against probabilities with torch's reduction for a KL
 # divergence ("batchmean"); distillation at temperature 2 with class labels
