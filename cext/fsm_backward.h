@@ -88,6 +88,26 @@ FSM_INLINE void FSM_FN(bw_row)(const FSM_T *g, const FSM_T *y, FSM_T *o, ptrdiff
                                                   FSM_FN(fsm_load_tail)(y, n, 0), c, lg), n);
 }
 
+/* bw_row with non-temporal stores (fsm_simd.h) for the aligned whole vectors of o; the
+ * same element values.  Each element is read before it is stored, and no
+ * store overlaps another, so o may be g or y itself. */
+FSM_INLINE void FSM_FN(bw_row_stream)(const FSM_T *g, const FSM_T *y, FSM_T *o, ptrdiff_t n,
+                                      FSM_VT c, const int lg)
+{
+    const ptrdiff_t head = FSM_FN(stream_head)(o, n);
+    if (head)
+        FSM_FN(fsm_store_tail)(o, FSM_FN(bw_elem)(FSM_FN(fsm_load_tail)(g, head, 0),
+                                                  FSM_FN(fsm_load_tail)(y, head, 0), c, lg), head);
+    ptrdiff_t j = head;
+    for (; j + FSM_LANES <= n; j += FSM_LANES)
+        FSM_FN(fsm_stream)(o + j, FSM_FN(bw_elem)(FSM_FN(fsm_loadu)(g + j), FSM_FN(fsm_loadu)(y + j), c, lg));
+    if (j < n)
+        FSM_FN(fsm_store_tail)(o + j, FSM_FN(bw_elem)(FSM_FN(fsm_load_tail)(g + j, n - j, 0),
+                                                      FSM_FN(fsm_load_tail)(y + j, n - j, 0), c, lg),
+                               n - j);
+    fsm_stream_fence();
+}
+
 /* Short contiguous rows (n <= FSM_SLANES), a chunk of rows at a time: the
  * row sums from masked full vectors (summed in double), then one full-width
  * pass over the chunk against a per-element buffer of the row sums.  The
@@ -134,6 +154,7 @@ FSM_INLINE void FSM_FN(bw_block)(FSM_FN(fsm_rows) gr, FSM_FN(fsm_rows) yr, FSM_F
                          FSM_FN(bw_small_chunk)(gr.data + i0 * n, yr.data + i0 * n, out.data + i0 * n,
                                                 r, n, (nrows - i0) * n, lanes, lg, sk));
     }
+    const int stream = n * (ptrdiff_t)sizeof(FSM_T) >= FSM_STREAM_MIN_BYTES;
     for (ptrdiff_t i = 0; i < nrows; i++) {
         const FSM_T *g = gr.data + i * gr.stride, *y = yr.data + i * yr.stride;
         /* log_softmax's pass 1 reads g only: ask for y's row now, so that
@@ -142,7 +163,8 @@ FSM_INLINE void FSM_FN(bw_block)(FSM_FN(fsm_rows) gr, FSM_FN(fsm_rows) yr, FSM_F
         if (lg && n * (ptrdiff_t)sizeof(FSM_T) <= FSM_BW_PREFETCH_MAX)
             for (ptrdiff_t k = 0; k < n; k += 64 / (ptrdiff_t)sizeof(FSM_T)) __builtin_prefetch(y + k);
         const FSM_VT c = FSM_FN(fsm_splat)((FSM_T)FSM_FN(bw_rowsum)(g, lg ? NULL : y, n));
-        FSM_FN(bw_row)(g, y, out.data + i * out.stride, n, c, lg);
+        if (stream) FSM_FN(bw_row_stream)(g, y, out.data + i * out.stride, n, c, lg);
+        else FSM_FN(bw_row)(g, y, out.data + i * out.stride, n, c, lg);
     }
 }
 

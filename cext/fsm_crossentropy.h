@@ -64,6 +64,20 @@ FSM_INLINE void FSM_FN(row_grad_base_from)(const FSM_T *x, ptrdiff_t n, FSM_T m,
 {
     const FSM_VT mv = FSM_FN(fsm_splat)(m), cv = FSM_FN(fsm_splat)(coef), wc = FSM_FN(fsm_splat)(wcoef);
     ptrdiff_t j = 0;
+    if (!stored && n * (ptrdiff_t)sizeof(FSM_T) >= FSM_STREAM_MIN_BYTES) {
+        /* a long row: the head to g's vector boundary plainly, then whole
+         * vectors with non-temporal stores (fsm_simd.h) */
+        const ptrdiff_t head = FSM_FN(stream_head)(g, n);
+        if (head) {
+            FSM_VT sub = w ? FSM_FN(fsm_load_tail)(w, head, 0) * wc : wc;
+            FSM_VT e = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x, head, 0), mv);
+            FSM_FN(fsm_store_tail)(g, e * cv - sub, head);
+        }
+        for (j = head; j + FSM_LANES <= n; j += FSM_LANES) {
+            FSM_VT sub = w ? FSM_FN(fsm_loadu)(w + j) * wc : wc;
+            FSM_FN(fsm_stream)(g + j, FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j), mv) * cv - sub);
+        }
+    }
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
         FSM_VT sub = w ? FSM_FN(fsm_loadu)(w + j) * wc : wc;
         FSM_VT e = stored ? FSM_FN(fsm_loadu)(g + j) : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j), mv);
@@ -75,6 +89,7 @@ FSM_INLINE void FSM_FN(row_grad_base_from)(const FSM_T *x, ptrdiff_t n, FSM_T m,
                           : FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x + j, n - j, 0), mv);
         FSM_FN(fsm_store_tail)(g + j, e * cv - sub, n - j);
     }
+    if (!stored && n * (ptrdiff_t)sizeof(FSM_T) >= FSM_STREAM_MIN_BYTES) fsm_stream_fence();
 }
 
 FSM_INLINE void FSM_FN(row_grad_base)(const FSM_T *x, ptrdiff_t n, FSM_T m, FSM_T coef,

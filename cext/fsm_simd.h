@@ -103,6 +103,25 @@ FSM_INLINE fsm_vl fsm_exp_half_k_f64(fsm_vl k, fsm_vd kf, fsm_vd magic)
 
 /* ------------------------------------------------ the generic primitives */
 
+/* Rows of at least this many bytes write their output with non-temporal
+ * stores (fsm_stream): an output that large goes to memory anyway, and a
+ * plain store first reads each destination line, a quarter of the traffic
+ * of a pass that reads two rows and writes one. */
+#ifndef FSM_STREAM_MIN_BYTES
+#define FSM_STREAM_MIN_BYTES 65536
+#endif
+
+/* Orders the non-temporal stores before what follows: later loads of the
+ * row (a gradient's target element) and other threads once the call
+ * returns.  Once a row of at least FSM_STREAM_MIN_BYTES, so its cost is
+ * nothing. */
+static inline __attribute__((always_inline)) void fsm_stream_fence(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("sfence" ::: "memory");
+#endif
+}
+
 #include "fsm_type_f32.h"
 #include "fsm_simd_t.h"
 #include "fsm_type_undef.h"

@@ -45,6 +45,29 @@ FSM_INLINE FSM_VT FSM_FN(fsm_load_tail)(const FSM_T *p, ptrdiff_t n, FSM_T pad)
     return v;
 }
 FSM_INLINE void FSM_FN(fsm_storeu)(FSM_T *p, FSM_VT v) { memcpy(p, &v, sizeof v); }
+/* The elements of a row of n at p before its first FSM_W-byte boundary (all n
+ * when p is not aligned to its element): stored plainly, the rest of the
+ * row's whole vectors can be streamed. */
+FSM_INLINE ptrdiff_t FSM_FN(stream_head)(const FSM_T *p, ptrdiff_t n)
+{
+    if ((uintptr_t)p % sizeof(FSM_T)) return n;
+    const ptrdiff_t head = (ptrdiff_t)(((FSM_W - (uintptr_t)p % FSM_W) % FSM_W) / sizeof(FSM_T));
+    return head < n ? head : n;
+}
+/* A non-temporal store of a whole vector at p (aligned to FSM_W bytes): the
+ * line is written without being read first.  Inline assembly, because the
+ * intrinsics cannot be inlined into these target-less helpers; a plain store
+ * off x86-64.  Callers end each row so written with fsm_stream_fence(). */
+FSM_INLINE void FSM_FN(fsm_stream)(FSM_T *p, FSM_VT v)
+{
+#if defined(__x86_64__) && (FSM_W == 64 || FSM_W == 32)
+    __asm__ volatile("vmovntps %1, %0" : "=m"(*(FSM_VT *)p) : "v"(v));
+#elif defined(__x86_64__)
+    __asm__ volatile("movntps %1, %0" : "=m"(*(FSM_VT *)p) : "x"(v));
+#else
+    memcpy(p, &v, sizeof v);
+#endif
+}
 FSM_INLINE void FSM_FN(fsm_store_tail)(FSM_T *p, FSM_VT v, ptrdiff_t n)
 {
     FSM_T buf[FSM_LANES];

@@ -321,6 +321,24 @@ FSM_INLINE void FSM_FN(log_softmax_write)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
     }
 }
 
+/* log_softmax_write with non-temporal stores for the aligned whole vectors of
+ * oi; the same values (each element read before it is stored: oi may be xi). */
+FSM_INLINE void FSM_FN(log_softmax_write_stream)(const FSM_T *xi, FSM_T *oi, ptrdiff_t ncols,
+                                                 double shift, double lse)
+{
+    const ptrdiff_t head = FSM_FN(stream_head)(oi, ncols);
+    if (head)
+        FSM_FN(fsm_store_tail)(oi, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_load_tail)(xi, head, 0), shift, lse),
+                               head);
+    ptrdiff_t j = head;
+    for (; j + FSM_LANES <= ncols; j += FSM_LANES)
+        FSM_FN(fsm_stream)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_loadu)(xi + j), shift, lse));
+    if (j < ncols)
+        FSM_FN(fsm_store_tail)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_load_tail)(xi + j, ncols - j, 0),
+                                                                shift, lse), ncols - j);
+    fsm_stream_fence();
+}
+
 /* States of rows [0, r) (r <= LANES_f64) of a group: mm[k] = the row max,
  * l[k] = log1p(sum of exp(x - max) over all but one max element), or 0 where
  * the max is not finite.  vec: log1p over the whole group at once (vector);
@@ -350,14 +368,18 @@ FSM_INLINE void FSM_FN(log_softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *o
      * Rows of up to 4096 elements go LANES_f64 at a time (still in L1/L2 for the
      * write pass), so that log1p runs vectorized. */
     const ptrdiff_t g = ncols <= 4096 ? FSM_LANES_f64 : 1;
+    const int stream = ncols * (ptrdiff_t)sizeof(FSM_T) >= FSM_STREAM_MIN_BYTES;
     for (ptrdiff_t i0 = 0; i0 < nrows; i0 += g) {
         double mm[FSM_LANES_f64], l[FSM_LANES_f64];
         ptrdiff_t r = nrows - i0 < g ? nrows - i0 : g;
         FSM_FN(group_state)(x + i0 * ldx, ldx, ncols, r, g > 1, mm, l);
-        for (ptrdiff_t k = 0; k < r; k++)
-            FSM_FN(log_softmax_write)(x + (i0 + k) * ldx, out + (i0 + k) * ldo, ncols,
-                                  isfinite(mm[k]) ? mm[k] : 0.0,
-                                  isfinite(mm[k]) ? l[k] : mm[k]);
+        for (ptrdiff_t k = 0; k < r; k++) {
+            const double shift = isfinite(mm[k]) ? mm[k] : 0.0, lse = isfinite(mm[k]) ? l[k] : mm[k];
+            if (stream)
+                FSM_FN(log_softmax_write_stream)(x + (i0 + k) * ldx, out + (i0 + k) * ldo, ncols, shift, lse);
+            else
+                FSM_FN(log_softmax_write)(x + (i0 + k) * ldx, out + (i0 + k) * ldo, ncols, shift, lse);
+        }
     }
 }
 
