@@ -50,8 +50,9 @@ def float_dtypes(arr: Array, name: str = "x") -> tuple[np.dtype[Any], np.dtype[A
     if is_bfloat16(dt):
         raise TypeError(
             f"{name} has dtype bfloat16, which this function does not support (bfloat16 "
-            "is read by softmax, log_softmax, logsumexp and the cross-entropy with class "
-            "indices): convert it with .astype(numpy.float32)")
+            "is read by the softmax family, the cross-entropy with class indices, the focal "
+            "losses, the divergences, the gradient-boosting objectives and the softmax "
+            "backwards): convert it with .astype(numpy.float32)")
     raise TypeError(
         f"{name} must have a real numeric dtype (float, int or bool), got {dt}")
 
