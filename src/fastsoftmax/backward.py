@@ -91,9 +91,8 @@ def softmax_backward(grad_output: ArrayLike, output: ArrayLike, *, axis: Support
         itself: bfloat16; with float16 or float32: float32).
         float16 and bfloat16 operands are read directly (computed in float32
         chunk by chunk, no float32 copy): the answer is bitwise that of their
-        float32 values, each array result rounded once to the 16-bit type;
-        bfloat16 gives the result in bfloat16 and reduced losses as float32
-        scalars, float16 float16 results (see docs/semantics.md, 16-bit input).
+        float32 values, each array result rounded once to the 16-bit type
+        (see docs/semantics.md, 16-bit input).
 
     Notes
     -----

@@ -138,10 +138,9 @@ def cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: ArrayLike,
         integers; float16 is computed in float32).
         float16 and bfloat16 operands are read directly (computed in float32
         chunk by chunk, no float32 copy): the answer is bitwise that of their
-        float32 values, each array result rounded once to the 16-bit type;
-        bfloat16 gives the gradient and hessian in bfloat16 and reduced losses
-        as float32 scalars, float16 float16 results (see docs/semantics.md,
-        16-bit input).
+        float32 values, each array result rounded once to the 16-bit type:
+        the gradient and hessian of bfloat16 operands are bfloat16, of
+        float16 ones float16 (see docs/semantics.md, 16-bit input).
 
     Notes
     -----
@@ -270,10 +269,9 @@ def binary_cross_entropy_gradient_hessian(raw_prediction: ArrayLike, target: Arr
         integers; float16 is computed in float32).
         float16 and bfloat16 operands are read directly (computed in float32
         chunk by chunk, no float32 copy): the answer is bitwise that of their
-        float32 values, each array result rounded once to the 16-bit type;
-        bfloat16 gives the gradient and hessian in bfloat16 and reduced losses
-        as float32 scalars, float16 float16 results (see docs/semantics.md,
-        16-bit input).
+        float32 values, each array result rounded once to the 16-bit type:
+        the gradient and hessian of bfloat16 operands are bfloat16, of
+        float16 ones float16 (see docs/semantics.md, 16-bit input).
 
     Notes
     -----
