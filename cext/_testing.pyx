@@ -3,7 +3,8 @@
 """fastsoftmax._testing: test-only hooks into the kernels (private).
 
 ``exp`` is the vectorised exponential behind every kernel, elementwise, at
-the instruction set fastsoftmax._core selected, for tests/test_exp_accuracy.py.
+the instruction set fastsoftmax._core selected, and ``exp_diff`` the
+``exp(x - max)`` of the row kernels, for tests/test_exp_accuracy.py.
 ``pairwise_sum`` is the sum the cross-entropy drivers combine their partial
 sums with, for tests/test_tiny_calls.py.
 """
@@ -25,6 +26,17 @@ def exp(const floating[::1] x, floating[::1] out):
             fsm_exp_f32(&x[0], &out[0], x.shape[0])
         else:
             fsm_exp_f64(&x[0], &out[0], x.shape[0])
+
+
+def exp_diff(const floating[::1] x, floating b, floating[::1] out, bint near):
+    """out = exp(x - b) elementwise (every x <= b finite) by the row kernels'
+    exponential: the uncompensated difference where near (x within 8 of b,
+    float32), else the TwoSum-compensated one."""
+    with nogil:
+        if floating is float:
+            fsm_exp_diff_f32(&x[0], b, &out[0], x.shape[0], near)
+        else:
+            fsm_exp_diff_f64(&x[0], b, &out[0], x.shape[0], near)
 
 
 cdef extern from "fsm_pairwise.h" nogil:

@@ -278,8 +278,8 @@ FSM_INLINE void FSM_FN(distill_sweep)(const FSM_T *s, const FSM_T *t, ptrdiff_t 
             mt = bmt;
         }
         if (ce && isfinite(ms)) {
-            if (bms == ms) FSM_FN(block_sumexp)(s + b, len, ms, &acc, &cnt, 1, back);
-            else FSM_FN(block_sumexp)(s + b, len, ms, &acc, &cnt, 0, back);
+            if (bms == ms) FSM_FN(block_sumexp)(s + b, len, ms, &acc, &cnt, 1, back, 0);
+            else FSM_FN(block_sumexp)(s + b, len, ms, &acc, &cnt, 0, back, 0);
         }
         FSM_FN(block_tempered)(s + b, t + b, len, isfinite(ms) ? ms : 0, isfinite(mt) ? mt : 0,
                                inv_t, &sq, &sp, &w);

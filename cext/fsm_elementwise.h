@@ -24,6 +24,19 @@ FSM_INLINE void FSM_FN(kernel_exp)(const FSM_T *x, FSM_T *out, ptrdiff_t n)
     if (j < n) FSM_FN(fsm_store_tail)(out + j, FSM_FN(fsm_vexp)(FSM_FN(fsm_load_tail)(x + j, n - j, 0)), n - j);
 }
 
+/* Elementwise exp(x - b), x <= b finite, by the row kernels' exponential:
+ * fsm_vexp_near (near != 0: x within FSM_NEAR_RANGE of b) or the
+ * compensated fsm_vexp_le.  Test-only, for their error bounds. */
+FSM_INLINE void FSM_FN(kernel_exp_diff)(const FSM_T *x, FSM_T b, FSM_T *out, ptrdiff_t n, int near)
+{
+    const FSM_VT bv = FSM_FN(fsm_splat)(b);
+    for (ptrdiff_t j = 0; j < n; j += FSM_LANES) {
+        const ptrdiff_t len = n - j < FSM_LANES ? n - j : FSM_LANES;
+        FSM_VT v = FSM_FN(fsm_load_tail)(x + j, len, b);
+        FSM_FN(fsm_store_tail)(out + j, near ? FSM_FN(fsm_vexp_near)(v, bv) : FSM_FN(fsm_vexp_le)(v, bv), len);
+    }
+}
+
 /* Logistic sigmoid (scipy.special.expit): with e = exp(-|x|) in (0, 1],
  * 1 / (1 + e) for x >= 0 and e / (1 + e) below, so nothing overflows and
  * tiny results keep their relative precision (subnormals included). */

@@ -522,7 +522,7 @@ FSM_INLINE void fsm_half_logsumexp_rows(int kind, const uint16_t *x, ptrdiff_t l
 }
 
 /* log_softmax_write_f32 (fsm_softmax.h) of a 16-bit row: out = (x - shift)
- * - lse in double, rounded to float32 (elementwise), then to 16 bits; out
+ * - lse in float32 (fsm_sub2), then rounded to 16 bits; out
  * may be x (each vector is read before it is written) */
 FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_t *oi,
                                            ptrdiff_t ncols, double shift, double lse)
@@ -535,21 +535,21 @@ FSM_INLINE void fsm_half_log_softmax_write(int kind, const uint16_t *xi, uint16_
         for (; j + 2 * FSM_LANES_f32 <= ncols; j += 2 * FSM_LANES_f32) {
             fsm_vf a, b;
             fsm_bf16_ld2(xi + j, &a, &b);
-            fsm_bf16_st2(oi + j, fsm_sub2_double_f32(a, shift, lse),
-                         fsm_sub2_double_f32(b, shift, lse));
+            fsm_bf16_st2(oi + j, fsm_sub2_f32(a, shift, lse),
+                         fsm_sub2_f32(b, shift, lse));
         }
     for (; j + FSM_LANES_f32 <= ncols; j += FSM_LANES_f32) {
-        const fsm_vf v = fsm_sub2_double_f32(fsm_half_ld(kind, xi + j), shift, lse);
+        const fsm_vf v = fsm_sub2_f32(fsm_half_ld(kind, xi + j), shift, lse);
         fsm_half_storeu(oi + j, kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
     }
     if (j < ncols && ncols >= FSM_LANES_f32) {
         /* overlapping: the same values again (elementwise) */
-        const fsm_vf v = fsm_sub2_double_f32(vt, shift, lse);
+        const fsm_vf v = fsm_sub2_f32(vt, shift, lse);
         fsm_half_storeu(oi + ncols - FSM_LANES_f32,
                         kind == FSM_HALF_BF16 ? fsm_f32_to_bf16(v) : fsm_f32_to_f16(v));
     } else if (j < ncols) {
         float buf[FSM_LANES_f32];
-        fsm_storeu_f32(buf, fsm_sub2_double_f32(fsm_half_ld_tail(kind, xi + j, ncols - j, 0),
+        fsm_storeu_f32(buf, fsm_sub2_f32(fsm_half_ld_tail(kind, xi + j, ncols - j, 0),
                                                 shift, lse));
         fsm_f32_to_half(kind, buf, oi + j, ncols - j);
     }

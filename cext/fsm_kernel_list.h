@@ -183,6 +183,8 @@
 
 /* The test-only kernels (fastsoftmax._testing): not in the production module. */
 #define FSM_TESTING_KERNELS(X, P, T, SFX)                                                  \
-    X(P, SFX, void, exp, (const T *x, T *out, ptrdiff_t n), (x, out, n))
+    X(P, SFX, void, exp, (const T *x, T *out, ptrdiff_t n), (x, out, n))                   \
+    X(P, SFX, void, exp_diff, (const T *x, T b, T *out, ptrdiff_t n, int near),            \
+      (x, b, out, n, near))
 
 #endif /* FSM_KERNEL_LIST_H */

@@ -28,14 +28,23 @@
 #define FSM_BLOCK 2048
 #endif
 
+/* lanes k < FSM_LANES - rem all ones (0 < rem < FSM_LANES), without a compare */
+FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
+{
+    return (FSM_IVT)(FSM_FN(fsm_iota)() - (int)(FSM_LANES - rem)) >> FSM_SIGN_SHIFT;
+}
+
 /* Max of x[0:n], NaN-propagating (a NaN anywhere gives NaN); -inf if n == 0.
  * The loop takes the NaN-ignoring max (one vmaxps) and flags non-finite
  * elements with x * 0 + z (one FMA); only a flagged block is rescanned.
+ * With mn != NULL also *mn = the min (meaningful for finite blocks only:
+ * whether the block can take fsm_vexp_near, see FSM_NEAR).
  * back: x[n - FSM_LANES] is readable (the tail is then one full vector). */
-FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
+FSM_INLINE FSM_T FSM_FN(block_max_min)(const FSM_T *x, ptrdiff_t n, const int back, FSM_T *mn)
 {
     const FSM_T ninf = -(FSM_T)INFINITY;
     FSM_VT m0 = FSM_FN(fsm_splat)(ninf), m1 = m0, m2 = m0, m3 = m0;
+    FSM_VT n0 = FSM_FN(fsm_splat)((FSM_T)INFINITY), n1 = n0;
     FSM_VT z0 = FSM_FN(fsm_splat)(0), z1 = z0;
     ptrdiff_t j = 0;
     for (; j + 4 * FSM_LANES <= n; j += 4 * FSM_LANES) {
@@ -45,27 +54,40 @@ FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
         m1 = FSM_FN(fsm_vmax_fast)(m1, v1);
         m2 = FSM_FN(fsm_vmax_fast)(m2, v2);
         m3 = FSM_FN(fsm_vmax_fast)(m3, v3);
+        if (mn) {
+            n0 = FSM_FN(fsm_vmin_fast)(FSM_FN(fsm_vmin_fast)(n0, v0), v1);
+            n1 = FSM_FN(fsm_vmin_fast)(FSM_FN(fsm_vmin_fast)(n1, v2), v3);
+        }
         z0 = (v0 * 0 + z0) + v1 * 0;
         z1 = (v2 * 0 + z1) + v3 * 0;
     }
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
         FSM_VT v = FSM_FN(fsm_loadu)(x + j);
         m0 = FSM_FN(fsm_vmax_fast)(m0, v);
+        if (mn) n0 = FSM_FN(fsm_vmin_fast)(n0, v);
         z0 = v * 0 + z0;
     }
     if (j < n && back) {
-        /* the last FSM_LANES elements (x[n - FSM_LANES] is readable): repeats are harmless */
+        /* the last FSM_LANES elements (x[n - FSM_LANES] is readable), those
+         * seen already masked: they may lie before x, in a block that an
+         * in-place softmax has overwritten already */
+        const FSM_IVT h = FSM_FN(head_mask)(n - j);
         FSM_VT v = FSM_FN(fsm_loadu)(x + n - FSM_LANES);
-        m1 = FSM_FN(fsm_vmax_fast)(m1, v);
-        z1 = v * 0 + z1;
+        m1 = FSM_FN(fsm_vmax_fast)(m1, FSM_FN(fsm_sel)(h, FSM_FN(fsm_splat)(ninf), v));
+        if (mn) n1 = FSM_FN(fsm_vmin_fast)(n1, FSM_FN(fsm_sel)(h, FSM_FN(fsm_splat)((FSM_T)INFINITY), v));
+        z1 = (FSM_VT)((FSM_IVT)v & ~h) * 0 + z1;
     } else if (j < n) {
         FSM_VT v = FSM_FN(fsm_load_tail)(x + j, n - j, 0);
         m1 = FSM_FN(fsm_vmax_fast)(m1, FSM_FN(fsm_load_tail)(x + j, n - j, ninf));
+        if (mn) n1 = FSM_FN(fsm_vmin_fast)(n1, FSM_FN(fsm_load_tail)(x + j, n - j, (FSM_T)INFINITY));
         z1 = v * 0 + z1;
     }
     m0 = FSM_FN(fsm_vmax_fast)(FSM_FN(fsm_vmax_fast)(m0, m1), FSM_FN(fsm_vmax_fast)(m2, m3));
     FSM_T m = FSM_FN(fsm_allmax_nonan)(m0)[0];
     FSM_T z = FSM_FN(fsm_allsum)(z0 + z1)[0];
+    if (mn) {
+        *mn = FSM_FN(fsm_allmin_nonan)(FSM_FN(fsm_vmin_fast)(n0, n1))[0];
+    }
     if (z != z) {
         /* an infinity or a NaN: look for a NaN */
         for (ptrdiff_t k = 0; k < n; k++)
@@ -74,11 +96,17 @@ FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
     return m;
 }
 
-/* lanes k < FSM_LANES - rem all ones (0 < rem < FSM_LANES), without a compare */
-FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
+FSM_INLINE FSM_T FSM_FN(block_max)(const FSM_T *x, ptrdiff_t n, const int back)
 {
-    return (FSM_IVT)(FSM_FN(fsm_iota)() - (int)(FSM_LANES - rem)) >> FSM_SIGN_SHIFT;
+    return FSM_FN(block_max_min)(x, n, back, (FSM_T *)0);
 }
+
+/* Whether exp(x - m) may use fsm_vexp_near for a block with min mn whose
+ * elements are all finite, m the (running) max: it spans less than
+ * FSM_NEAR_RANGE (a compile-time 0 where FSM_NEAR_RANGE is 0: float64). */
+#define FSM_NEAR(m, mn) (FSM_NEAR_RANGE > 0 && (m) - (mn) < FSM_NEAR_RANGE)
+/* block_max_min's min pointer: NULL (no min computed) where never near */
+#define FSM_NEAR_MIN(p) (FSM_NEAR_RANGE > 0 ? (p) : (FSM_T *)0)
 
 /* Adds sum(exp(x - m)) over x[0:n] (x <= m, m finite) to *acc.  With count,
  * the elements equal to m are left out of the sum and counted in *cnt
@@ -90,7 +118,7 @@ FSM_INLINE FSM_IVT FSM_FN(head_mask)(ptrdiff_t rem)
  * sums in double.  back: as for block_max. */
 FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
                                            double *acc, double *cnt, const int count,
-                                           const int back, FSM_T *e_out)
+                                           const int back, FSM_T *e_out, const int near)
 {
     /* the next block is read by block_max as soon as this one is summed:
      * fetch it during this compute-bound loop */
@@ -107,7 +135,7 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
         for (int g = 0; g < 8; g += 2) {
             FSM_VT v0 = FSM_FN(fsm_loadu)(x + j + g * FSM_LANES);
             FSM_VT v1 = FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES);
-            FSM_VT e0 = FSM_FN(fsm_vexp_le)(v0, mv), e1 = FSM_FN(fsm_vexp_le)(v1, mv);
+            FSM_VT e0 = FSM_VEXP_ROW(near, v0, mv), e1 = FSM_VEXP_ROW(near, v1, mv);
             if (e_out) {
                 FSM_FN(fsm_storeu)(e_out + j + g * FSM_LANES, e0);
                 FSM_FN(fsm_storeu)(e_out + j + (g + 1) * FSM_LANES, e1);
@@ -141,7 +169,10 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
         }
         else if (j < n) { v = FSM_FN(fsm_load_tail)(x + j, n - j, ninf); part = 2; }  /* exp(-inf) = 0 */
         else break;
-        FSM_VT e = FSM_FN(fsm_vexp_le)(v, mv);
+        FSM_VT e = FSM_VEXP_ROW(near, v, mv);
+        /* fsm_vexp_near does not give 0 for the -inf lanes: masked */
+        if (near && part == 1) e = (FSM_VT)((FSM_IVT)e & ~h);
+        else if (near && part == 2) e = (FSM_VT)((FSM_IVT)e & FSM_FN(head_mask)(FSM_LANES - (n - j)));
         if (e_out) {
             if (part == 0) FSM_FN(fsm_storeu)(e_out + j, e);
             else if (part == 1)   /* keep the lanes stored already */
@@ -163,9 +194,10 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
 
 /* block_sumexp_store without the store */
 FSM_INLINE void FSM_FN(block_sumexp)(const FSM_T *x, ptrdiff_t n, FSM_T m,
-                                     double *acc, double *cnt, const int count, const int back)
+                                     double *acc, double *cnt, const int count, const int back,
+                                     const int near)
 {
-    FSM_FN(block_sumexp_store)(x, n, m, acc, cnt, count, back, (FSM_T *)0);
+    FSM_FN(block_sumexp_store)(x, n, m, acc, cnt, count, back, (FSM_T *)0, near);
 }
 
 /* One sweep over a row from memory: running max m, with the sum rescaled each
@@ -181,7 +213,8 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
         const int back = b + len >= FSM_LANES;   /* x[b + len - FSM_LANES] is in the row */
-        FSM_T bm = FSM_FN(block_max)(x + b, len, back);
+        FSM_T bmn;
+        FSM_T bm = FSM_FN(block_max_min)(x + b, len, back, FSM_NEAR_MIN(&bmn));
         if (bm != bm) { m = bm; break; }
         if (bm > m) {
             /* exact difference in double, libm exp: once per block */
@@ -190,8 +223,12 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
             m = bm;
         }
         if (!isfinite(m)) continue;
-        if (bm == m) FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 1, back);
-        else FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 0, back);  /* all below m */
+        if (FSM_NEAR(m, bmn)) {
+            if (bm == m) FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 1, back, 1);
+            else FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 0, back, 1);
+        }
+        else if (bm == m) FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 1, back, 0);
+        else FSM_FN(block_sumexp)(x + b, len, m, &acc, &cnt, 0, back, 0);  /* all below m */
     }
     *m_out = m;
     *acc_out = acc;
@@ -209,6 +246,7 @@ FSM_INLINE void FSM_FN(row_state)(const FSM_T *x, ptrdiff_t n, FSM_T *m_out,
  * a gradient pass that then needs no exp of its own.  Longer rows go one by one:
  * their own arithmetic hides those chains, and a row's sum then overlaps
  * the memory reads of the next (block_sumexp prefetches it). */
+#define FSM_ROWS_STATE_MAX 16   /* rows per rows_state call: its callers pass at most 8 */
 #ifndef FSM_GROUP_MAX
 #define FSM_GROUP_MAX ((ptrdiff_t)(1024 / sizeof(FSM_T)))   /* 256 floats, 128 doubles */
 #endif
@@ -222,14 +260,18 @@ FSM_INLINE void FSM_FN(rows_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t n, p
         return;
     }
     const int back = n >= FSM_LANES;   /* as row_state's for its one block */
+    FSM_T mn[FSM_ROWS_STATE_MAX];
     for (ptrdiff_t k = 0; k < r; k++)
-        if (!skip || !skip[k]) m[k] = FSM_FN(block_max)(x + k * ldx, n, back);
+        if (!skip || !skip[k]) m[k] = FSM_FN(block_max_min)(x + k * ldx, n, back, FSM_NEAR_MIN(mn + k));
     for (ptrdiff_t k = 0; k < r; k++) {
         if (skip && skip[k]) continue;
         acc[k] = cnt[k] = 0.0;
-        if (isfinite(m[k]))
-            FSM_FN(block_sumexp_store)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back,
-                                       e ? e + k * lde : (FSM_T *)0);
+        if (!isfinite(m[k])) continue;
+        FSM_T *ek = e ? e + k * lde : (FSM_T *)0;
+        if (FSM_NEAR(m[k], mn[k]))
+            FSM_FN(block_sumexp_store)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back, ek, 1);
+        else
+            FSM_FN(block_sumexp_store)(x + k * ldx, n, m[k], acc + k, cnt + k, 1, back, ek, 0);
     }
 }
 

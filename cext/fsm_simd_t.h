@@ -20,6 +20,7 @@
 #ifndef FSM_MAX_STEP
 #define FSM_MAX_STEP(v, ...) v = FSM_FN(fsm_vmax_nonan)(v, __builtin_shufflevector(v, v, __VA_ARGS__));
 #define FSM_SUM_STEP(v, ...) v = v + __builtin_shufflevector(v, v, __VA_ARGS__);
+#define FSM_MIN_STEP(v, ...) v = FSM_FN(fsm_vmin_fast)(v, __builtin_shufflevector(v, v, __VA_ARGS__));
 #endif
 
 /* a in every lane; (0 - 0) + a turns a -0.0 into +0.0 (as it always has) */
@@ -162,6 +163,53 @@ FSM_INLINE FSM_VT FSM_FN(fsm_vexp_le)(FSM_VT a, FSM_VT b)
     return (FSM_VT)((FSM_IVT)y & ~((FSM_IVT)(hi + FSM_EXP_ZERO) >> FSM_SIGN_SHIFT));
 }
 
+/* exp(a - b) for finite a and b with b - FSM_NEAR_RANGE < a <= b (the
+ * elements of a row that spans less than FSM_NEAR_RANGE, b its max): the
+ * difference as rounded, without fsm_vexp_le's TwoSum correction (its error,
+ * half an ulp of a number below FSM_NEAR_RANGE, is below 2^-22 for float32),
+ * and no clamp, mask or split 2^k, since every result is a normal number.
+ * Where a - b is exact, bitwise fsm_vexp_le.  AVX-512 applies 2^k with one
+ * vscalefps (inline assembly, as fsm_stream). */
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp_near)(FSM_VT a, FSM_VT b)
+{
+    const FSM_VT magic = FSM_FN(fsm_splat)(FSM_EXP_MAGIC);
+    FSM_VT hi = a - b;
+    FSM_VT t = hi * FSM_LOG2E + magic;
+    FSM_VT kf = t - magic;
+    FSM_VT r = hi - kf * FSM_LN2_HI;
+    r = r - kf * FSM_LN2_LO;
+    FSM_VT p = FSM_FN(fsm_exp_poly)(r);
+#if defined(__x86_64__) && FSM_W == 64
+    FSM_VT y;
+    __asm__("vscalef" FSM_ASM_SFX " %2, %1, %0" : "=v"(y) : "v"(p), "v"(kf));
+    return y;
+#else
+    return p * (FSM_VT)(((FSM_UVT)t << FSM_MANT_BITS) +
+                        (FSM_UT)(((FSM_UT)FSM_EXP_BIAS - FSM_EXP_MAGIC_BITS) << FSM_MANT_BITS));
+#endif
+}
+
+/* fsm_vexp_near where near (a constant at each call site), else fsm_vexp_le */
+#ifndef FSM_VEXP_ROW
+#define FSM_VEXP_ROW(near, a, b) ((near) ? FSM_FN(fsm_vexp_near)(a, b) : FSM_FN(fsm_vexp_le)(a, b))
+#endif
+
+/* min of non-NaN lanes, as fsm_vmax_fast: one vminps on x86-64 (inline
+ * assembly, as fsm_stream), else v where v - acc < 0 */
+FSM_INLINE FSM_VT FSM_FN(fsm_vmin_fast)(FSM_VT acc, FSM_VT v)
+{
+#if defined(__x86_64__) && (FSM_W == 64 || FSM_W == 32)
+    FSM_VT r;
+    __asm__("vmin" FSM_ASM_SFX " %2, %1, %0" : "=v"(r) : "v"(acc), "v"(v));
+    return r;
+#elif defined(__x86_64__) && FSM_W == 16
+    __asm__("min" FSM_ASM_SFX " %1, %0" : "+x"(acc) : "x"(v));
+    return acc;
+#else
+    return FSM_FN(fsm_sel)((FSM_IVT)(v - acc) >> FSM_SIGN_SHIFT, v, acc);
+#endif
+}
+
 /* max ignoring NaN (keeps acc when v is NaN): one vmaxps */
 FSM_INLINE FSM_VT FSM_FN(fsm_vmax_nonan)(FSM_VT acc, FSM_VT v)
 {
@@ -179,6 +227,12 @@ FSM_INLINE FSM_VT FSM_FN(fsm_vmax_fast)(FSM_VT acc, FSM_VT v)
 FSM_INLINE FSM_VT FSM_FN(fsm_allmax_nonan)(FSM_VT v)
 {
     FSM_BUTTERFLY(FSM_MAX_STEP, v)
+    return v;
+}
+/* min of all lanes ignoring NaN, broadcast to every lane */
+FSM_INLINE FSM_VT FSM_FN(fsm_allmin_nonan)(FSM_VT v)
+{
+    FSM_BUTTERFLY(FSM_MIN_STEP, v)
     return v;
 }
 /* sum of all lanes in a fixed pairwise order, broadcast to every lane */

@@ -63,7 +63,8 @@ FSM_INLINE int FSM_FN(softmax_small_chunk)(const FSM_T *x, FSM_T *out, ptrdiff_t
 /* out[0:n] = exp(x - m) (x <= m, m finite); returns their sum (float lanes
  * over groups of 8 vectors, then double, as block_sumexp).  back: x[n - FSM_LANES]
  * and out[n - FSM_LANES] are in this block (n >= FSM_LANES). */
-FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n, FSM_T m)
+FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n, FSM_T m,
+                                          const int near)
 {
     const FSM_T ninf = -(FSM_T)INFINITY;
     const FSM_VT mv = FSM_FN(fsm_splat)(m), zero = FSM_FN(fsm_splat)(0);
@@ -77,8 +78,8 @@ FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n
         FSM_VT s0 = zero, s1 = zero;
         for (int g = 0; g < FSM_W / 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(FSM_T)) * (ptrdiff_t)sizeof(FSM_T));
         for (int g = 0; g < 8; g += 2) {
-            FSM_VT e0 = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j + g * FSM_LANES), mv);
-            FSM_VT e1 = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES), mv);
+            FSM_VT e0 = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j + g * FSM_LANES), mv);
+            FSM_VT e1 = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES), mv);
             FSM_FN(fsm_storeu)(out + j + g * FSM_LANES, e0);
             FSM_FN(fsm_storeu)(out + j + (g + 1) * FSM_LANES, e1);
             s0 += e0;
@@ -88,18 +89,19 @@ FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n
     }
     FSM_VT s = zero;
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
-        FSM_VT e = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_loadu)(x + j), mv);
+        FSM_VT e = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j), mv);
         FSM_FN(fsm_storeu)(out + j, e);
         s += e;
     }
     if (j < n && n >= FSM_LANES) {
-        FSM_VT e = FSM_FN(fsm_vexp_le)(vt, mv);
+        FSM_VT e = FSM_VEXP_ROW(near, vt, mv);
         FSM_FN(fsm_storeu)(out + n - FSM_LANES, e);                  /* same values again */
         s += (FSM_VT)((FSM_IVT)e & ~FSM_FN(head_mask)(n - j));           /* counted once */
     } else if (j < n) {
-        FSM_VT e = FSM_FN(fsm_vexp_le)(FSM_FN(fsm_load_tail)(x + j, n - j, ninf), mv);
+        FSM_VT e = FSM_VEXP_ROW(near, FSM_FN(fsm_load_tail)(x + j, n - j, ninf), mv);
         FSM_FN(fsm_store_tail)(out + j, e, n - j);
-        s += e;
+        /* the -inf lanes: 0 from fsm_vexp_le, not from fsm_vexp_near */
+        s += near ? (FSM_VT)((FSM_IVT)e & FSM_FN(head_mask)(FSM_LANES - (n - j))) : e;
     }
     FSM_FN(fsm_dacc_add)(&a, s);
     return FSM_FN(fsm_dacc_sum)(&a);
@@ -153,14 +155,17 @@ FSM_INLINE void FSM_FN(softmax_row_store)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
     ptrdiff_t nb = 0;
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
-        FSM_T bm = FSM_FN(block_max)(xi + b, len, b + len >= FSM_LANES);
+        FSM_T bmn;
+        FSM_T bm = FSM_FN(block_max_min)(xi + b, len, b + len >= FSM_LANES, FSM_NEAR_MIN(&bmn));
         if (bm != bm || bm == (FSM_T)INFINITY) { m = bm; break; }
         if (bm > m) {
             sum = isfinite(m) ? sum * exp((double)m - (double)bm) : 0.0;
             m = bm;
         }
         mb[nb] = m;
-        if (isfinite(m)) sum += FSM_FN(block_expstore)(xi + b, oi + b, len, m);
+        if (!isfinite(m)) continue;
+        if (FSM_NEAR(m, bmn)) sum += FSM_FN(block_expstore)(xi + b, oi + b, len, m, 1);
+        else sum += FSM_FN(block_expstore)(xi + b, oi + b, len, m, 0);
     }
     ptrdiff_t j = 0;
     if (!isfinite(m)) {
@@ -199,11 +204,11 @@ FSM_INLINE void FSM_FN(softmax_row_store)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
 FSM_INLINE void FSM_FN(softmax_group)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
                                       ptrdiff_t n)
 {
-    FSM_T m[FSM_SOFTMAX_GROUP];
+    FSM_T m[FSM_SOFTMAX_GROUP], mn[FSM_SOFTMAX_GROUP];
     double f[FSM_SOFTMAX_GROUP];
     int finite = 1;
     for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) {
-        m[r] = FSM_FN(block_max)(x + r * ldx, n, 1);
+        m[r] = FSM_FN(block_max_min)(x + r * ldx, n, 1, FSM_NEAR_MIN(mn + r));
         finite &= m[r] - m[r] == 0;                /* neither NaN nor +-inf */
     }
     if (!finite) {
@@ -212,7 +217,9 @@ FSM_INLINE void FSM_FN(softmax_group)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out,
         return;
     }
     for (int r = 0; r < FSM_SOFTMAX_GROUP; r++)
-        f[r] = 0.0 + FSM_FN(block_expstore)(x + r * ldx, out + r * ldo, n, m[r]);
+        f[r] = 0.0 + (FSM_NEAR(m[r], mn[r])
+                      ? FSM_FN(block_expstore)(x + r * ldx, out + r * ldo, n, m[r], 1)
+                      : FSM_FN(block_expstore)(x + r * ldx, out + r * ldo, n, m[r], 0));
     for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) f[r] = 1.0 / f[r];
     for (int r = 0; r < FSM_SOFTMAX_GROUP; r++) {
         if (f[r] >= 1e-30) FSM_FN(block_scale)(out + r * ldo, n, (FSM_T)f[r]);
@@ -297,9 +304,9 @@ FSM_INLINE void FSM_FN(log_softmax_small_out)(const FSM_T *x, FSM_T *out, ptrdif
     }
     ptrdiff_t j = 0;
     for (; j + FSM_LANES <= tot; j += FSM_LANES)
-        FSM_FN(fsm_storeu)(out + j, FSM_FN(fsm_sub2v_double)(FSM_FN(fsm_loadu)(x + j), FSM_FN(fsm_loadu)(mbuf + j), lbuf + j));
+        FSM_FN(fsm_storeu)(out + j, FSM_FN(fsm_sub2v)(FSM_FN(fsm_loadu)(x + j), FSM_FN(fsm_loadu)(mbuf + j), lbuf + j));
     if (j < tot)
-        FSM_FN(fsm_store_tail)(out + j, FSM_FN(fsm_sub2v_double)(FSM_FN(fsm_load_tail)(x + j, tot - j, 0),
+        FSM_FN(fsm_store_tail)(out + j, FSM_FN(fsm_sub2v)(FSM_FN(fsm_load_tail)(x + j, tot - j, 0),
                                                          FSM_FN(fsm_loadu)(mbuf + j), lbuf + j), tot - j);
 }
 
@@ -311,12 +318,12 @@ FSM_INLINE void FSM_FN(log_softmax_write)(const FSM_T *xi, FSM_T *oi, ptrdiff_t 
         if (ncols >= FSM_LANES) {
             FSM_VT vt = FSM_FN(fsm_loadu)(xi + ncols - FSM_LANES);   /* see softmax_rows */
             for (; j + FSM_LANES <= ncols; j += FSM_LANES)
-                FSM_FN(fsm_storeu)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_loadu)(xi + j), shift, lse));
-            if (j < ncols) FSM_FN(fsm_storeu)(oi + ncols - FSM_LANES, FSM_FN(fsm_sub2_double)(vt, shift, lse));
+                FSM_FN(fsm_storeu)(oi + j, FSM_FN(fsm_sub2)(FSM_FN(fsm_loadu)(xi + j), shift, lse));
+            if (j < ncols) FSM_FN(fsm_storeu)(oi + ncols - FSM_LANES, FSM_FN(fsm_sub2)(vt, shift, lse));
             return;
         }
         if (j < ncols)
-            FSM_FN(fsm_store_tail)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_load_tail)(xi + j, ncols - j, 0), shift, lse),
+            FSM_FN(fsm_store_tail)(oi + j, FSM_FN(fsm_sub2)(FSM_FN(fsm_load_tail)(xi + j, ncols - j, 0), shift, lse),
                                ncols - j);
     }
 }
@@ -328,13 +335,13 @@ FSM_INLINE void FSM_FN(log_softmax_write_stream)(const FSM_T *xi, FSM_T *oi, ptr
 {
     const ptrdiff_t head = FSM_FN(stream_head)(oi, ncols);
     if (head)
-        FSM_FN(fsm_store_tail)(oi, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_load_tail)(xi, head, 0), shift, lse),
+        FSM_FN(fsm_store_tail)(oi, FSM_FN(fsm_sub2)(FSM_FN(fsm_load_tail)(xi, head, 0), shift, lse),
                                head);
     ptrdiff_t j = head;
     for (; j + FSM_LANES <= ncols; j += FSM_LANES)
-        FSM_FN(fsm_stream)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_loadu)(xi + j), shift, lse));
+        FSM_FN(fsm_stream)(oi + j, FSM_FN(fsm_sub2)(FSM_FN(fsm_loadu)(xi + j), shift, lse));
     if (j < ncols)
-        FSM_FN(fsm_store_tail)(oi + j, FSM_FN(fsm_sub2_double)(FSM_FN(fsm_load_tail)(xi + j, ncols - j, 0),
+        FSM_FN(fsm_store_tail)(oi + j, FSM_FN(fsm_sub2)(FSM_FN(fsm_load_tail)(xi + j, ncols - j, 0),
                                                                 shift, lse), ncols - j);
     fsm_stream_fence();
 }
@@ -361,8 +368,8 @@ FSM_INLINE void FSM_FN(group_state)(const FSM_T *x, ptrdiff_t ldx, ptrdiff_t nco
 FSM_INLINE void FSM_FN(log_softmax_rows)(const FSM_T *x, ptrdiff_t ldx, FSM_T *out, ptrdiff_t ldo,
                                      ptrdiff_t nrows, ptrdiff_t ncols)
 {
-    /* (x - m) - log(sum exp(x - m)) in double, rounded once: SciPy's
-     * formula, more accurate near 0 than x - logsumexp.  A non-finite max
+    /* (x - m) - log(sum exp(x - m)) (fsm_sub2): SciPy's formula, more
+     * accurate near 0 than x - logsumexp.  A non-finite max
      * is replaced by 0, as SciPy does, which yields its special values:
      * -inf / NaN with a +inf in the row, NaN for an all -inf row.
      * Rows of up to 4096 elements go LANES_f64 at a time (still in L1/L2 for the

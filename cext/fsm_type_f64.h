@@ -29,6 +29,9 @@
 #define FSM_LOG2E 1.4426950408889634074
 #define FSM_LN2_HI 6.93147180369123816490e-01  /* fdlibm ln2 split */
 #define FSM_LN2_LO 1.90821492927058770002e-10
+/* float64 keeps the compensated difference everywhere (its 8 eps bound) */
+#define FSM_NEAR_RANGE 0.0
+#define FSM_ASM_SFX "pd"
 #define FSM_MANT_BITS 52
 #define FSM_EXP_BIAS 1023
 #define FSM_TWO_M64 5.42101086242752217e-20

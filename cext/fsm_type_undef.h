@@ -24,3 +24,5 @@
 #undef FSM_MANT_BITS
 #undef FSM_EXP_BIAS
 #undef FSM_TWO_M64
+#undef FSM_NEAR_RANGE
+#undef FSM_ASM_SFX

@@ -26,16 +26,20 @@ BLOCK = 2048
 
 
 def _rows(n, drop, dtype, seed=0):
-    """Two rows of n values; in row 0 the first block and every third block
+    """Three rows of n values; in row 0 the first block and every third block
     after it are ``drop`` below the rest, in row 1 the low blocks come after
-    the maximum (the running maximum grows early, then late)."""
+    the maximum (the running maximum grows early, then late).  Row 2 lies
+    wholly below the probabilities' range [0, 1]: an overwritten earlier block
+    read again (the last block's tail vector reaches back into it) would
+    raise its running maximum."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, n))
+    x = rng.standard_normal((3, n))
     for b in range(0, n, BLOCK):
         if (b // BLOCK) % 3 == 0:
             x[0, b:b + BLOCK] -= drop
         if (b // BLOCK) % 3 == 1:
             x[1, b:b + BLOCK] -= drop
+    x[2] -= drop
     return x.astype(dtype)
 
 

@@ -172,3 +172,62 @@ def test_exp_does_not_write_past_the_end():
         _testing.exp(x, buf[:23])
         assert np.all(buf[23:] == -7.0)
         np.testing.assert_allclose(buf[:23], np.e, rtol=3 * np.finfo(dtype).eps)
+
+
+# ------------------------------------------- exp(x - max), as the row kernels take it
+
+NEAR_RANGE = 8.0        # float32 rows spanning less than this skip the compensation
+NEAR_DIFF = 2.0 ** -22  # the relative error that skipping it may add: half an ulp of |x - b| < 8
+
+
+def kexp_diff(x, b, near):
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _testing.exp_diff(x, x.dtype.type(b), out, near)
+    return out
+
+
+def _below(b, span, count):
+    """About ``count`` float32 values of (b - span, b], evenly spaced in their
+    bit patterns (so every binade, tiny |x| included, is sampled), plus b."""
+    b, lo = np.float32(b), np.float32(b - span)
+    parts = [np.array([b], np.float32)]
+    for a, c in ((max(lo, np.float32(0)), b), (lo, min(b, np.float32(-0.0)))):
+        if not a < c and not (a == c == 0):
+            continue
+        ia, ic = np.abs(np.array([a, c], np.float32)).view(np.int32)
+        i0, i1 = sorted((int(ia), int(ic)))
+        step = max(1, (i1 - i0) // count)
+        mag = np.arange(i0, i1 + 1, step, dtype=np.int32).view(np.float32)
+        parts.append(mag if c > 0 else -mag)
+    x = np.concatenate(parts)
+    return x[(x > lo) & (x <= b)]
+
+
+@pytest.mark.parametrize("b", [0.0, 0.7, 1.0, 2.5, 3.0, 7.9, -1.5, -7.5, 40.0, -300.0, 1e4])
+def test_exp_diff_near_error_bound(b):
+    # Rows spanning less than NEAR_RANGE take exp(x - b) from the rounded
+    # difference: within 2 ulp (the exponential's own bound) plus NEAR_DIFF
+    # relative, over every binade of (b - 8, b]; where x - b is exact (b far
+    # from 0, or x within a factor 2 of b) bitwise the compensated result.
+    x = _below(b, NEAR_RANGE, 1 << 21)
+    got = kexp_diff(x, b, True).astype(np.float64)
+    comp = kexp_diff(x, b, False)
+    exact = np.exp(x.astype(np.float64) - np.float64(np.float32(b)))
+    assert np.all(exact >= np.exp(-NEAR_RANGE))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    err = np.abs(got - exact)
+    bound = 2 * ulp + NEAR_DIFF * exact
+    worst = np.argmax(err / bound)
+    assert np.all(err <= bound), f"{err[worst] / bound[worst]} of the bound at x={x[worst]}"
+    # the compensated difference keeps the 2-ulp bound alone
+    assert np.all(np.abs(comp - exact) <= 2 * ulp)
+    d = x.astype(np.float64) - np.float64(np.float32(b))
+    exact_diff = d == (x - np.float32(b)).astype(np.float64)
+    assert_array_equal(got[exact_diff], comp[exact_diff].astype(np.float64))
+
+
+def test_exp_diff_near_every_tail_length():
+    x = np.linspace(-7.0, 0.0, 40, dtype=np.float32)
+    for n in range(1, 40):
+        assert_array_equal(kexp_diff(x[:n], 0.5, True), kexp_diff(x, 0.5, True)[:n])

@@ -144,6 +144,21 @@ def test_float32_inexact_differences(name):
     _float32_check(name, x)
 
 
+@pytest.mark.parametrize("span", [7.99, 8.01])
+@pytest.mark.parametrize("top", [0.7, 3.0, -2.0, 12.0])
+@pytest.mark.parametrize("ncols", [100, 1000, 5000])
+@pytest.mark.parametrize("name", FUNC_NAMES)
+def test_float32_rows_around_the_near_span(name, ncols, top, span):
+    """Rows spanning just under 8 take exp from the rounded x - max (up to
+    2**-22 relative more error, where x - max is inexact: the max near 0),
+    rows just over it the compensated difference: both within 1e-6."""
+    rng = np.random.default_rng(_seed("near", name, ncols, top, span))
+    x = np.float32(top) - rng.uniform(0, span, size=(16, ncols)).astype(np.float32)
+    x[:, 0] = np.float32(top)
+    x[:, -1] = np.float32(top) - np.float32(span)
+    _float32_check(name, x)
+
+
 # ------------------------------------------------------------ dtypes
 
 @pytest.mark.parametrize("name", FUNC_NAMES)
