@@ -314,6 +314,44 @@ def test_linear_cross_entropy_none():
         fst.linear_cross_entropy(h.requires_grad_(), w, y, reduction="none")
 
 
+# ------------------------------------------------------------------ softmax backwards
+
+@pytest.mark.parametrize("shape,dim", SM_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_backward_functions_match_torch(shape, dim, dtype, name, path):
+    gen = _gen("smb", shape, dim, dtype, name)
+    y = getattr(torch, name)(3.0 * torch.randn(shape, generator=gen, dtype=dtype), dim)
+    g = torch.randn(shape, generator=gen, dtype=dtype)
+    got = getattr(fst, f"{name}_backward")(g, y, dim)
+    ref = getattr(torch, f"_{name}_backward_data")(g, y, dim, dtype)
+    assert got.dtype == dtype and got.shape == ref.shape
+    _close(got, ref, dtype, scale=10.0)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_family_backward_runs_the_kernel_unless_create_graph(name, monkeypatch,
+                                                                      path):
+    calls = []
+    real = getattr(fst._backward, f"{name}_backward")
+    monkeypatch.setattr(fst._backward, f"{name}_backward",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    gen = _gen("kernel", name)
+    x = torch.randn(6, 9, generator=gen, dtype=torch.float64)
+    g = torch.randn(6, 9, generator=gen, dtype=torch.float64)
+    xr = _leaf(x)
+    (expect,) = torch.autograd.grad(getattr(torch, name)(xr, 1), xr, g)
+    xo = _leaf(x)
+    (got,) = torch.autograd.grad(getattr(fst, name)(xo, 1), xo, g)
+    assert calls == [1]
+    _close(got, expect, torch.float64)
+    # create_graph: the torch-op formula, which differentiates again
+    xo = _leaf(x)
+    (got,) = torch.autograd.grad(getattr(fst, name)(xo, 1), xo, g, create_graph=True)
+    assert calls == [1] and got.requires_grad
+    _close(got, expect, torch.float64)
+
+
 # ------------------------------------------------------------------ gradcheck
 
 def _gradcheck_cases():
@@ -414,6 +452,31 @@ def test_torch_compile(backend):
     _check_compiled(backend)
 
 
+def test_compiled_backward_runs_the_softmax_backward_kernels():
+    from functorch.compile import make_boxed_func
+    from torch._functorch.aot_autograd import aot_module_simplified
+    graphs = []
+
+    def backend(gm, inputs):
+        def keep(graph, _inputs):   # the forward's and the backward's traced graphs
+            graphs.append({str(n.target) for n in graph.graph.nodes})
+            return make_boxed_func(graph)
+        return aot_module_simplified(gm, inputs, fw_compiler=keep, bw_compiler=keep)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: (fst.softmax(x, 1) * fst.log_softmax(x, 0)).sum(),
+                             backend=backend, fullgraph=True)
+    x = torch.randn(4, 5, dtype=torch.float64, generator=_gen("bw-graph"), requires_grad=True)
+    compiled(x).backward()
+    forward, backward = graphs
+    assert {"fastsoftmax.softmax.default", "fastsoftmax.log_softmax.default"} <= forward
+    assert {"fastsoftmax.softmax_backward.default",
+            "fastsoftmax.log_softmax_backward.default"} <= backward
+    ref = _leaf(x)
+    (torch.softmax(ref, 1) * torch.log_softmax(ref, 0)).sum().backward()
+    _close(x.grad, ref.grad, torch.float64)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("FASTSOFTMAX_TEST_INDUCTOR"),
                     reason="opt-in (FASTSOFTMAX_TEST_INDUCTOR=1): inductor's C++ build "
@@ -435,6 +498,8 @@ def test_fake_tensors_give_the_shapes():
         assert fst.logsumexp(x, (0, 2), keepdim=True).shape == (1, 6, 1)
         h, w = torch.empty(2, 5, 8), torch.empty(11, 8)
         assert fst.linear_cross_entropy(h, w, torch.zeros(2, 5, dtype=torch.int64)).shape == ()
+        assert fst.softmax_backward(x, x, 1).shape == (4, 6, 3)
+        assert fst.log_softmax_backward(x, x, 2).shape == (4, 6, 3)
 
 
 # ------------------------------------------------------------------ no copies
@@ -587,3 +652,19 @@ def test_bad_arguments_raise_the_numpy_layers_errors(path):
         fst.logsumexp(x, (1, -1))
     with pytest.raises(ValueError, match="at least one dimension"):
         fst.logsumexp(x, ())
+
+
+def test_backward_functions_raise():
+    x, x64 = torch.randn(4, 3), torch.randn(4, 3, dtype=torch.float64)
+    with pytest.raises(NotImplementedError, match="no gradient with respect to grad_output "):
+        fst.softmax_backward(x.clone().requires_grad_(), x, 1)
+    with pytest.raises(NotImplementedError, match="no gradient with respect to output "):
+        fst.log_softmax_backward(x, x.clone().requires_grad_(), 1)
+    with pytest.raises(TypeError, match="output has dtype torch.float64"):
+        fst.log_softmax_backward(x, x64, 1)
+    with pytest.raises(TypeError, match="bfloat16"):
+        fst.softmax_backward(x.bfloat16(), x.bfloat16(), 1)
+    with pytest.raises(ValueError, match="output has shape"):
+        fst.softmax_backward(x, x[:2], 1)
+    with pytest.raises(ValueError, match="device 'meta'"):
+        fst.softmax_backward(x, torch.empty(4, 3, device="meta"), 1)

@@ -3,11 +3,14 @@
 Drop-ins for ``torch.nn.functional``'s ``cross_entropy``, ``softmax``,
 ``log_softmax``, ``binary_cross_entropy_with_logits`` and for
 ``torch.logsumexp``, plus ``linear_cross_entropy`` (the language-model head
-and its loss without the logits), computed by fastsoftmax's compiled kernels.
+and its loss without the logits) and ``softmax_backward`` /
+``log_softmax_backward`` (PyTorch's ``_softmax_backward_data`` /
+``_log_softmax_backward_data``), computed by fastsoftmax's compiled kernels.
 Each is a real PyTorch operator (``torch.ops.fastsoftmax.*``, registered with
 ``torch.library.custom_op``) with a shape-only fake implementation and a
-registered backward, so it works with ``loss.backward()``,
-``torch.autograd.grad``, ``torch.autograd.gradcheck`` and ``torch.compile``.
+registered backward (the two backwards have none: they refuse inputs that
+require grad), so it works with ``loss.backward()``, ``torch.autograd.grad``,
+``torch.autograd.gradcheck`` and ``torch.compile``.
 
 * **No copies.** Tensors are handed to the NumPy layer as ``tensor.numpy()``
   views and results come back as ``torch.from_numpy`` of the arrays it
@@ -18,7 +21,8 @@ registered backward, so it works with ``loss.backward()``,
   cross-entropy's forward call computes the loss and ``dL/dlogits`` together
   (:func:`fastsoftmax.cross_entropy_and_grad`) and keeps the gradient; the
   backward only scales it by the incoming gradient (and returns it as it is
-  when that is exactly 1, as after ``loss.backward()``).
+  when that is exactly 1, as after ``loss.backward()``).  The softmax
+  family's backwards run the compiled backward kernels.
 * **CPU only.** Tensors on any other device (CUDA, ``meta``, ...) raise
   ``ValueError``; nothing is ever moved to the CPU behind your back.
   Dtypes: float32 and float64; float16 is computed in float32 and returned
@@ -62,6 +66,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "fastsoftmax.torch needs PyTorch: pip install 'fastsoftmax[torch]' (or torch); "
         f"the import failed with: {exc}") from exc
 
+from . import backward as _backward
 from . import linear as _linear
 from . import losses as _losses
 from .softmax import log_softmax as _np_log_softmax
@@ -74,7 +79,7 @@ from ._rows import RowsProblem
 from ._threads import resolve
 
 __all__ = ["cross_entropy", "linear_cross_entropy", "softmax", "log_softmax", "logsumexp",
-           "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy_with_logits", "softmax_backward", "log_softmax_backward"]
 
 Tensor = Any  # torch.Tensor: torch is not followed by the type checker
 
@@ -268,21 +273,29 @@ def _scale_saved(g: Tensor, saved: Tensor, reduction: str, dim: int) -> Tensor:
 class _Operator:
     """``torch.ops.fastsoftmax.<name>``, registered: its CPU implementation
     (``impl``, on NumPy views), the fake one (shapes and dtypes only, for
-    ``torch.compile``, ``torch.export`` and fake tensors) and its backward.
+    ``torch.compile``, ``torch.export`` and fake tensors) and its backward,
+    if it has one (one without takes no input that requires grad: its front
+    end refuses them).
 
     Calling it runs the operator, except in plain eager mode (not tracing, no
     ``__torch_dispatch__`` mode, plain tensors), where the same ``impl``,
-    ``setup_context`` and ``backward`` run as a ``torch.autograd.Function``:
-    the same results, without the operator dispatch's Python overhead (about
-    half a millisecond a call, which dominates small batches).
+    ``setup_context`` and ``backward`` run as a ``torch.autograd.Function``
+    (``impl`` alone without a backward): the same results, without the
+    operator dispatch's Python overhead (about half a millisecond a call,
+    which dominates small batches).
     """
 
     def __init__(self, name: str, schema: str, impl: Callable[..., Any],
-                 fake: Callable[..., Any], backward: Callable[..., Any],
-                 setup_context: Callable[..., None]) -> None:
+                 fake: Callable[..., Any], backward: Callable[..., Any] | None = None,
+                 setup_context: Callable[..., None] | None = None) -> None:
         self.op: Any = torch.library.custom_op(f"fastsoftmax::{name}", impl, mutates_args=(),
                                                device_types="cpu", schema=schema)
         self.op.register_fake(fake)
+        self.function: Any = None
+        if backward is None:  # no gradient: the front end refuses inputs needing one
+            self.impl = impl
+            return
+        assert setup_context is not None
         self.op.register_autograd(backward, setup_context=setup_context)
         def forward(ctx: Any, *args: Any) -> Any:
             # setup_context called here, not declared: Function.apply binds
@@ -291,7 +304,7 @@ class _Operator:
             setup_context(ctx, args, output)
             return output
 
-        self.function: Any = type(f"{name}_function", (torch.autograd.Function,), {
+        self.function = type(f"{name}_function", (torch.autograd.Function,), {
             "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
     def __call__(self, *args: Any) -> Any:
@@ -299,6 +312,8 @@ class _Operator:
                 or any(isinstance(a, torch.Tensor) and type(a) is not torch.Tensor
                        for a in args)):
             return self.op(*args)
+        if self.function is None:
+            return self.impl(*args)
         return self.function.apply(*args)
 
 
@@ -454,16 +469,51 @@ def _save_output(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
     ctx.dim = inputs[1]
 
 
+def _backward_impl(name: str) -> Callable[..., Tensor]:
+    """The CPU implementation of a softmax backward operator: the NumPy
+    function ``name`` (:func:`fastsoftmax.softmax_backward` or
+    ``log_softmax_backward``) on NumPy views."""
+    def impl(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+        kernel = getattr(_backward, name)
+        return _tensor(kernel(_np(grad_output), _np(output), axis=dim))
+    impl.__name__ = f"_{name}_impl"
+    return impl
+
+
+def _backward_fake(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    return grad_output.new_empty(grad_output.shape)
+
+
+_softmax_backward_op = _operator(
+    "softmax_backward", "(Tensor grad_output, Tensor output, int dim) -> Tensor",
+    _backward_impl("softmax_backward"), _backward_fake)
+_log_softmax_backward_op = _operator(
+    "log_softmax_backward", "(Tensor grad_output, Tensor output, int dim) -> Tensor",
+    _backward_impl("log_softmax_backward"), _backward_fake)
+
+
+def _by_kernel(g: Tensor, y: Tensor) -> bool:
+    """Whether a softmax family backward runs the compiled kernel: when no
+    graph of the backward is being built (grad mode is on in a backward only
+    under ``create_graph=True``, where the torch operations below are
+    differentiated in turn) and the kernel reads the dtype (not bfloat16)."""
+    return not torch.is_grad_enabled() and g.dtype == y.dtype and not _bf16(y)
+
+
 def _softmax_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-    # y (g - sum(g y)): torch ops on the saved output, so it differentiates again
     (y,) = ctx.saved_tensors
+    if _by_kernel(g, y):
+        return _softmax_backward_op(g, y, ctx.dim), None
+    # y (g - sum(g y)): torch ops on the saved output, so it differentiates again
     gy = g * y
     return gy - y * gy.sum(ctx.dim, keepdim=True), None
 
 
 def _log_softmax_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-    # g - softmax sum(g), softmax = exp(y)
     (y,) = ctx.saved_tensors
+    if _by_kernel(g, y):
+        return _log_softmax_backward_op(g, y, ctx.dim), None
+    # g - softmax sum(g), softmax = exp(y)
     return g - torch.exp(y) * g.sum(ctx.dim, keepdim=True), None
 
 
@@ -492,10 +542,12 @@ def softmax(input: Tensor, dim: int) -> Tensor:
     """``torch.softmax(input, dim)`` by fastsoftmax's kernel.
 
     ``dim`` is required (PyTorch's implicit choice is deprecated).  The
-    result has ``input``'s shape and dtype.  The backward is
-    ``y * (g - sum(g * y))`` in torch operations on the saved output, so
-    higher derivatives work too.  Special values are SciPy's (docs/semantics.md,
-    section "Softmax family: special values"), which here agree with PyTorch's.
+    result has ``input``'s shape and dtype.  The backward,
+    ``y * (g - sum(g * y))`` on the saved output, runs the compiled kernel
+    (:func:`softmax_backward`); under ``create_graph=True`` it is computed in
+    torch operations instead, so higher derivatives work too.  Special
+    values are SciPy's (docs/semantics.md, section "Softmax family: special
+    values"), which here agree with PyTorch's.
 
     Examples
     --------
@@ -515,7 +567,9 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     ``dim`` is required.  Computed as ``(x - max) - log1p(others)``, more
     accurate than PyTorch near 0 (docs/semantics.md); special values are
     SciPy's: ``log_softmax([1, inf])`` is ``[-inf, nan]`` where PyTorch gives
-    ``[nan, nan]``.  The backward is ``g - exp(y) * sum(g)``.
+    ``[nan, nan]``.  The backward, ``g - exp(y) * sum(g)``, runs the compiled
+    kernel (:func:`log_softmax_backward`), or torch operations under
+    ``create_graph=True`` (higher derivatives).
 
     Examples
     --------
@@ -526,6 +580,63 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     """
     _check_tensor(input, "input", "log_softmax", bf16=True)
     return _log_softmax_op(input, _dim(dim, input.dim(), "log_softmax"))
+
+
+def _check_backward(grad_output: Tensor, output: Tensor, dim: object, fn: str) -> int:
+    _check_tensor(grad_output, "grad_output", fn)
+    _check_tensor(output, "output", fn)
+    _same_dtype(grad_output, output, "output", "grad_output", fn)
+    if grad_output.shape != output.shape:
+        raise ValueError(f"{fn}: output has shape {tuple(output.shape)}, expected "
+                         f"{tuple(grad_output.shape)} (the shape of grad_output)")
+    _no_grad_needed(grad_output, "grad_output", fn)
+    _no_grad_needed(output, "output", fn)
+    return _dim(dim, output.dim(), fn)
+
+
+def softmax_backward(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    """The backward of :func:`softmax`, ``y * (g - sum(g * y))``, by the kernel.
+
+    PyTorch's ``torch._softmax_backward_data(grad_output, output, dim,
+    output.dtype)`` by :func:`fastsoftmax.softmax_backward`: ``y`` is
+    ``output``, the softmax along ``dim``, ``g`` is ``grad_output``, the
+    gradient with respect to it, and the result is the gradient with respect
+    to the softmax's input.  Both tensors have one shape and one dtype
+    (float32, float64, or float16, computed in float32; bfloat16 raises
+    ``TypeError``); the sum is accumulated in double.  It has no gradient
+    itself: inputs that require grad raise ``NotImplementedError``
+    (:func:`softmax`'s own backward differentiates again).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import softmax, softmax_backward
+    >>> y = softmax(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), dim=0)
+    >>> softmax_backward(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), y, dim=0)
+    tensor([-0.0599, -0.1628,  0.2227], dtype=torch.float64)
+    """
+    dim = _check_backward(grad_output, output, dim, "softmax_backward")
+    return _softmax_backward_op(grad_output, output, dim)
+
+
+def log_softmax_backward(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    """The backward of :func:`log_softmax`, ``g - exp(y) * sum(g)``, by the kernel.
+
+    PyTorch's ``torch._log_softmax_backward_data(grad_output, output, dim,
+    output.dtype)`` by :func:`fastsoftmax.log_softmax_backward`, ``y`` being
+    ``output``, the log-softmax along ``dim``, and ``g`` ``grad_output``;
+    arguments, dtypes and errors as :func:`softmax_backward`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import log_softmax, log_softmax_backward
+    >>> y = log_softmax(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), dim=0)
+    >>> log_softmax_backward(torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64), y, dim=0)
+    tensor([ 0.0900,  0.2447, -0.3348], dtype=torch.float64)
+    """
+    dim = _check_backward(grad_output, output, dim, "log_softmax_backward")
+    return _log_softmax_backward_op(grad_output, output, dim)
 
 
 def _logsumexp_impl(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
