@@ -1,5 +1,8 @@
 """Training step of a classifier's loss: forward + backward on torch tensors.
 
+(And of a softmax: ``fastsoftmax.torch.softmax(x, 1).backward(g)``, whose
+backward runs the compiled backward kernel, against ``torch.softmax``.)
+
 ``fastsoftmax.torch.cross_entropy(x, y).backward()`` (one fused pass in the
 forward computes the loss and the gradient; the backward hands the gradient
 over) against ``torch.nn.functional.cross_entropy(x, y).backward()``
@@ -61,3 +64,26 @@ def test_cross_entropy_forward_backward(benchmark, impl, ce_shape):
                                 fastsoftmax_threads=fastsoftmax.get_num_threads())
     grad = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
     assert grad.shape == x0.shape
+
+
+SOFTMAX_IMPLEMENTATIONS = {"fastsoftmax.torch": fst.softmax, "torch": torch.softmax}
+
+
+@pytest.mark.parametrize("impl", list(SOFTMAX_IMPLEMENTATIONS))
+def test_softmax_forward_backward(benchmark, impl, ce_shape):
+    x0, _ = _inputs(ce_shape)
+    g = torch.rand(ce_shape, generator=torch.Generator().manual_seed(1))
+    softmax = SOFTMAX_IMPLEMENTATIONS[impl]
+
+    def step():
+        x = x0.detach().requires_grad_(True)
+        softmax(x, 1).backward(g)
+        return x.grad
+
+    benchmark.group = f"softmax forward+backward {'x'.join(map(str, ce_shape))} float32"
+    benchmark.name = impl
+    benchmark.extra_info.update(shape=list(ce_shape), torch_threads=torch.get_num_threads(),
+                                fastsoftmax_threads=fastsoftmax.get_num_threads())
+    grad = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+    assert grad.shape == x0.shape
+

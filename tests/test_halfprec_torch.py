@@ -102,8 +102,14 @@ def test_bfloat16_threads_bitwise():
 
 def test_other_functions_reject_bfloat16():
     b = torch.zeros(4, 3, dtype=torch.bfloat16)
+    y = torch.zeros(4, dtype=torch.int64)
     with pytest.raises(TypeError, match="bfloat16"):
         fst.binary_cross_entropy_with_logits(b, b)
+    for call in (lambda: fst.focal_loss(b, y), lambda: fst.sigmoid_focal_loss(b, b),
+                 lambda: fst.kl_div(b, b), lambda: fst.distillation_loss(b, b),
+                 lambda: fst.softmax_backward(b, b, 1)):
+        with pytest.raises(TypeError, match="bfloat16"):
+            call()
     with pytest.raises(TypeError, match="bfloat16"):
         fst.linear_cross_entropy(b, torch.zeros(5, 3, dtype=torch.bfloat16),
                                  torch.zeros(4, dtype=torch.int64))
@@ -117,3 +123,56 @@ def test_zero_dim_and_empty(dtype):
     same16(fst.log_softmax(x, 0), torch.tensor(0.0, dtype=dtype))
     e = torch.zeros(3, 0, dtype=dtype)
     assert torch.isneginf(fst.logsumexp(e, 1)).all() and fst.softmax(e, 1).shape == (3, 0)
+
+
+def _grad16(loss_fn, x):
+    """(loss, gradient) of ``loss_fn`` at 16-bit ``x`` and at ``x.float()``."""
+    out = []
+    for leaf in (x.detach().clone().requires_grad_(), x.detach().float().requires_grad_()):
+        loss = loss_fn(leaf)
+        loss.sum().backward()
+        out.append((loss.detach(), leaf.grad))
+    return out
+
+
+def test_float16_losses_gradients_bitwise():
+    # float16 is read by the staged kernels: the gradient is bitwise
+    # float32's rounded once; the losses are close (rounded from double)
+    x = logits((6, 40, 3), torch.float16, seed=8)
+    t = logits((6, 40, 3), torch.float16, seed=9)
+    y = torch.randint(0, 40, (6, 3), generator=torch.Generator().manual_seed(10))
+    y[0, 0] = -100
+    p = t.float().sigmoid().half()   # the same soft targets for both (widened exactly)
+    calls = (lambda x: fst.focal_loss(x, y, gamma=1.5, reduction="none"),
+             lambda x: fst.sigmoid_focal_loss(x, p.to(x.dtype), reduction="mean"),
+             lambda x: fst.distillation_loss(x, t.to(x.dtype), temperature=2.0, target=y))
+    for call in calls:
+        (l16, g16), (l32, g32) = _grad16(call, x)
+        assert l16.dtype == torch.float16 and g16.dtype == torch.float16
+        same16(g16, g32.to(torch.float16))
+        torch.testing.assert_close(l16.float(), l32, rtol=1e-3, atol=1e-4)
+    lp = torch.log_softmax(x.float(), 1)
+    got = fst.kl_div(lp.half(), t.float().softmax(1).half(), reduction="none")
+    same16(got, fst.kl_div(lp.half().float(), t.float().softmax(1).half().float(),
+                           reduction="none").to(torch.float16))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_family_backward_16bit(dtype, name):
+    # float16: the backward kernel, bitwise float32's rounded once; bfloat16
+    # (not read by the backward kernels): torch operations in bfloat16
+    x = logits((5, 70), dtype, seed=11).requires_grad_()
+    g = logits((5, 70), dtype, seed=12, scale=1.0)
+    y = getattr(fst, name)(x, 1)
+    (got,) = torch.autograd.grad(y, x, g)
+    assert got.dtype == dtype
+    if dtype == torch.float16:
+        backward = getattr(fastsoftmax, f"{name}_backward")
+        same16(got, torch.from_numpy(backward(g.float().numpy(), y.detach().float().numpy(),
+                                              axis=1)).to(dtype))
+    xr = x.detach().float().requires_grad_()
+    (ref,) = torch.autograd.grad(getattr(torch, name)(xr, 1), xr, g.float())
+    torch.testing.assert_close(got.float(), ref, atol=0.05 if name == "log_softmax" else 4e-3,
+                               rtol=2e-2)
+

@@ -314,6 +314,364 @@ def test_linear_cross_entropy_none():
         fst.linear_cross_entropy(h.requires_grad_(), w, y, reduction="none")
 
 
+# ------------------------------------------------------------------ focal and divergence references
+
+def _to64(*ts):
+    return [None if t is None else t.detach().double() for t in ts]
+
+
+def _grads_match(lo, lr, ours, refs, dtype, key, scale=1.0):
+    """Backpropagate one random incoming gradient (per element for "none")
+    through our loss and the float64 reference, and compare the gradients
+    of every leaf."""
+    g = (torch.rand(lo.shape, generator=_gen("g", key), dtype=torch.float64) + 0.5).to(dtype)
+    lo.backward(g)
+    lr.backward(g.double())
+    for a, r in zip(ours, refs):
+        assert a.grad.dtype == dtype and a.grad.shape == a.shape
+        _close(a.grad, r.grad, dtype, scale)
+
+
+def focal_reference(x, y, gamma=2.0, alpha=None, ignore_index=-100, reduction="mean"):
+    """``-alpha[y] (1 - p_y)**gamma log p_y`` in torch operations; "mean" over
+    the non-ignored samples."""
+    cdim = 1 if x.dim() >= 2 else 0
+    logp = torch.log_softmax(x, cdim)
+    keep = y != ignore_index
+    yy = torch.where(keep, y, 0)
+    lp = logp.gather(cdim, yy.unsqueeze(cdim)).squeeze(cdim)
+    a = torch.ones(x.shape[cdim], dtype=x.dtype) if alpha is None else alpha
+    loss = torch.where(keep, -a[yy] * (1 - lp.exp()) ** gamma * lp, 0.0)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.sum() / keep.sum()
+
+
+def sigmoid_focal_reference(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """``torchvision.ops.sigmoid_focal_loss`` as torchvision writes it."""
+    p = torch.sigmoid(inputs)
+    ce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha is not None and alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if reduction == "none":
+        return loss
+    return loss.mean() if reduction == "mean" else loss.sum()
+
+
+def distillation_reference(s, t, temperature=1.0, target=None, alpha=0.5, ignore_index=-100):
+    """The docstring's torch expression on rows: classes moved last and every
+    other dimension a sample ("batchmean" over all of them)."""
+    cdim = 1 if s.dim() >= 2 else 0
+    c = s.shape[cdim]
+    rs, rt = s.movedim(cdim, -1).reshape(-1, c), t.movedim(cdim, -1).reshape(-1, c)
+    T = temperature
+    soft = T ** 2 * F.kl_div(F.log_softmax(rs / T, dim=1), F.softmax(rt / T, dim=1),
+                             reduction="batchmean")
+    if target is None:
+        return soft
+    ce = F.cross_entropy(rs, target.reshape(-1), ignore_index=ignore_index)
+    return alpha * ce + (1 - alpha) * soft
+
+
+LOSS_SHAPES = [(7,), (5, 3), (37, 11), (4, 6, 7), (0, 4)]
+GAMMAS = [0.0, 2.0, 1.5]
+
+
+# ------------------------------------------------------------------ focal loss
+
+@pytest.mark.parametrize("shape", LOSS_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["noalpha", "alpha"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_focal_loss_matches_torch(shape, dtype, gamma, weighted, reduction, path):
+    gen = _gen("focal", shape, dtype, gamma, weighted, reduction)
+    x, y = _ce_case(shape, "index", dtype, gen)   # a quarter of the targets ignored
+    c = shape[1 if len(shape) >= 2 else 0]
+    alpha = torch.rand(c, generator=gen, dtype=dtype) + 0.25 if weighted else None
+    kw = dict(gamma=gamma, reduction=reduction)
+    ours, ref = _leaf(x), _leaf(x.double())
+    lo = fst.focal_loss(ours, y, alpha=alpha, **kw)
+    lr = focal_reference(ref, y, alpha=None if alpha is None else alpha.double(), **kw)
+    assert lo.dtype == dtype and lo.shape == lr.shape
+    _close(lo, lr, dtype)
+    if lr.numel() and not lr.isnan().any():
+        _grads_match(lo, lr, [ours], [ref], dtype, shape)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_focal_loss_ignore_index_and_gamma_zero(ignore_index, path):
+    gen = _gen("focal-ii", ignore_index)
+    x, y = _ce_case((30, 5, 3), "index", torch.float64, gen, ignore_index)
+    assert (y == ignore_index).any()
+    alpha = torch.rand(5, generator=gen, dtype=torch.float64) + 0.5
+    ours, ref = _leaf(x), _leaf(x)
+    lo = fst.focal_loss(ours, y, gamma=0.5, alpha=alpha, ignore_index=ignore_index)
+    lr = focal_reference(ref, y, 0.5, alpha, ignore_index)
+    _close(lo, lr, torch.float64)
+    _grads_match(lo, lr, [ours], [ref], torch.float64, "ii")
+    # the ignored samples' gradient rows are zeros
+    assert (ours.grad.movedim(1, -1)[y == ignore_index] == 0).all()
+    # gamma = 0: the weighted cross-entropy, per sample
+    _close(fst.focal_loss(x, y, gamma=0.0, alpha=alpha, ignore_index=ignore_index,
+                          reduction="none"),
+           F.cross_entropy(x, y, alpha, ignore_index=ignore_index, reduction="none"),
+           torch.float64)
+
+
+def test_focal_loss_all_ignored_and_float16():
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.full((4,), -100)
+    loss = fst.focal_loss(x, y)
+    assert loss.isnan()   # 0 / 0, as the cross-entropy
+    loss.backward()
+    assert torch.equal(x.grad, torch.zeros(4, 3, dtype=torch.float64))
+    # float16: computed in float32, returned as float16
+    h = torch.randn(6, 5, generator=_gen("focal16")).half()
+    t = torch.randint(0, 5, (6,), generator=_gen("focal16"))
+    lh = fst.focal_loss(h, t, reduction="none")
+    assert lh.dtype == torch.float16
+    torch.testing.assert_close(lh.float(), focal_reference(h.float(), t, reduction="none"),
+                               rtol=2e-3, atol=1e-3)
+
+
+# ------------------------------------------------------------------ sigmoid focal loss
+
+SFL_SHAPES = [(), (7,), (5, 3), (4, 6, 7), (0, 3)]
+
+
+@pytest.mark.parametrize("shape", SFL_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("alpha", [0.25, 0.8, -1.0, None], ids=str)
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_sigmoid_focal_loss_matches_torchvision(shape, dtype, alpha, gamma, reduction, path):
+    gen = _gen("sfl", shape, dtype, alpha, gamma, reduction)
+    x = 3.0 * torch.randn(shape, generator=gen, dtype=dtype)
+    soft = torch.rand(shape, generator=gen, dtype=dtype)
+    t = torch.where(torch.rand(shape, generator=gen) < 0.5, soft, soft.round())
+    kw = dict(alpha=alpha, gamma=gamma, reduction=reduction)
+    ours, ref = _leaf(x), _leaf(x.double())
+    lo = fst.sigmoid_focal_loss(ours, t, **kw)
+    lr = sigmoid_focal_reference(ref, t.double(), **kw)
+    assert lo.dtype == dtype and lo.shape == lr.shape
+    _close(lo, lr, dtype)
+    if lr.numel() and not lr.isnan().any():
+        _grads_match(lo, lr, [ours], [ref], dtype, shape)
+
+
+def test_sigmoid_focal_loss_defaults_targets_and_limits():
+    gen = _gen("sfl-defaults")
+    x = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    t = (torch.rand(8, 3, generator=gen) < 0.3)
+    expect = sigmoid_focal_reference(x, t.double())   # alpha 0.25, gamma 2, "none"
+    for targets in (t, t.to(torch.int32), t.double()):  # bools and integers are cast
+        _close(fst.sigmoid_focal_loss(x, targets), expect, torch.float64)
+    # a saturated logit: the gradient is the limit, where torchvision's autograd gives NaN
+    xi = torch.tensor([float("inf"), -float("inf"), 40.0], dtype=torch.float64,
+                      requires_grad=True)
+    fst.sigmoid_focal_loss(xi, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)).sum().backward()
+    assert torch.isfinite(xi.grad).all() and (xi.grad.abs() < 1e-15).all()
+
+
+# ------------------------------------------------------------------ kl_div
+
+KL_SHAPES = [(), (7,), (5, 3), (4, 6, 7), (0, 3), (3, 0)]
+KL_REDUCTIONS = ["none", "mean", "sum", "batchmean"]
+
+
+def _kl_case(shape, dtype, gen, log_target):
+    cdim = 1 if len(shape) >= 2 else 0
+    logq = torch.log_softmax(2.0 * torch.randn(shape, generator=gen, dtype=dtype),
+                             cdim if shape else 0)
+    t = torch.log_softmax(torch.randn(shape, generator=gen, dtype=dtype), cdim if shape else 0)
+    return logq, (t if log_target else t.exp())
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+@pytest.mark.parametrize("shape", KL_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("reduction", KL_REDUCTIONS)
+@pytest.mark.parametrize("log_target", [False, True], ids=["p", "logp"])
+@pytest.mark.parametrize("grads", ["input", "both"])
+def test_kl_div_matches_torch(shape, dtype, reduction, log_target, grads, path):
+    gen = _gen("kl", shape, dtype, reduction, log_target)
+    x, t = _kl_case(shape, dtype, gen, log_target)
+    ours = [_leaf(x), _leaf(t) if grads == "both" else t]
+    refs = [_leaf(x.double()), _leaf(t.double()) if grads == "both" else t.double()]
+    kw = dict(reduction=reduction, log_target=log_target)
+    lo, lr = fst.kl_div(*ours, **kw), F.kl_div(*refs, **kw)
+    assert lo.dtype == dtype and lo.shape == lr.shape
+    _close(lo, lr, dtype)
+    if lr.numel() and not lr.isnan().any():
+        leaves = slice(0, 2 if grads == "both" else 1)
+        _grads_match(lo, lr, ours[leaves], refs[leaves], dtype, shape)
+
+
+@pytest.mark.parametrize("log_target", [False, True], ids=["p", "logp"])
+def test_kl_div_special_values_and_gradients_are_torch_s(log_target, path):
+    inf = float("inf")
+    x = torch.tensor([-1.0, -2.0, -inf, -0.5, -inf], dtype=torch.float64)
+    t = torch.tensor([0.3, 0.0, 0.0, 0.7, 0.2], dtype=torch.float64)
+    if log_target:
+        t = torch.tensor([-1.0, -inf, -3.0, 0.0, -inf], dtype=torch.float64)
+    ours, refs = [_leaf(x), _leaf(t)], [_leaf(x), _leaf(t)]
+    lo = fst.kl_div(*ours, reduction="none", log_target=log_target)
+    lr = F.kl_div(*refs, reduction="none", log_target=log_target)
+    torch.testing.assert_close(lo, lr, equal_nan=True)
+    assert lo.isnan().any()
+    lo.sum().backward()
+    lr.sum().backward()
+    for a, r in zip(ours, refs):   # the NaN of a zero target's d/dtarget included
+        torch.testing.assert_close(a.grad, r.grad, equal_nan=True)
+    assert ours[1].grad.isnan().any() and not ours[0].grad.isnan().any()
+
+
+def test_kl_div_batchmean_is_torch_s_for_every_shape():
+    gen = _gen("kl-batchmean")
+    for shape in [(7,), (3, 4, 5)]:   # 1-D: over 7 elements; 3-D: over 3 (torch's)
+        x, t = _kl_case(shape, torch.float64, gen, False)
+        got = fst.kl_div(x, t, reduction="batchmean")
+        _close(got, F.kl_div(x, t, reduction="sum") / shape[0], torch.float64)
+        _close(got, F.kl_div(x, t, reduction="batchmean"), torch.float64)
+
+
+# ------------------------------------------------------------------ distillation
+
+DISTILL_SHAPES = [(7,), (5, 3), (37, 11), (4, 6, 3), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", DISTILL_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+@pytest.mark.parametrize("targets", ["none", "alpha.5", "alpha.2"])
+def test_distillation_loss_matches_torch(shape, dtype, temperature, targets, path):
+    gen = _gen("distill", shape, dtype, temperature, targets)
+    s, y = _ce_case(shape, "index", dtype, gen)   # a quarter of the targets ignored
+    t = 2.0 * torch.randn(shape, generator=gen, dtype=dtype)
+    kw = dict(temperature=temperature)
+    if targets != "none":
+        kw.update(target=y, alpha=float(targets[len("alpha"):]))
+    ours, ref = _leaf(s), _leaf(s.double())
+    lo = fst.distillation_loss(ours, t, **kw)
+    lr = distillation_reference(ref, t.double(), **kw)
+    assert lo.dtype == dtype and lo.shape == ()
+    _close(lo, lr, dtype)
+    if not lr.isnan():
+        _grads_match(lo, lr, [ours], [ref], dtype, shape)
+
+
+def test_distillation_loss_ignore_index_layout_and_float16(path):
+    gen = _gen("distill-ii")
+    base = torch.randn(5, 12, generator=gen, dtype=torch.float64)
+    s = base.t().detach().requires_grad_()   # (12, 5), classes not contiguous
+    t = torch.randn(12, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 5, (12,), generator=gen)
+    y[::3] = 4
+    ref = _leaf(s)
+    lo = fst.distillation_loss(s, t, temperature=3.0, target=y, alpha=0.3, ignore_index=4)
+    lr = distillation_reference(ref, t, 3.0, y, 0.3, 4)
+    _close(lo, lr, torch.float64)
+    _grads_match(lo, lr, [s], [ref], torch.float64, "ii")
+    assert s.grad.stride() == s.stride()   # the gradient in the student's layout
+    h = fst.distillation_loss(s.detach().half(), t.half(), temperature=3.0)
+    assert h.dtype == torch.float16
+    torch.testing.assert_close(h.float(), distillation_reference(s.detach().float(),
+                                                                  t.float(), 3.0),
+                               rtol=2e-3, atol=1e-3)
+
+
+# ------------------------------------------------------------------ focal and divergence threads
+
+def test_focal_and_divergences_do_not_depend_on_threads():
+    gen = _gen("threads-focal-divergences")
+    x = torch.randn(700, 300, generator=gen)  # above the serial threshold
+    t = torch.randn(700, 300, generator=gen)
+    y = torch.randint(0, 300, (700,), generator=gen)
+    calls = (lambda x: fst.focal_loss(x, y, gamma=1.5),
+             lambda x: fst.sigmoid_focal_loss(x, t.sigmoid(), reduction="mean"),
+             lambda x: fst.kl_div(x, t.softmax(1), reduction="batchmean"),
+             lambda x: fst.distillation_loss(x, t, temperature=2.0, target=y),
+             lambda x: fst.softmax(x, 1).mul(t).sum())
+    for call in calls:
+        res = []
+        for n in (1, 2, 3):
+            with fastsoftmax.num_threads(n):
+                xl = _leaf(x)
+                loss = call(xl)
+                loss.backward()
+                res.append((loss.item(), xl.grad.clone()))
+        for loss, grad in res[1:]:
+            assert loss == res[0][0]
+            assert torch.equal(grad, res[0][1])
+
+
+def test_fused_gradients_only_when_asked_for(monkeypatch):
+    calls = []
+    for module, name in ((fst._focal, "focal_loss_and_grad"),
+                         (fst._focal, "sigmoid_focal_loss_and_grad"),
+                         (fst._divergence, "distillation_loss_and_grad")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, real=real, name=name, **k: calls.append(name)
+                            or real(*a, **k))
+    x = torch.randn(4, 3, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    t = torch.rand(4, 3)
+
+    def run(x):
+        fst.focal_loss(x, y)
+        fst.sigmoid_focal_loss(x, t)
+        fst.distillation_loss(x, t, target=y)
+    with torch.no_grad():
+        run(x)
+    run(x.detach())
+    assert not calls
+    run(x)
+    assert calls == ["focal_loss_and_grad", "sigmoid_focal_loss_and_grad",
+                     "distillation_loss_and_grad"]
+
+
+# ------------------------------------------------------------------ softmax backwards
+
+@pytest.mark.parametrize("shape,dim", SM_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_backward_functions_match_torch(shape, dim, dtype, name, path):
+    gen = _gen("smb", shape, dim, dtype, name)
+    y = getattr(torch, name)(3.0 * torch.randn(shape, generator=gen, dtype=dtype), dim)
+    g = torch.randn(shape, generator=gen, dtype=dtype)
+    got = getattr(fst, f"{name}_backward")(g, y, dim)
+    ref = getattr(torch, f"_{name}_backward_data")(g, y, dim, dtype)
+    assert got.dtype == dtype and got.shape == ref.shape
+    _close(got, ref, dtype, scale=10.0)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_family_backward_runs_the_kernel_unless_create_graph(name, monkeypatch,
+                                                                      path):
+    calls = []
+    real = getattr(fst._backward, f"{name}_backward")
+    monkeypatch.setattr(fst._backward, f"{name}_backward",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    gen = _gen("kernel", name)
+    x = torch.randn(6, 9, generator=gen, dtype=torch.float64)
+    g = torch.randn(6, 9, generator=gen, dtype=torch.float64)
+    xr = _leaf(x)
+    (expect,) = torch.autograd.grad(getattr(torch, name)(xr, 1), xr, g)
+    xo = _leaf(x)
+    (got,) = torch.autograd.grad(getattr(fst, name)(xo, 1), xo, g)
+    assert calls == [1]
+    _close(got, expect, torch.float64)
+    # create_graph: the torch-op formula, which differentiates again
+    xo = _leaf(x)
+    (got,) = torch.autograd.grad(getattr(fst, name)(xo, 1), xo, g, create_graph=True)
+    assert calls == [1] and got.requires_grad
+    _close(got, expect, torch.float64)
+
+
 # ------------------------------------------------------------------ gradcheck
 
 def _gradcheck_cases():
@@ -347,6 +705,28 @@ def _gradcheck_cases():
         cases[f"log_softmax-{d}"] = (lambda x, d=d: fst.log_softmax(x, d), (x3,))
     cases["logsumexp-1"] = (lambda x: fst.logsumexp(x, 1), (x3,))
     cases["logsumexp-02-keep"] = (lambda x: fst.logsumexp(x, (0, 2), True), (x3,))
+    # the focal losses, the divergences
+    logq = torch.log_softmax(x, 1)
+    for red in REDUCTIONS:
+        cases[f"focal-{red}"] = (lambda x, red=red: fst.focal_loss(
+            x, y, gamma=1.5, alpha=w, reduction=red), (x,))
+        cases[f"sfl-{red}"] = (lambda x, red=red: fst.sigmoid_focal_loss(
+            x, t, alpha=0.3, gamma=1.5, reduction=red), (x,))
+    cases["focal-3d-gamma0"] = (lambda x: fst.focal_loss(x, y3, gamma=0.0), (x3,))
+    cases["focal-1d"] = (lambda x: fst.focal_loss(x, torch.tensor(2)), (x[0],))
+    for red in KL_REDUCTIONS:
+        cases[f"kl-{red}"] = (lambda x, p, red=red: fst.kl_div(x, p, reduction=red),
+                              (logq, p))
+        cases[f"kl-log-{red}"] = (lambda x, lp, red=red: fst.kl_div(
+            x, lp, reduction=red, log_target=True), (logq, torch.log(p)))
+    cases["kl-3d"] = (lambda x, p: fst.kl_div(x, p, reduction="batchmean"),
+                      (x3, torch.softmax(x3, 1)))
+    cases["distill"] = (lambda s: fst.distillation_loss(s, x.flip(0), temperature=2.0),
+                        (x,))
+    cases["distill-target"] = (lambda s: fst.distillation_loss(
+        s, x.flip(0), temperature=0.7, target=y, alpha=0.3), (x,))
+    cases["distill-3d"] = (lambda s: fst.distillation_loss(
+        s, x3.flip(1), temperature=1.5, target=y3), (x3,))
     return cases
 
 
@@ -360,13 +740,15 @@ def test_gradcheck(name, path):
     assert torch.autograd.gradcheck(fn, inputs)
 
 
-@pytest.mark.parametrize("name", ["softmax-1", "log_softmax-0", "logsumexp-02-keep"])
-def test_gradgradcheck_softmax_family(name, path):
+@pytest.mark.parametrize("name", ["softmax-1", "log_softmax-0", "logsumexp-02-keep",
+                                  "kl-batchmean", "kl-log-none"])
+def test_gradgradcheck_softmax_family_and_kl_div(name, path):
     fn, inputs = GRADCHECK[name]
     assert torch.autograd.gradgradcheck(fn, tuple(_leaf(t) for t in inputs))
 
 
-@pytest.mark.parametrize("name", ["ce-mean", "ce-none", "bce-sum", "linear-mean"])
+@pytest.mark.parametrize("name", ["ce-mean", "ce-none", "bce-sum", "linear-mean", "focal-none",
+                                  "sfl-mean", "distill-target"])
 def test_losses_refuse_double_backward(name, path):
     fn, inputs = GRADCHECK[name]
     inputs = tuple(_leaf(t) for t in inputs)
@@ -391,27 +773,73 @@ def _reference_model(x, y, t):
     return loss + torch.logsumexp(torch.log_softmax(x, 1) * torch.softmax(x, 0), 1).sum()
 
 
-def _check_compiled(backend):
+def _losses_model(x, y, t):
+    loss = fst.focal_loss(x, y, gamma=1.5) + fst.sigmoid_focal_loss(x, t, reduction="mean")
+    # the divergence's gradient flows to both its input and its target
+    loss = loss + fst.kl_div(fst.log_softmax(x, 1), fst.softmax(x.flip(0), 1),
+                             reduction="batchmean")
+    return loss + fst.distillation_loss(x, t, temperature=2.0, target=y, alpha=0.3)
+
+
+def _reference_losses_model(x, y, t):
+    loss = focal_reference(x, y, gamma=1.5) + sigmoid_focal_reference(x, t, reduction="mean")
+    loss = loss + F.kl_div(torch.log_softmax(x, 1), torch.softmax(x.flip(0), 1),
+                           reduction="batchmean")
+    return loss + distillation_reference(x, t, temperature=2.0, target=y, alpha=0.3)
+
+
+MODELS = {"front": (_model, _reference_model), "losses": (_losses_model,
+                                                          _reference_losses_model)}
+
+
+def _check_compiled(backend, model="front"):
     torch._dynamo.reset()
+    ours_model, reference = MODELS[model]
     gen = _gen("compile")
     x = torch.randn(6, 5, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 5, (6,), generator=gen)
     t = torch.rand(6, 5, generator=gen, dtype=torch.float64)
-    compiled = torch.compile(_model, backend=backend, fullgraph=True)
+    compiled = torch.compile(ours_model, backend=backend, fullgraph=True)
     for _ in range(2):  # the second call runs the cached graph
         ours, ref = _leaf(x), _leaf(x)
-        lo, lr = compiled(ours, y, t), _reference_model(ref, y, t)
+        lo, lr = compiled(ours, y, t), reference(ref, y, t)
         lo.backward()
         lr.backward()
         _close(lo, lr, torch.float64, scale=10.0)
         _close(ours.grad, ref.grad, torch.float64, scale=10.0)
     with torch.no_grad():
-        _close(compiled(x, y, t), _reference_model(x, y, t), torch.float64, scale=10.0)
+        _close(compiled(x, y, t), reference(x, y, t), torch.float64, scale=10.0)
 
 
 @pytest.mark.parametrize("backend", ["eager", "aot_eager"])
-def test_torch_compile(backend):
-    _check_compiled(backend)
+@pytest.mark.parametrize("model", list(MODELS))
+def test_torch_compile(backend, model):
+    _check_compiled(backend, model)
+
+
+def test_compiled_backward_runs_the_softmax_backward_kernels():
+    from functorch.compile import make_boxed_func
+    from torch._functorch.aot_autograd import aot_module_simplified
+    graphs = []
+
+    def backend(gm, inputs):
+        def keep(graph, _inputs):   # the forward's and the backward's traced graphs
+            graphs.append({str(n.target) for n in graph.graph.nodes})
+            return make_boxed_func(graph)
+        return aot_module_simplified(gm, inputs, fw_compiler=keep, bw_compiler=keep)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: (fst.softmax(x, 1) * fst.log_softmax(x, 0)).sum(),
+                             backend=backend, fullgraph=True)
+    x = torch.randn(4, 5, dtype=torch.float64, generator=_gen("bw-graph"), requires_grad=True)
+    compiled(x).backward()
+    forward, backward = graphs
+    assert {"fastsoftmax.softmax.default", "fastsoftmax.log_softmax.default"} <= forward
+    assert {"fastsoftmax.softmax_backward.default",
+            "fastsoftmax.log_softmax_backward.default"} <= backward
+    ref = _leaf(x)
+    (torch.softmax(ref, 1) * torch.log_softmax(ref, 0)).sum().backward()
+    _close(x.grad, ref.grad, torch.float64)
 
 
 @pytest.mark.slow
@@ -435,6 +863,15 @@ def test_fake_tensors_give_the_shapes():
         assert fst.logsumexp(x, (0, 2), keepdim=True).shape == (1, 6, 1)
         h, w = torch.empty(2, 5, 8), torch.empty(11, 8)
         assert fst.linear_cross_entropy(h, w, torch.zeros(2, 5, dtype=torch.int64)).shape == ()
+        assert fst.focal_loss(x, y, reduction="none").shape == (4, 3)
+        assert fst.focal_loss(torch.empty(4, 6, 3, requires_grad=True), y).shape == ()
+        assert fst.sigmoid_focal_loss(x, x).shape == (4, 6, 3)
+        assert fst.sigmoid_focal_loss(x, x, reduction="sum").shape == ()
+        assert fst.kl_div(x, x, reduction="none").shape == (4, 6, 3)
+        assert fst.kl_div(x, x, reduction="batchmean").shape == ()
+        assert fst.distillation_loss(x, x, target=y).shape == ()
+        assert fst.softmax_backward(x, x, 1).shape == (4, 6, 3)
+        assert fst.log_softmax_backward(x, x, 2).shape == (4, 6, 3)
 
 
 # ------------------------------------------------------------------ no copies
@@ -587,3 +1024,129 @@ def test_bad_arguments_raise_the_numpy_layers_errors(path):
         fst.logsumexp(x, (1, -1))
     with pytest.raises(ValueError, match="at least one dimension"):
         fst.logsumexp(x, ())
+
+
+def test_focal_and_divergences_on_other_devices_raise():
+    x = torch.empty(4, 3, device="meta")
+    y = torch.zeros(4, dtype=torch.int64, device="meta")
+    cpu = torch.zeros(4, 3)
+    calls = {
+        "focal_loss": lambda: fst.focal_loss(x, y),
+        "focal_loss target": lambda: fst.focal_loss(cpu, y),
+        "focal_loss alpha": lambda: fst.focal_loss(cpu, torch.zeros(4, dtype=torch.int64),
+                                                   alpha=torch.ones(3, device="meta")),
+        "sigmoid_focal_loss": lambda: fst.sigmoid_focal_loss(x, cpu),
+        "kl_div": lambda: fst.kl_div(cpu, x),
+        "distillation_loss": lambda: fst.distillation_loss(cpu, x),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"{name.split()[0]}: .* on device 'meta'"):
+            call()
+
+
+def test_focal_and_divergences_reject_dtypes_and_types():
+    b = torch.zeros(4, 3, dtype=torch.bfloat16)
+    x, x64 = torch.zeros(4, 3), torch.zeros(4, 3, dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.int64)
+    for call in (lambda: fst.focal_loss(b, y), lambda: fst.sigmoid_focal_loss(b, x),
+                 lambda: fst.kl_div(b, b), lambda: fst.distillation_loss(b, b),
+                 lambda: fst.sigmoid_focal_loss(x, b)):
+        with pytest.raises(TypeError, match="bfloat16"):
+            call()
+    with pytest.raises(TypeError, match="float32, float64 or float16"):
+        fst.focal_loss(y.reshape(2, 2), y[:2])
+    with pytest.raises(TypeError, match="target must hold integer class indices"):
+        fst.focal_loss(x, y.float())
+    with pytest.raises(TypeError, match="target must hold integer class indices"):
+        fst.distillation_loss(x, x, target=y.bool())
+    with pytest.raises(TypeError, match="alpha has dtype torch.float64"):
+        fst.focal_loss(x, y, alpha=torch.ones(3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="targets has dtype torch.float64"):
+        fst.sigmoid_focal_loss(x, x64)
+    with pytest.raises(TypeError, match="target has dtype torch.float64"):
+        fst.kl_div(x, x64)
+    with pytest.raises(TypeError, match="teacher_logits has dtype torch.float64"):
+        fst.distillation_loss(x, x64)
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        fst.kl_div(x, np.zeros((4, 3), dtype=np.float32))
+
+
+def test_focal_and_divergences_refuse_gradients_they_do_not_have():
+    x = torch.randn(4, 3, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0])
+    t = torch.rand(4, 3, requires_grad=True)
+    cases = [
+        ("alpha", lambda: fst.focal_loss(x, y, alpha=torch.ones(3, requires_grad=True))),
+        ("targets", lambda: fst.sigmoid_focal_loss(x, t)),
+        ("teacher_logits", lambda: fst.distillation_loss(x, t)),
+    ]
+    for name, call in cases:
+        with pytest.raises(NotImplementedError, match=f"no gradient with respect to {name} "):
+            call()
+    with torch.no_grad():  # nothing is asked for: fine
+        assert fst.distillation_loss(x, t).isfinite()
+        assert fst.sigmoid_focal_loss(x, t).shape == (4, 3)
+    # the teacher detached, as a frozen one is: the student's gradient only
+    loss = fst.distillation_loss(x, t.detach(), target=y)
+    loss.backward()
+    assert x.grad is not None and t.grad is None
+    # kl_div has both gradients
+    fst.kl_div(torch.log_softmax(x, 1), t).backward()
+    assert t.grad is not None and t.grad.shape == (4, 3)
+
+
+def test_focal_and_divergences_bad_arguments_raise(path):
+    x = torch.randn(4, 3)
+    y = torch.tensor([0, 1, 2, 0])
+    cases = [
+        (ValueError, "gamma must be finite and >= 0", lambda: fst.focal_loss(x, y, gamma=-1.0)),
+        (TypeError, "gamma must be a real number",
+         lambda: fst.sigmoid_focal_loss(x, x, gamma="2")),
+        (ValueError, "reduction must be one of", lambda: fst.focal_loss(x, y,
+                                                                         reduction="batchmean")),
+        (ValueError, "reduction must be one of", lambda: fst.kl_div(x, x, reduction="avg")),
+        (TypeError, "log_target must be True or False", lambda: fst.kl_div(x, x, log_target=1)),
+        (ValueError, "alpha must have shape \\(3,\\)",
+         lambda: fst.focal_loss(x, y, alpha=torch.ones(4))),
+        (IndexError, "target\\[1\\] = 7 is not a class index",
+         lambda: fst.focal_loss(x, torch.tensor([0, 7, 2, 0]))),
+        (ValueError, "target has shape", lambda: fst.focal_loss(x, y[:2])),
+        (ValueError, "at least one dimension", lambda: fst.focal_loss(x[0, 0], y[0])),
+        (ValueError, "alpha must be finite",
+         lambda: fst.sigmoid_focal_loss(x, x, alpha=float("inf"))),
+        (TypeError, "alpha must be None or a real number",
+         lambda: fst.sigmoid_focal_loss(x, x, alpha="0.25")),
+        (ValueError, "targets has shape \\(4, 1\\), expected \\(4, 3\\)",
+         lambda: fst.sigmoid_focal_loss(x, x[:, :1])),
+        (ValueError, "target has shape \\(3, 4\\)", lambda: fst.kl_div(x, x.t())),
+        (ValueError, "temperature must be finite and > 0",
+         lambda: fst.distillation_loss(x, x, temperature=0.0)),
+        (ValueError, "alpha must be finite",
+         lambda: fst.distillation_loss(x, x, alpha=float("nan"))),
+        (ValueError, "teacher_logits has shape",
+         lambda: fst.distillation_loss(x, x[:2])),
+        (ValueError, "at least one dimension",
+         lambda: fst.distillation_loss(x[0, 0], x[0, 0])),
+        (TypeError, "ignore_index must be an integer",
+         lambda: fst.distillation_loss(x, x, target=y, ignore_index=0.5)),
+        (IndexError, "dim 2 is out of range", lambda: fst.softmax_backward(x, x, 2)),
+    ]
+    for exc, match, call in cases:
+        with pytest.raises(exc, match=match):
+            call()
+
+
+def test_backward_functions_raise():
+    x, x64 = torch.randn(4, 3), torch.randn(4, 3, dtype=torch.float64)
+    with pytest.raises(NotImplementedError, match="no gradient with respect to grad_output "):
+        fst.softmax_backward(x.clone().requires_grad_(), x, 1)
+    with pytest.raises(NotImplementedError, match="no gradient with respect to output "):
+        fst.log_softmax_backward(x, x.clone().requires_grad_(), 1)
+    with pytest.raises(TypeError, match="output has dtype torch.float64"):
+        fst.log_softmax_backward(x, x64, 1)
+    with pytest.raises(TypeError, match="bfloat16"):
+        fst.softmax_backward(x.bfloat16(), x.bfloat16(), 1)
+    with pytest.raises(ValueError, match="output has shape"):
+        fst.softmax_backward(x, x[:2], 1)
+    with pytest.raises(ValueError, match="device 'meta'"):
+        fst.softmax_backward(x, torch.empty(4, 3, device="meta"), 1)

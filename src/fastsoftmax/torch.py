@@ -1,13 +1,18 @@
 """fastsoftmax for PyTorch CPU tensors, with autograd.
 
 Drop-ins for ``torch.nn.functional``'s ``cross_entropy``, ``softmax``,
-``log_softmax``, ``binary_cross_entropy_with_logits`` and for
-``torch.logsumexp``, plus ``linear_cross_entropy`` (the language-model head
-and its loss without the logits), computed by fastsoftmax's compiled kernels.
+``log_softmax``, ``binary_cross_entropy_with_logits`` and ``kl_div``, for
+``torch.logsumexp`` and for ``torchvision.ops.sigmoid_focal_loss``, plus
+``linear_cross_entropy`` (the language-model head and its loss without the
+logits), ``focal_loss`` (the softmax focal loss), ``distillation_loss``
+(knowledge distillation, fused) and ``softmax_backward`` /
+``log_softmax_backward`` (PyTorch's ``_softmax_backward_data`` /
+``_log_softmax_backward_data``), computed by fastsoftmax's compiled kernels.
 Each is a real PyTorch operator (``torch.ops.fastsoftmax.*``, registered with
 ``torch.library.custom_op``) with a shape-only fake implementation and a
-registered backward, so it works with ``loss.backward()``,
-``torch.autograd.grad``, ``torch.autograd.gradcheck`` and ``torch.compile``.
+registered backward (the two backwards have none: they refuse inputs that
+require grad), so it works with ``loss.backward()``, ``torch.autograd.grad``,
+``torch.autograd.gradcheck`` and ``torch.compile``.
 
 * **No copies.** Tensors are handed to the NumPy layer as ``tensor.numpy()``
   views and results come back as ``torch.from_numpy`` of the arrays it
@@ -18,7 +23,10 @@ registered backward, so it works with ``loss.backward()``,
   cross-entropy's forward call computes the loss and ``dL/dlogits`` together
   (:func:`fastsoftmax.cross_entropy_and_grad`) and keeps the gradient; the
   backward only scales it by the incoming gradient (and returns it as it is
-  when that is exactly 1, as after ``loss.backward()``).
+  when that is exactly 1, as after ``loss.backward()``).  The other losses
+  do the same (``kl_div``, whose gradient is elementwise, computes it in the
+  backward instead), and the softmax family's backwards run the compiled
+  backward kernels.
 * **CPU only.** Tensors on any other device (CUDA, ``meta``, ...) raise
   ``ValueError``; nothing is ever moved to the CPU behind your back.
   Dtypes: float32 and float64; float16 is computed in float32 and returned
@@ -62,6 +70,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "fastsoftmax.torch needs PyTorch: pip install 'fastsoftmax[torch]' (or torch); "
         f"the import failed with: {exc}") from exc
 
+from . import backward as _backward
+from . import divergence as _divergence
+from . import focal as _focal
 from . import linear as _linear
 from . import losses as _losses
 from .softmax import log_softmax as _np_log_softmax
@@ -74,7 +85,8 @@ from ._rows import RowsProblem
 from ._threads import resolve
 
 __all__ = ["cross_entropy", "linear_cross_entropy", "softmax", "log_softmax", "logsumexp",
-           "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy_with_logits", "focal_loss", "sigmoid_focal_loss", "kl_div",
+           "distillation_loss", "softmax_backward", "log_softmax_backward"]
 
 Tensor = Any  # torch.Tensor: torch is not followed by the type checker
 
@@ -268,21 +280,29 @@ def _scale_saved(g: Tensor, saved: Tensor, reduction: str, dim: int) -> Tensor:
 class _Operator:
     """``torch.ops.fastsoftmax.<name>``, registered: its CPU implementation
     (``impl``, on NumPy views), the fake one (shapes and dtypes only, for
-    ``torch.compile``, ``torch.export`` and fake tensors) and its backward.
+    ``torch.compile``, ``torch.export`` and fake tensors) and its backward,
+    if it has one (one without takes no input that requires grad: its front
+    end refuses them).
 
     Calling it runs the operator, except in plain eager mode (not tracing, no
     ``__torch_dispatch__`` mode, plain tensors), where the same ``impl``,
-    ``setup_context`` and ``backward`` run as a ``torch.autograd.Function``:
-    the same results, without the operator dispatch's Python overhead (about
-    half a millisecond a call, which dominates small batches).
+    ``setup_context`` and ``backward`` run as a ``torch.autograd.Function``
+    (``impl`` alone without a backward): the same results, without the
+    operator dispatch's Python overhead (about half a millisecond a call,
+    which dominates small batches).
     """
 
     def __init__(self, name: str, schema: str, impl: Callable[..., Any],
-                 fake: Callable[..., Any], backward: Callable[..., Any],
-                 setup_context: Callable[..., None]) -> None:
+                 fake: Callable[..., Any], backward: Callable[..., Any] | None = None,
+                 setup_context: Callable[..., None] | None = None) -> None:
         self.op: Any = torch.library.custom_op(f"fastsoftmax::{name}", impl, mutates_args=(),
                                                device_types="cpu", schema=schema)
         self.op.register_fake(fake)
+        self.function: Any = None
+        if backward is None:  # no gradient: the front end refuses inputs needing one
+            self.impl = impl
+            return
+        assert setup_context is not None
         self.op.register_autograd(backward, setup_context=setup_context)
         def forward(ctx: Any, *args: Any) -> Any:
             # setup_context called here, not declared: Function.apply binds
@@ -291,7 +311,7 @@ class _Operator:
             setup_context(ctx, args, output)
             return output
 
-        self.function: Any = type(f"{name}_function", (torch.autograd.Function,), {
+        self.function = type(f"{name}_function", (torch.autograd.Function,), {
             "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
     def __call__(self, *args: Any) -> Any:
@@ -299,6 +319,8 @@ class _Operator:
                 or any(isinstance(a, torch.Tensor) and type(a) is not torch.Tensor
                        for a in args)):
             return self.op(*args)
+        if self.function is None:
+            return self.impl(*args)
         return self.function.apply(*args)
 
 
@@ -454,16 +476,51 @@ def _save_output(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
     ctx.dim = inputs[1]
 
 
+def _backward_impl(name: str) -> Callable[..., Tensor]:
+    """The CPU implementation of a softmax backward operator: the NumPy
+    function ``name`` (:func:`fastsoftmax.softmax_backward` or
+    ``log_softmax_backward``) on NumPy views."""
+    def impl(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+        kernel = getattr(_backward, name)
+        return _tensor(kernel(_np(grad_output), _np(output), axis=dim))
+    impl.__name__ = f"_{name}_impl"
+    return impl
+
+
+def _backward_fake(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    return grad_output.new_empty(grad_output.shape)
+
+
+_softmax_backward_op = _operator(
+    "softmax_backward", "(Tensor grad_output, Tensor output, int dim) -> Tensor",
+    _backward_impl("softmax_backward"), _backward_fake)
+_log_softmax_backward_op = _operator(
+    "log_softmax_backward", "(Tensor grad_output, Tensor output, int dim) -> Tensor",
+    _backward_impl("log_softmax_backward"), _backward_fake)
+
+
+def _by_kernel(g: Tensor, y: Tensor) -> bool:
+    """Whether a softmax family backward runs the compiled kernel: when no
+    graph of the backward is being built (grad mode is on in a backward only
+    under ``create_graph=True``, where the torch operations below are
+    differentiated in turn) and the kernel reads the dtype (not bfloat16)."""
+    return not torch.is_grad_enabled() and g.dtype == y.dtype and not _bf16(y)
+
+
 def _softmax_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-    # y (g - sum(g y)): torch ops on the saved output, so it differentiates again
     (y,) = ctx.saved_tensors
+    if _by_kernel(g, y):
+        return _softmax_backward_op(g, y, ctx.dim), None
+    # y (g - sum(g y)): torch ops on the saved output, so it differentiates again
     gy = g * y
     return gy - y * gy.sum(ctx.dim, keepdim=True), None
 
 
 def _log_softmax_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-    # g - softmax sum(g), softmax = exp(y)
     (y,) = ctx.saved_tensors
+    if _by_kernel(g, y):
+        return _log_softmax_backward_op(g, y, ctx.dim), None
+    # g - softmax sum(g), softmax = exp(y)
     return g - torch.exp(y) * g.sum(ctx.dim, keepdim=True), None
 
 
@@ -492,10 +549,12 @@ def softmax(input: Tensor, dim: int) -> Tensor:
     """``torch.softmax(input, dim)`` by fastsoftmax's kernel.
 
     ``dim`` is required (PyTorch's implicit choice is deprecated).  The
-    result has ``input``'s shape and dtype.  The backward is
-    ``y * (g - sum(g * y))`` in torch operations on the saved output, so
-    higher derivatives work too.  Special values are SciPy's (docs/semantics.md,
-    section "Softmax family: special values"), which here agree with PyTorch's.
+    result has ``input``'s shape and dtype.  The backward,
+    ``y * (g - sum(g * y))`` on the saved output, runs the compiled kernel
+    (:func:`softmax_backward`); under ``create_graph=True`` it is computed in
+    torch operations instead, so higher derivatives work too.  Special
+    values are SciPy's (docs/semantics.md, section "Softmax family: special
+    values"), which here agree with PyTorch's.
 
     Examples
     --------
@@ -515,7 +574,9 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     ``dim`` is required.  Computed as ``(x - max) - log1p(others)``, more
     accurate than PyTorch near 0 (docs/semantics.md); special values are
     SciPy's: ``log_softmax([1, inf])`` is ``[-inf, nan]`` where PyTorch gives
-    ``[nan, nan]``.  The backward is ``g - exp(y) * sum(g)``.
+    ``[nan, nan]``.  The backward, ``g - exp(y) * sum(g)``, runs the compiled
+    kernel (:func:`log_softmax_backward`), or torch operations under
+    ``create_graph=True`` (higher derivatives).
 
     Examples
     --------
@@ -526,6 +587,63 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
     """
     _check_tensor(input, "input", "log_softmax", bf16=True)
     return _log_softmax_op(input, _dim(dim, input.dim(), "log_softmax"))
+
+
+def _check_backward(grad_output: Tensor, output: Tensor, dim: object, fn: str) -> int:
+    _check_tensor(grad_output, "grad_output", fn)
+    _check_tensor(output, "output", fn)
+    _same_dtype(grad_output, output, "output", "grad_output", fn)
+    if grad_output.shape != output.shape:
+        raise ValueError(f"{fn}: output has shape {tuple(output.shape)}, expected "
+                         f"{tuple(grad_output.shape)} (the shape of grad_output)")
+    _no_grad_needed(grad_output, "grad_output", fn)
+    _no_grad_needed(output, "output", fn)
+    return _dim(dim, output.dim(), fn)
+
+
+def softmax_backward(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    """The backward of :func:`softmax`, ``y * (g - sum(g * y))``, by the kernel.
+
+    PyTorch's ``torch._softmax_backward_data(grad_output, output, dim,
+    output.dtype)`` by :func:`fastsoftmax.softmax_backward`: ``y`` is
+    ``output``, the softmax along ``dim``, ``g`` is ``grad_output``, the
+    gradient with respect to it, and the result is the gradient with respect
+    to the softmax's input.  Both tensors have one shape and one dtype
+    (float32, float64, or float16, computed in float32; bfloat16 raises
+    ``TypeError``); the sum is accumulated in double.  It has no gradient
+    itself: inputs that require grad raise ``NotImplementedError``
+    (:func:`softmax`'s own backward differentiates again).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import softmax, softmax_backward
+    >>> y = softmax(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), dim=0)
+    >>> softmax_backward(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), y, dim=0)
+    tensor([-0.0599, -0.1628,  0.2227], dtype=torch.float64)
+    """
+    dim = _check_backward(grad_output, output, dim, "softmax_backward")
+    return _softmax_backward_op(grad_output, output, dim)
+
+
+def log_softmax_backward(grad_output: Tensor, output: Tensor, dim: int) -> Tensor:
+    """The backward of :func:`log_softmax`, ``g - exp(y) * sum(g)``, by the kernel.
+
+    PyTorch's ``torch._log_softmax_backward_data(grad_output, output, dim,
+    output.dtype)`` by :func:`fastsoftmax.log_softmax_backward`, ``y`` being
+    ``output``, the log-softmax along ``dim``, and ``g`` ``grad_output``;
+    arguments, dtypes and errors as :func:`softmax_backward`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import log_softmax, log_softmax_backward
+    >>> y = log_softmax(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), dim=0)
+    >>> log_softmax_backward(torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64), y, dim=0)
+    tensor([ 0.0900,  0.2447, -0.3348], dtype=torch.float64)
+    """
+    dim = _check_backward(grad_output, output, dim, "log_softmax_backward")
+    return _log_softmax_backward_op(grad_output, output, dim)
 
 
 def _logsumexp_impl(input: Tensor, dim: list[int], keepdim: bool) -> Tensor:
@@ -684,6 +802,427 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
             _no_grad_needed(t, name, fn)
     reduction = check_reduction(reduction)
     loss, _ = _bce_logits_op(input, target, weight, pos_weight, reduction, _wants_grad(input))
+    return loss
+
+
+# ------------------------------------------------------------------ focal losses
+
+def _integer_target(target: Tensor, name: str, fn: str) -> None:
+    """Class indices: a CPU tensor of an integer dtype."""
+    _check_tensor(target, name, fn, floating=False)
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"{fn}: {name} must hold integer class indices, got dtype "
+                        f"{target.dtype}")
+
+
+def _same_shape(ref: Tensor, t: Tensor, name: str, ref_name: str, fn: str) -> None:
+    if t.shape != ref.shape:
+        raise ValueError(f"{fn}: {name} has shape {tuple(t.shape)}, expected "
+                         f"{tuple(ref.shape)} (the shape of {ref_name})")
+
+
+def _finite(value: object, name: str, what: str = "a real number") -> float:
+    """A finite real scalar option (the NumPy layer's messages), in plain Python."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    try:
+        v = float(value)  # type: ignore[arg-type]  # NumPy scalars, 0-d tensors
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what}, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def _loss_fake(input: Tensor, reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+    """(loss, kept gradient) of a loss over ``input``'s class dimension."""
+    dim = _class_dim(input.dim())
+    shape = (input.shape[:dim] + input.shape[dim + 1:]) if reduction == "none" else ()
+    grad = torch.empty_like(input) if with_grad else input.new_empty(0)
+    return input.new_empty(shape), grad
+
+
+def _focal_impl(input: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
+                ignore_index: int, reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+    kw: dict[str, Any] = dict(gamma=gamma, alpha=_opt_np(alpha), axis=_class_dim(input.dim()),
+                              ignore_index=ignore_index, reduction=reduction)
+    if with_grad:
+        loss, grad = _focal.focal_loss_and_grad(_np(input), _np(target), **kw)
+        return _tensor(loss), _tensor(grad)
+    return _tensor(_focal.focal_loss(_np(input), _np(target), **kw)), input.new_empty(0)
+
+
+def _focal_fake(input: Tensor, target: Tensor, alpha: Tensor | None, gamma: float,
+                ignore_index: int, reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+    return _loss_fake(input, reduction, with_grad)
+
+
+def _focal_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    ctx.save_for_backward(output[1])
+    ctx.reduction, ctx.dim = inputs[5], _class_dim(inputs[0].dim())
+    ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)
+
+
+@_first_order
+def _focal_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
+    (saved,) = ctx.saved_tensors
+    return (_scale_saved(g, saved, ctx.reduction, ctx.dim),) + (None,) * 6
+
+
+_focal_op = _operator(
+    "focal_loss", "(Tensor input, Tensor target, Tensor? alpha, float gamma, "
+    "int ignore_index, str reduction, bool with_grad) -> (Tensor, Tensor)",
+    _focal_impl, _focal_fake, _focal_backward, _focal_setup)
+
+
+def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0,
+               alpha: Tensor | None = None, ignore_index: int = -100,
+               reduction: str = "mean") -> Tensor:
+    """Softmax (multiclass) focal loss, ``-alpha[y] (1 - p_y)**gamma log p_y``.
+
+    :func:`fastsoftmax.focal_loss` on tensors, with ``p`` the softmax over
+    the class dimension, torch's: ``input`` is ``(C,)``, ``(N, C)`` or
+    ``(N, C, d1, ...)``, ``target`` holds class indices (any integer dtype)
+    of the shape without the class dimension.  ``alpha``: per-class weights
+    ``(C,)`` of ``input``'s dtype, or None (every class 1).  "mean" divides
+    the summed loss by the number of non-ignored samples (not by their
+    summed ``alpha``, as the weighted cross-entropy does); samples whose
+    target is ``ignore_index`` contribute neither loss nor gradient.
+    ``gamma = 0`` is ``cross_entropy(input, target, weight=alpha)`` (its
+    mean without ``alpha`` only).  PyTorch has no such function: the
+    reference is the torch expression above.
+
+    float32 and float64; float16 is computed in float32 and returned as
+    float16; bfloat16 raises ``TypeError``.  With ``input`` requiring grad
+    the forward computes the gradient in the same fused pass and keeps it
+    (:func:`fastsoftmax.focal_loss_and_grad`); the backward scales it.  No
+    gradient flows to ``target`` or ``alpha`` (``NotImplementedError`` if
+    they require grad), and there is no second derivative.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import focal_loss
+    >>> x = torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]], dtype=torch.float64,
+    ...                  requires_grad=True)
+    >>> loss = focal_loss(x, torch.tensor([0, 1]))
+    >>> round(loss.item(), 6)
+    0.028539
+    >>> loss.backward()
+    >>> x.grad[0]
+    tensor([-0.0518,  0.0368,  0.0150], dtype=torch.float64)
+    """
+    fn = "focal_loss"
+    _check_tensor(input, "input", fn)
+    _integer_target(target, "target", fn)
+    if alpha is not None:
+        _check_tensor(alpha, "alpha", fn)
+        _same_dtype(input, alpha, "alpha", "input", fn)
+    _no_grad_needed(target, "target", fn)
+    _no_grad_needed(alpha, "alpha", fn)
+    reduction = check_reduction(reduction)
+    gamma = _real(gamma, "gamma", 0.0)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    if input.dim() == 0:
+        raise ValueError(f"{fn}: input must have at least one dimension (the classes)")
+    loss, _ = _focal_op(input, target, alpha, gamma, ignore_index, reduction,
+                        _wants_grad(input))
+    return loss
+
+
+def _sigmoid_focal_impl(inputs: Tensor, targets: Tensor, alpha: float | None, gamma: float,
+                        reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+    kw: dict[str, Any] = dict(alpha=alpha, gamma=gamma, reduction=reduction)
+    if with_grad:
+        loss, grad = _focal.sigmoid_focal_loss_and_grad(_np(inputs), _np(targets), **kw)
+        return _tensor(loss), _tensor(grad)
+    return (_tensor(_focal.sigmoid_focal_loss(_np(inputs), _np(targets), **kw)),
+            inputs.new_empty(0))
+
+
+def _sigmoid_focal_fake(inputs: Tensor, targets: Tensor, alpha: float | None, gamma: float,
+                        reduction: str, with_grad: bool) -> tuple[Tensor, Tensor]:
+    shape = inputs.shape if reduction == "none" else ()
+    return inputs.new_empty(shape), inputs.new_empty(inputs.shape if with_grad else (0,))
+
+
+def _sigmoid_focal_setup(ctx: Any, inputs: tuple[Any, ...],
+                         output: tuple[Tensor, Tensor]) -> None:
+    ctx.save_for_backward(output[1])
+    ctx.reduction = inputs[4]
+    ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)
+
+
+@_first_order
+def _sigmoid_focal_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
+    (saved,) = ctx.saved_tensors
+    # elementwise: for "none", g has the input's shape
+    return (_scale_saved(g, saved, ctx.reduction, 0),) + (None,) * 5
+
+
+_sigmoid_focal_op = _operator(
+    "sigmoid_focal_loss", "(Tensor inputs, Tensor targets, float? alpha, float gamma, "
+    "str reduction, bool with_grad) -> (Tensor, Tensor)",
+    _sigmoid_focal_impl, _sigmoid_focal_fake, _sigmoid_focal_backward, _sigmoid_focal_setup)
+
+
+def sigmoid_focal_loss(inputs: Tensor, targets: Tensor, *, alpha: float | None = 0.25,
+                       gamma: float = 2.0, reduction: str = "none") -> Tensor:
+    """``torchvision.ops.sigmoid_focal_loss`` by fastsoftmax's elementwise kernel.
+
+    torchvision's arguments, names and defaults (``alpha`` and the rest
+    keyword-only): with ``p = sigmoid(inputs)``, ``ce`` the binary
+    cross-entropy with logits and ``p_t = p t + (1 - p)(1 - t)``, each
+    element's loss is ``ce (1 - p_t)**gamma``, times ``alpha t + (1 - alpha)
+    (1 - t)`` when ``alpha >= 0`` (a negative ``alpha`` or None: no weight);
+    reductions "none" (the default), "mean" (over all elements) and "sum".
+    ``targets`` has the shape of ``inputs``: binary labels or soft targets,
+    floats of ``inputs``' dtype, or integers or bools (cast).  Every term is
+    formed without cancellation (:func:`fastsoftmax.sigmoid_focal_loss`), so
+    confident right answers keep their small loss where torchvision's
+    ``1 - p_t`` rounds to 0, and the gradient at infinite logits is its
+    finite limit (torchvision's autograd: NaN).
+
+    float32 and float64; float16 is computed in float32 and returned as
+    float16; bfloat16 raises ``TypeError``.  With ``inputs`` requiring grad
+    the forward computes the gradient too (one pass) and the backward scales
+    it.  No gradient flows to ``targets`` (``NotImplementedError`` if it
+    requires grad), and there is no second derivative.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import sigmoid_focal_loss
+    >>> x = torch.tensor([2.0, -1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    >>> loss = sigmoid_focal_loss(x, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64))
+    >>> loss.detach()
+    tensor([0.0005, 0.0170, 0.0433], dtype=torch.float64)
+    >>> loss.sum().backward()
+    >>> x.grad
+    tensor([-0.0012,  0.0394, -0.0746], dtype=torch.float64)
+    """
+    fn = "sigmoid_focal_loss"
+    _check_tensor(inputs, "inputs", fn)
+    _check_tensor(targets, "targets", fn, floating=False)
+    if targets.dtype == torch.bfloat16 or targets.is_complex():
+        raise TypeError(f"{fn}: targets must be real numbers of float32, float64 or float16 "
+                        f"(or integers), got {targets.dtype}")
+    _same_dtype(inputs, targets, "targets", "inputs", fn)
+    _same_shape(inputs, targets, "targets", "inputs", fn)
+    _no_grad_needed(targets, "targets", fn)
+    if alpha is not None:
+        alpha = _finite(alpha, "alpha", "None or a real number")
+    gamma = _real(gamma, "gamma", 0.0)
+    reduction = check_reduction(reduction)
+    loss, _ = _sigmoid_focal_op(inputs, targets, alpha, gamma, reduction, _wants_grad(inputs))
+    return loss
+
+
+# ------------------------------------------------------------------ divergences
+
+def _kl_div_impl(input: Tensor, target: Tensor, reduction: str, log_target: bool) -> Tensor:
+    x, t = _np(input), _np(target)
+    if reduction == "batchmean":
+        if x.ndim == 0:
+            reduction = "sum"
+        else:
+            # torch's batchmean, the sum over input.shape[0] whatever the
+            # dimensions: the NumPy layer's (a distribution per row) of
+            # (shape[0], -1) views
+            shape = (x.shape[0], math.prod(x.shape[1:]))
+            x, t = x.reshape(shape), t.reshape(shape)
+    loss = _divergence.kl_div(x, t, axis=-1, reduction=reduction, log_target=log_target)
+    return _tensor(loss)
+
+
+def _kl_div_fake(input: Tensor, target: Tensor, reduction: str, log_target: bool) -> Tensor:
+    return input.new_empty(input.shape if reduction == "none" else ())
+
+
+def _kl_div_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    ctx.save_for_backward(inputs[0], inputs[1])
+    ctx.reduction, ctx.log_target = inputs[2], inputs[3]
+
+
+def _kl_div_backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+    # elementwise, in torch operations on the saved input and target, so
+    # that it differentiates again
+    x, t = ctx.saved_tensors
+    if ctx.reduction == "mean":
+        g = g / x.numel()
+    elif ctx.reduction == "batchmean" and x.dim():
+        g = g / x.shape[0]
+    gx = gt = None
+    if ctx.log_target:  # exp(t) (t - x)
+        p = torch.exp(t)
+        if ctx.needs_input_grad[0]:
+            gx = -g * p
+        if ctx.needs_input_grad[1]:
+            gt = g * (p * (t - x + 1))
+    else:  # xlogy(t, t) - t x
+        if ctx.needs_input_grad[0]:
+            gx = -g * t
+        if ctx.needs_input_grad[1]:
+            # log t + 1 - x; NaN at t = 0, as torch's autograd of xlogy(t, t) gives
+            gt = g * torch.where(t == 0, math.nan, torch.log(t) + 1 - x)
+    return gx, gt, None, None
+
+
+_kl_div_op = _operator("kl_div", "(Tensor input, Tensor target, str reduction, "
+                       "bool log_target) -> Tensor", _kl_div_impl, _kl_div_fake,
+                       _kl_div_backward, _kl_div_setup)
+
+
+def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """``torch.nn.functional.kl_div`` by fastsoftmax's kernel.
+
+    ``input`` holds log-probabilities, ``target`` probabilities (with
+    ``log_target``, log-probabilities) of the same shape and dtype; the
+    pointwise loss is ``xlogy(target, target) - target * input`` (with
+    ``log_target``, ``exp(target) * (target - input)``), computed and summed
+    in double by :func:`fastsoftmax.kl_div`.  Reductions as torch's: "mean"
+    (the default: over the number of elements; torch warns that this is not
+    the divergence per distribution), "batchmean" (the sum over
+    ``input.shape[0]``, whatever the dimensions, as torch: for 2-D input the
+    divergence per row), "sum" and "none".  ``size_average`` and ``reduce``
+    (deprecated) are not taken; the options are keyword-only.  No
+    broadcasting: ``target`` must have ``input``'s shape.
+
+    float32 and float64; float16 is computed in float32 and returned as
+    float16; bfloat16 raises ``TypeError``.  Gradients flow to ``input`` and
+    to ``target``, as torch's (``-target``, or ``-exp(target)``; ``log(target)
+    + 1 - input``, NaN where the target is 0 as torch's, or ``exp(target)
+    (target - input + 1)``); the backward is torch operations on the saved
+    tensors, so higher derivatives work too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import kl_div
+    >>> logq = torch.log_softmax(torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]],
+    ...                                       dtype=torch.float64), 1).requires_grad_()
+    >>> p = torch.tensor([[0.2, 0.3, 0.5], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    >>> loss = kl_div(logq, p, reduction="batchmean")
+    >>> round(loss.item(), 6)
+    0.241709
+    >>> loss.backward()
+    >>> logq.grad
+    tensor([[-0.1000, -0.1500, -0.2500],
+            [-0.2500, -0.2500, -0.0000]], dtype=torch.float64)
+    """
+    fn = "kl_div"
+    _check_tensor(input, "input", fn)
+    _check_tensor(target, "target", fn)
+    _same_dtype(input, target, "target", "input", fn)
+    _same_shape(input, target, "target", "input", fn)
+    reduction = _divergence._check_kl_reduction(reduction)
+    log_target = _divergence._check_bool(log_target, "log_target")
+    return _kl_div_op(input, target, reduction, log_target)
+
+
+def _distillation_impl(student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None,
+                       temperature: float, alpha: float, ignore_index: int, with_grad: bool
+                       ) -> tuple[Tensor, Tensor]:
+    kw: dict[str, Any] = dict(temperature=temperature, target=_opt_np(target), alpha=alpha,
+                              ignore_index=ignore_index,
+                              axis=_class_dim(student_logits.dim()))
+    s, t = _np(student_logits), _np(teacher_logits)
+    if with_grad:
+        # the gradient in the student's layout (as autograd wants its .grad)
+        grad = _empty_like(student_logits)
+        loss, _ = _divergence.distillation_loss_and_grad(s, t, grad_out=grad, **kw)
+        return _tensor(loss), _tensor(grad)
+    return _tensor(_divergence.distillation_loss(s, t, **kw)), student_logits.new_empty(0)
+
+
+def _distillation_fake(student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None,
+                       temperature: float, alpha: float, ignore_index: int, with_grad: bool
+                       ) -> tuple[Tensor, Tensor]:
+    return _loss_fake(student_logits, "mean", with_grad)
+
+
+def _distillation_setup(ctx: Any, inputs: tuple[Any, ...],
+                        output: tuple[Tensor, Tensor]) -> None:
+    ctx.save_for_backward(output[1])
+    ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)
+
+
+@_first_order
+def _distillation_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
+    (saved,) = ctx.saved_tensors
+    return (_scale_saved(g, saved, "sum", 0),) + (None,) * 6
+
+
+_distillation_op = _operator(
+    "distillation_loss", "(Tensor student_logits, Tensor teacher_logits, Tensor? target, "
+    "float temperature, float alpha, int ignore_index, bool with_grad) -> (Tensor, Tensor)",
+    _distillation_impl, _distillation_fake, _distillation_backward, _distillation_setup)
+
+
+def distillation_loss(student_logits: Tensor, teacher_logits: Tensor, *,
+                      temperature: float = 1.0, target: Tensor | None = None,
+                      alpha: float = 0.5, ignore_index: int = -100) -> Tensor:
+    """Knowledge-distillation loss, fused: :func:`fastsoftmax.distillation_loss`.
+
+    With ``s``, ``t`` the student's and teacher's logits (one shape and
+    dtype, classes on torch's class dimension), ``T`` the temperature and
+    class-index targets ``y``, the torch expression ::
+
+        alpha * F.cross_entropy(s, y, ignore_index=ignore_index)
+            + (1 - alpha) * T**2 * F.kl_div(F.log_softmax(s / T, dim=1),
+                                            F.softmax(t / T, dim=1),
+                                            reduction="batchmean")
+
+    and with ``target=None`` the soft term ``T**2 * F.kl_div(...)`` alone
+    (``alpha`` unused); "batchmean" divides by the number of samples (``N``
+    for ``(N, C)``, ``N * d1 * ...`` for ``(N, C, d1, ...)``; 1-D logits are
+    one sample).  ``temperature`` finite and > 0, ``alpha`` any finite real.
+    The loss is a 0-d tensor.
+
+    float32 and float64; float16 is computed in float32 and returned as
+    float16; bfloat16 raises ``TypeError``.  With ``student_logits``
+    requiring grad the forward computes the gradient too, in the same fused
+    sweep (:func:`fastsoftmax.distillation_loss_and_grad`), in the student's
+    layout; the backward scales it.  No gradient flows to the teacher
+    (``NotImplementedError`` if ``teacher_logits`` requires grad: detach it,
+    as a frozen teacher is) or to ``target``, and there is no second
+    derivative.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fastsoftmax.torch import distillation_loss
+    >>> s = torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]], dtype=torch.float64,
+    ...                  requires_grad=True)
+    >>> t = torch.tensor([[1.5, 1.5, 0.0], [0.0, 3.0, 0.0]], dtype=torch.float64)
+    >>> loss = distillation_loss(s, t, temperature=2.0, target=torch.tensor([0, 1]))
+    >>> round(loss.item(), 6)
+    0.207554
+    >>> loss.backward()
+    >>> s.grad[0]
+    tensor([-0.0366,  0.0105,  0.0261], dtype=torch.float64)
+    """
+    fn = "distillation_loss"
+    _check_tensor(student_logits, "student_logits", fn)
+    _check_tensor(teacher_logits, "teacher_logits", fn)
+    _same_dtype(student_logits, teacher_logits, "teacher_logits", "student_logits", fn)
+    _same_shape(student_logits, teacher_logits, "teacher_logits", "student_logits", fn)
+    _no_grad_needed(teacher_logits, "teacher_logits", fn)
+    if target is not None:
+        _integer_target(target, "target", fn)
+        _no_grad_needed(target, "target", fn)
+    temperature = _real(temperature, "temperature", 0.0, open_lo=True)
+    alpha = _finite(alpha, "alpha")
+    ignore_index = check_int(ignore_index, "ignore_index")
+    if student_logits.dim() == 0:
+        raise ValueError(f"{fn}: student_logits must have at least one dimension (the "
+                         "classes)")
+    loss, _ = _distillation_op(student_logits, teacher_logits, target, temperature, alpha,
+                               ignore_index, _wants_grad(student_logits))
     return loss
 
 
