@@ -124,10 +124,13 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
      * fetch it during this compute-bound loop */
     const char *pf = (const char *)(x + n);
     const FSM_T ninf = -(FSM_T)INFINITY;
-    const FSM_VT mv = FSM_FN(fsm_splat)(m), zero = FSM_FN(fsm_splat)(0), one = FSM_FN(fsm_splat)(1);
+    const FSM_VT mv = FSM_FN(fsm_splat)(m), zero = FSM_FN(fsm_splat)(0);
     FSM_DACC a;
     FSM_FN(fsm_dacc_zero)(&a);
-    FSM_VT c = zero;                  /* per-lane counts, exact: a block is < 2^24 */
+    /* minus the per-lane counts of lanes below m (k = -1 there), exact: a
+     * block is < 2^24; the max lanes are the lanes seen (nv vectors, padding
+     * included, which is below m) less those: one integer add per vector */
+    FSM_IVT below = (FSM_IVT){0};
     ptrdiff_t j = 0;
     for (; j + 8 * FSM_LANES <= n; j += 8 * FSM_LANES) {
         FSM_VT s0 = zero, s1 = zero;
@@ -146,8 +149,7 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
                 FSM_IVT k0 = (FSM_IVT)((v0 - mv) + 0) >> FSM_SIGN_SHIFT, k1 = (FSM_IVT)((v1 - mv) + 0) >> FSM_SIGN_SHIFT;
                 e0 = (FSM_VT)((FSM_IVT)e0 & k0);
                 e1 = (FSM_VT)((FSM_IVT)e1 & k1);
-                c += (FSM_VT)((FSM_IVT)one & ~k0);
-                c += (FSM_VT)((FSM_IVT)one & ~k1);
+                below += k0 + k1;
             }
             s0 += e0;
             s1 += e1;
@@ -183,13 +185,17 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
         if (count) {
             FSM_IVT k = (FSM_IVT)((v - mv) + 0) >> FSM_SIGN_SHIFT;
             e = (FSM_VT)((FSM_IVT)e & k);
-            c += (FSM_VT)((FSM_IVT)one & ~k);
+            below += k;
         }
         s += e;
     }
     FSM_FN(fsm_dacc_add)(&a, s);
     *acc += FSM_FN(fsm_dacc_sum)(&a);
-    if (count) *cnt += (double)FSM_FN(fsm_allsum)(c)[0];
+    if (count) {
+        const ptrdiff_t nv = (n + FSM_LANES - 1) / FSM_LANES;   /* the vectors of both loops */
+        FSM_VT b = __builtin_convertvector(below, FSM_VT);
+        *cnt += (double)nv * FSM_LANES + (double)FSM_FN(fsm_allsum)(b)[0];
+    }
 }
 
 /* block_sumexp_store without the store */
