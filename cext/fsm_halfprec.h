@@ -253,10 +253,12 @@ FSM_INLINE void fsm_bf16_st2(uint16_t *p, fsm_vf even, fsm_vf odd)
 
 /* block_max_f32 (fsm_rowpass.h) of 16-bit codes, converted in registers:
  * the same operations on the same float32 values */
-FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, const int back)
+FSM_INLINE float fsm_half_block_max_min(int kind, const uint16_t *x, ptrdiff_t n, const int back,
+                                         float *mn)
 {
     const float ninf = -INFINITY;
     fsm_vf m0 = fsm_splat_f32(ninf), m1 = m0, m2 = m0, m3 = m0;
+    fsm_vf n0 = fsm_splat_f32(INFINITY), n1 = n0;
     fsm_vf z0 = fsm_splat_f32(0), z1 = z0;
     const ptrdiff_t L = FSM_LANES_f32;
     ptrdiff_t j = 0;
@@ -274,26 +276,36 @@ FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, co
         m1 = fsm_vmax_fast_f32(m1, v1);
         m2 = fsm_vmax_fast_f32(m2, v2);
         m3 = fsm_vmax_fast_f32(m3, v3);
+        if (mn) {
+            n0 = fsm_vmin_fast_f32(fsm_vmin_fast_f32(n0, v0), v1);
+            n1 = fsm_vmin_fast_f32(fsm_vmin_fast_f32(n1, v2), v3);
+        }
         z0 = (v0 * 0 + z0) + v1 * 0;
         z1 = (v2 * 0 + z1) + v3 * 0;
     }
     for (; j + L <= n; j += L) {
         fsm_vf v = fsm_half_ld(kind, x + j);
         m0 = fsm_vmax_fast_f32(m0, v);
+        if (mn) n0 = fsm_vmin_fast_f32(n0, v);
         z0 = v * 0 + z0;
     }
     if (j < n && back) {
+        /* as block_max_min_f32: the lanes seen already masked */
+        const fsm_vi h = head_mask_f32(n - j);
         fsm_vf v = fsm_half_ld(kind, x + n - L);
-        m1 = fsm_vmax_fast_f32(m1, v);
-        z1 = v * 0 + z1;
+        m1 = fsm_vmax_fast_f32(m1, fsm_sel_f32(h, fsm_splat_f32(ninf), v));
+        if (mn) n1 = fsm_vmin_fast_f32(n1, fsm_sel_f32(h, fsm_splat_f32(INFINITY), v));
+        z1 = (fsm_vf)((fsm_vi)v & ~h) * 0 + z1;
     } else if (j < n) {
         fsm_vf v = fsm_half_ld_tail(kind, x + j, n - j, 0);
         m1 = fsm_vmax_fast_f32(m1, fsm_half_ld_tail(kind, x + j, n - j, ninf));
+        if (mn) n1 = fsm_vmin_fast_f32(n1, fsm_half_ld_tail(kind, x + j, n - j, INFINITY));
         z1 = v * 0 + z1;
     }
     m0 = fsm_vmax_fast_f32(fsm_vmax_fast_f32(m0, m1), fsm_vmax_fast_f32(m2, m3));
     float m = fsm_allmax_nonan_f32(m0)[0];
     float z = fsm_allsum_f32(z0 + z1)[0];
+    if (mn) *mn = fsm_allmin_nonan_f32(fsm_vmin_fast_f32(n0, n1))[0];
     if (z != z) {
         for (ptrdiff_t k = 0; k < n; k++) {
             const float v = fsm_half_scalar(kind, x[k]);
@@ -303,17 +315,23 @@ FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, co
     return m;
 }
 
+FSM_INLINE float fsm_half_block_max(int kind, const uint16_t *x, ptrdiff_t n, const int back)
+{
+    return fsm_half_block_max_min(kind, x, n, back, (float *)0);
+}
+
 /* block_sumexp_f32 (fsm_rowpass.h) of 16-bit codes, converted in registers */
 FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, float m,
-                                      double *acc, double *cnt, const int count, const int back)
+                                      double *acc, double *cnt, const int count, const int back,
+                                      const int near)
 {
     const char *pf = (const char *)(x + n);
     const float ninf = -INFINITY;
-    const fsm_vf mv = fsm_splat_f32(m), zero = fsm_splat_f32(0), one = fsm_splat_f32(1);
+    const fsm_vf mv = fsm_splat_f32(m), zero = fsm_splat_f32(0);
     const ptrdiff_t L = FSM_LANES_f32;
     fsm_dacc_f32 a;
     fsm_dacc_zero_f32(&a);
-    fsm_vf c = zero;
+    fsm_vi below = (fsm_vi){0};
     ptrdiff_t j = 0;
     for (; j + 8 * L <= n; j += 8 * L) {
         fsm_vf s0 = zero, s1 = zero;
@@ -321,13 +339,13 @@ FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, 
         for (int g = 0; g < 8; g += 2) {
             fsm_vf v0 = fsm_half_ld(kind, x + j + g * L);
             fsm_vf v1 = fsm_half_ld(kind, x + j + (g + 1) * L);
-            fsm_vf e0 = fsm_vexp_le_f32(v0, mv), e1 = fsm_vexp_le_f32(v1, mv);
+            fsm_vf e0 = near ? fsm_vexp_near_f32(v0, mv) : fsm_vexp_le_f32(v0, mv);
+            fsm_vf e1 = near ? fsm_vexp_near_f32(v1, mv) : fsm_vexp_le_f32(v1, mv);
             if (count) {
                 fsm_vi k0 = (fsm_vi)((v0 - mv) + 0) >> 31, k1 = (fsm_vi)((v1 - mv) + 0) >> 31;
                 e0 = (fsm_vf)((fsm_vi)e0 & k0);
                 e1 = (fsm_vf)((fsm_vi)e1 & k1);
-                c += (fsm_vf)((fsm_vi)one & ~k0);
-                c += (fsm_vf)((fsm_vi)one & ~k1);
+                below += k0 + k1;
             }
             s0 += e0;
             s1 += e1;
@@ -337,25 +355,35 @@ FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, 
     fsm_vf s = zero;
     for (;; j += L) {
         fsm_vf v;
+        fsm_vi valid = ~(fsm_vi){0};   /* the lanes not seen yet and not padding */
         if (j + L <= n) v = fsm_half_ld(kind, x + j);
         else if (j < n && back) {
             fsm_vi h = head_mask_f32(n - j);
             v = fsm_half_ld(kind, x + n - L);
             v = (fsm_vf)(((fsm_vi)v & ~h) | ((fsm_vi)fsm_splat_f32(ninf) & h));
+            valid = ~h;
         }
-        else if (j < n) v = fsm_half_ld_tail(kind, x + j, n - j, ninf);
+        else if (j < n) {
+            v = fsm_half_ld_tail(kind, x + j, n - j, ninf);
+            valid = head_mask_f32(L - (n - j));
+        }
         else break;
-        fsm_vf e = fsm_vexp_le_f32(v, mv);
+        fsm_vf e = near ? fsm_vexp_near_f32(v, mv) : fsm_vexp_le_f32(v, mv);
+        if (near) e = (fsm_vf)((fsm_vi)e & valid);   /* fsm_vexp_near gives no 0 for -inf */
         if (count) {
             fsm_vi k = (fsm_vi)((v - mv) + 0) >> 31;
             e = (fsm_vf)((fsm_vi)e & k);
-            c += (fsm_vf)((fsm_vi)one & ~k);
+            below += k;
         }
         s += e;
     }
     fsm_dacc_add_f32(&a, s);
     *acc += fsm_dacc_sum_f32(&a);
-    if (count) *cnt += (double)fsm_allsum_f32(c)[0];
+    if (count) {
+        /* as block_sumexp_store_f32: the lanes seen less those below m */
+        const ptrdiff_t nv = (n + L - 1) / L;
+        *cnt += (double)nv * L + (double)fsm_allsum_f32(__builtin_convertvector(below, fsm_vf))[0];
+    }
 }
 
 /* row_state_f32 (fsm_rowpass.h) of a 16-bit row: the same block passes on
@@ -368,7 +396,8 @@ FSM_INLINE void fsm_half_row_state(int kind, const uint16_t *x, ptrdiff_t n, flo
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
         const int back = b + len >= FSM_LANES_f32;
-        float bm = fsm_half_block_max(kind, x + b, len, back);
+        float bmn;
+        float bm = fsm_half_block_max_min(kind, x + b, len, back, &bmn);
         if (bm != bm) { m = bm; break; }
         if (bm > m) {
             acc = isfinite(m) && isfinite(bm) ? (acc + cnt) * exp((double)m - (double)bm) : 0.0;
@@ -376,8 +405,12 @@ FSM_INLINE void fsm_half_row_state(int kind, const uint16_t *x, ptrdiff_t n, flo
             m = bm;
         }
         if (!isfinite(m)) continue;
-        if (bm == m) fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 1, back);
-        else fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 0, back);
+        if (m - bmn < FSM_NEAR_RANGE_f32) {   /* as row_state_f32: fsm_vexp_near */
+            if (bm == m) fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 1, back, 1);
+            else fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 0, back, 1);
+        }
+        else if (bm == m) fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 1, back, 0);
+        else fsm_half_block_sumexp(kind, x + b, len, m, &acc, &cnt, 0, back, 0);
     }
     *m_out = m;
     *acc_out = acc;
@@ -574,8 +607,10 @@ FSM_INLINE void fsm_half_log_softmax_rows(int kind, const uint16_t *x, ptrdiff_t
 /* block_expstore_f32 (fsm_softmax.h) of 16-bit codes: e[0:n] = exp(x - m)
  * in float32 (e: the caller's scratch, not x), returns their sum, in the
  * same order */
+/* block_expstore_f32's exp: fsm_vexp_near where near */
+#define FSM_HALF_VEXP(a, b) (near ? fsm_vexp_near_f32(a, b) : fsm_vexp_le_f32(a, b))
 FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e, ptrdiff_t n,
-                                          float m)
+                                          float m, const int near)
 {
     const float ninf = -INFINITY;
     const fsm_vf mv = fsm_splat_f32(m), zero = fsm_splat_f32(0);
@@ -589,8 +624,8 @@ FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e,
         fsm_vf s0 = zero, s1 = zero;
         for (int g = 0; g < FSM_W / 16; g++) __builtin_prefetch(pf + (j + g * 32) * 2);
         for (int g = 0; g < 8; g += 2) {
-            fsm_vf e0 = fsm_vexp_le_f32(fsm_half_ld(kind, x + j + g * L), mv);
-            fsm_vf e1 = fsm_vexp_le_f32(fsm_half_ld(kind, x + j + (g + 1) * L), mv);
+            fsm_vf e0 = FSM_HALF_VEXP(fsm_half_ld(kind, x + j + g * L), mv);
+            fsm_vf e1 = FSM_HALF_VEXP(fsm_half_ld(kind, x + j + (g + 1) * L), mv);
             fsm_storeu_f32(e + j + g * L, e0);
             fsm_storeu_f32(e + j + (g + 1) * L, e1);
             s0 += e0;
@@ -600,18 +635,18 @@ FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e,
     }
     fsm_vf s = zero;
     for (; j + L <= n; j += L) {
-        fsm_vf v = fsm_vexp_le_f32(fsm_half_ld(kind, x + j), mv);
+        fsm_vf v = FSM_HALF_VEXP(fsm_half_ld(kind, x + j), mv);
         fsm_storeu_f32(e + j, v);
         s += v;
     }
     if (j < n && n >= L) {
-        fsm_vf v = fsm_vexp_le_f32(vt, mv);
+        fsm_vf v = FSM_HALF_VEXP(vt, mv);
         fsm_storeu_f32(e + n - L, v);
         s += (fsm_vf)((fsm_vi)v & ~head_mask_f32(n - j));
     } else if (j < n) {
-        fsm_vf v = fsm_vexp_le_f32(fsm_half_ld_tail(kind, x + j, n - j, ninf), mv);
+        fsm_vf v = FSM_HALF_VEXP(fsm_half_ld_tail(kind, x + j, n - j, ninf), mv);
         fsm_store_tail_f32(e + j, v, n - j);
-        s += v;
+        s += near ? (fsm_vf)((fsm_vi)v & head_mask_f32(L - (n - j))) : v;   /* the -inf lanes */
     }
     fsm_dacc_add_f32(&a, s);
     return fsm_dacc_sum_f32(&a);
@@ -657,14 +692,17 @@ FSM_INLINE void fsm_half_softmax_row(int kind, const uint16_t *xi, uint16_t *oi,
     ptrdiff_t nb = 0;
     for (ptrdiff_t b = 0; b < n; b += FSM_BLOCK, nb++) {
         ptrdiff_t len = n - b < FSM_BLOCK ? n - b : FSM_BLOCK;
-        float bm = fsm_half_block_max(kind, xi + b, len, b + len >= FSM_LANES_f32);
+        float bmn;
+        float bm = fsm_half_block_max_min(kind, xi + b, len, b + len >= FSM_LANES_f32, &bmn);
         if (bm != bm || bm == INFINITY) { m = bm; break; }
         if (bm > m) {
             sum = isfinite(m) ? sum * exp((double)m - (double)bm) : 0.0;
             m = bm;
         }
         mb[nb] = m;
-        if (isfinite(m)) sum += fsm_half_block_expstore(kind, xi + b, e + b, len, m);
+        if (!isfinite(m)) continue;
+        if (m - bmn < FSM_NEAR_RANGE_f32) sum += fsm_half_block_expstore(kind, xi + b, e + b, len, m, 1);
+        else sum += fsm_half_block_expstore(kind, xi + b, e + b, len, m, 0);
     }
     if (!isfinite(m)) {
         fsm_half_fill(kind, oi, n, NAN);

@@ -35,6 +35,7 @@
  * rounding of x - max it skips is at most half an ulp of a number below 8,
  * 2^-22 relative (docs/semantics.md, accuracy) */
 #define FSM_NEAR_RANGE 8.0f
+#define FSM_NEAR_RANGE_f32 8.0f          /* the same, for code outside the templates */
 #define FSM_ASM_SFX "ps"              /* the packed-single suffix of x86 mnemonics */
 #define FSM_MANT_BITS 23
 #define FSM_EXP_BIAS 127
