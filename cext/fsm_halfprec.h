@@ -339,8 +339,8 @@ FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, 
         for (int g = 0; g < 8; g += 2) {
             fsm_vf v0 = fsm_half_ld(kind, x + j + g * L);
             fsm_vf v1 = fsm_half_ld(kind, x + j + (g + 1) * L);
-            fsm_vf e0 = near ? fsm_vexp_near_f32(v0, mv) : fsm_vexp_le_f32(v0, mv);
-            fsm_vf e1 = near ? fsm_vexp_near_f32(v1, mv) : fsm_vexp_le_f32(v1, mv);
+            fsm_vf e0 = fsm_vexp_row_f32(near, v0, mv);
+            fsm_vf e1 = fsm_vexp_row_f32(near, v1, mv);
             if (count) {
                 fsm_vi k0 = (fsm_vi)((v0 - mv) + 0) >> 31, k1 = (fsm_vi)((v1 - mv) + 0) >> 31;
                 e0 = (fsm_vf)((fsm_vi)e0 & k0);
@@ -368,7 +368,7 @@ FSM_INLINE void fsm_half_block_sumexp(int kind, const uint16_t *x, ptrdiff_t n, 
             valid = head_mask_f32(L - (n - j));
         }
         else break;
-        fsm_vf e = near ? fsm_vexp_near_f32(v, mv) : fsm_vexp_le_f32(v, mv);
+        fsm_vf e = fsm_vexp_row_f32(near, v, mv);
         if (near) e = (fsm_vf)((fsm_vi)e & valid);   /* fsm_vexp_near gives no 0 for -inf */
         if (count) {
             fsm_vi k = (fsm_vi)((v - mv) + 0) >> 31;
@@ -607,8 +607,6 @@ FSM_INLINE void fsm_half_log_softmax_rows(int kind, const uint16_t *x, ptrdiff_t
 /* block_expstore_f32 (fsm_softmax.h) of 16-bit codes: e[0:n] = exp(x - m)
  * in float32 (e: the caller's scratch, not x), returns their sum, in the
  * same order */
-/* block_expstore_f32's exp: fsm_vexp_near where near */
-#define FSM_HALF_VEXP(a, b) (near ? fsm_vexp_near_f32(a, b) : fsm_vexp_le_f32(a, b))
 FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e, ptrdiff_t n,
                                           float m, const int near)
 {
@@ -624,8 +622,8 @@ FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e,
         fsm_vf s0 = zero, s1 = zero;
         for (int g = 0; g < FSM_W / 16; g++) __builtin_prefetch(pf + (j + g * 32) * 2);
         for (int g = 0; g < 8; g += 2) {
-            fsm_vf e0 = FSM_HALF_VEXP(fsm_half_ld(kind, x + j + g * L), mv);
-            fsm_vf e1 = FSM_HALF_VEXP(fsm_half_ld(kind, x + j + (g + 1) * L), mv);
+            fsm_vf e0 = fsm_vexp_row_f32(near, fsm_half_ld(kind, x + j + g * L), mv);
+            fsm_vf e1 = fsm_vexp_row_f32(near, fsm_half_ld(kind, x + j + (g + 1) * L), mv);
             fsm_storeu_f32(e + j + g * L, e0);
             fsm_storeu_f32(e + j + (g + 1) * L, e1);
             s0 += e0;
@@ -635,16 +633,16 @@ FSM_INLINE double fsm_half_block_expstore(int kind, const uint16_t *x, float *e,
     }
     fsm_vf s = zero;
     for (; j + L <= n; j += L) {
-        fsm_vf v = FSM_HALF_VEXP(fsm_half_ld(kind, x + j), mv);
+        fsm_vf v = fsm_vexp_row_f32(near, fsm_half_ld(kind, x + j), mv);
         fsm_storeu_f32(e + j, v);
         s += v;
     }
     if (j < n && n >= L) {
-        fsm_vf v = FSM_HALF_VEXP(vt, mv);
+        fsm_vf v = fsm_vexp_row_f32(near, vt, mv);
         fsm_storeu_f32(e + n - L, v);
         s += (fsm_vf)((fsm_vi)v & ~head_mask_f32(n - j));
     } else if (j < n) {
-        fsm_vf v = FSM_HALF_VEXP(fsm_half_ld_tail(kind, x + j, n - j, ninf), mv);
+        fsm_vf v = fsm_vexp_row_f32(near, fsm_half_ld_tail(kind, x + j, n - j, ninf), mv);
         fsm_store_tail_f32(e + j, v, n - j);
         s += near ? (fsm_vf)((fsm_vi)v & head_mask_f32(L - (n - j))) : v;   /* the -inf lanes */
     }

@@ -138,7 +138,7 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
         for (int g = 0; g < 8; g += 2) {
             FSM_VT v0 = FSM_FN(fsm_loadu)(x + j + g * FSM_LANES);
             FSM_VT v1 = FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES);
-            FSM_VT e0 = FSM_VEXP_ROW(near, v0, mv), e1 = FSM_VEXP_ROW(near, v1, mv);
+            FSM_VT e0 = FSM_FN(fsm_vexp_row)(near, v0, mv), e1 = FSM_FN(fsm_vexp_row)(near, v1, mv);
             if (e_out) {
                 FSM_FN(fsm_storeu)(e_out + j + g * FSM_LANES, e0);
                 FSM_FN(fsm_storeu)(e_out + j + (g + 1) * FSM_LANES, e1);
@@ -171,7 +171,7 @@ FSM_INLINE void FSM_FN(block_sumexp_store)(const FSM_T *x, ptrdiff_t n, FSM_T m,
         }
         else if (j < n) { v = FSM_FN(fsm_load_tail)(x + j, n - j, ninf); part = 2; }  /* exp(-inf) = 0 */
         else break;
-        FSM_VT e = FSM_VEXP_ROW(near, v, mv);
+        FSM_VT e = FSM_FN(fsm_vexp_row)(near, v, mv);
         /* fsm_vexp_near does not give 0 for the -inf lanes: masked */
         if (near && part == 1) e = (FSM_VT)((FSM_IVT)e & ~h);
         else if (near && part == 2) e = (FSM_VT)((FSM_IVT)e & FSM_FN(head_mask)(FSM_LANES - (n - j)));

@@ -122,6 +122,12 @@ static inline __attribute__((always_inline)) void fsm_stream_fence(void)
 #endif
 }
 
+/* float32 rows (blocks) spanning less than this take fsm_vexp_near: the
+ * rounding of x - max it skips is at most half an ulp of a number below 8,
+ * 2^-22 relative (docs/semantics.md, accuracy); FSM_NEAR_RANGE in the
+ * templates, fsm_halfprec.h's 16-bit rows directly */
+#define FSM_NEAR_RANGE_f32 8.0f
+
 #include "fsm_type_f32.h"
 #include "fsm_simd_t.h"
 #include "fsm_type_undef.h"

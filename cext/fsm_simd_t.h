@@ -194,10 +194,12 @@ FSM_INLINE FSM_VT FSM_FN(fsm_vexp_near)(FSM_VT a, FSM_VT b)
 #endif
 }
 
-/* fsm_vexp_near where near (a constant at each call site), else fsm_vexp_le */
-#ifndef FSM_VEXP_ROW
-#define FSM_VEXP_ROW(near, a, b) ((near) ? FSM_FN(fsm_vexp_near)(a, b) : FSM_FN(fsm_vexp_le)(a, b))
-#endif
+/* The row kernels' exp(a - b): fsm_vexp_near where near (a constant at each
+ * call site, so the choice is made at compile time), else fsm_vexp_le */
+FSM_INLINE FSM_VT FSM_FN(fsm_vexp_row)(const int near, FSM_VT a, FSM_VT b)
+{
+    return near ? FSM_FN(fsm_vexp_near)(a, b) : FSM_FN(fsm_vexp_le)(a, b);
+}
 
 /* min of non-NaN lanes, as fsm_vmax_fast: one vminps on x86-64 (inline
  * assembly, as fsm_stream), else v where v - acc < 0 */

@@ -78,8 +78,8 @@ FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n
         FSM_VT s0 = zero, s1 = zero;
         for (int g = 0; g < FSM_W / 8; g++) __builtin_prefetch(pf + (j + g * 64 / (ptrdiff_t)sizeof(FSM_T)) * (ptrdiff_t)sizeof(FSM_T));
         for (int g = 0; g < 8; g += 2) {
-            FSM_VT e0 = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j + g * FSM_LANES), mv);
-            FSM_VT e1 = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES), mv);
+            FSM_VT e0 = FSM_FN(fsm_vexp_row)(near, FSM_FN(fsm_loadu)(x + j + g * FSM_LANES), mv);
+            FSM_VT e1 = FSM_FN(fsm_vexp_row)(near, FSM_FN(fsm_loadu)(x + j + (g + 1) * FSM_LANES), mv);
             FSM_FN(fsm_storeu)(out + j + g * FSM_LANES, e0);
             FSM_FN(fsm_storeu)(out + j + (g + 1) * FSM_LANES, e1);
             s0 += e0;
@@ -89,16 +89,16 @@ FSM_INLINE double FSM_FN(block_expstore)(const FSM_T *x, FSM_T *out, ptrdiff_t n
     }
     FSM_VT s = zero;
     for (; j + FSM_LANES <= n; j += FSM_LANES) {
-        FSM_VT e = FSM_VEXP_ROW(near, FSM_FN(fsm_loadu)(x + j), mv);
+        FSM_VT e = FSM_FN(fsm_vexp_row)(near, FSM_FN(fsm_loadu)(x + j), mv);
         FSM_FN(fsm_storeu)(out + j, e);
         s += e;
     }
     if (j < n && n >= FSM_LANES) {
-        FSM_VT e = FSM_VEXP_ROW(near, vt, mv);
+        FSM_VT e = FSM_FN(fsm_vexp_row)(near, vt, mv);
         FSM_FN(fsm_storeu)(out + n - FSM_LANES, e);                  /* same values again */
         s += (FSM_VT)((FSM_IVT)e & ~FSM_FN(head_mask)(n - j));           /* counted once */
     } else if (j < n) {
-        FSM_VT e = FSM_VEXP_ROW(near, FSM_FN(fsm_load_tail)(x + j, n - j, ninf), mv);
+        FSM_VT e = FSM_FN(fsm_vexp_row)(near, FSM_FN(fsm_load_tail)(x + j, n - j, ninf), mv);
         FSM_FN(fsm_store_tail)(out + j, e, n - j);
         /* the -inf lanes: 0 from fsm_vexp_le, not from fsm_vexp_near */
         s += near ? (FSM_VT)((FSM_IVT)e & FSM_FN(head_mask)(FSM_LANES - (n - j))) : e;

@@ -31,11 +31,7 @@
 #define FSM_LOG2E 1.44269504088896341f
 #define FSM_LN2_HI 0.693359375f       /* ln2 split: k * FSM_LN2_HI exact */
 #define FSM_LN2_LO -2.12194440e-4f
-/* Rows (blocks) spanning less than this go through fsm_vexp_near: the
- * rounding of x - max it skips is at most half an ulp of a number below 8,
- * 2^-22 relative (docs/semantics.md, accuracy) */
-#define FSM_NEAR_RANGE 8.0f
-#define FSM_NEAR_RANGE_f32 8.0f          /* the same, for code outside the templates */
+#define FSM_NEAR_RANGE FSM_NEAR_RANGE_f32   /* fsm_simd.h: where fsm_vexp_near applies */
 #define FSM_ASM_SFX "ps"              /* the packed-single suffix of x86 mnemonics */
 #define FSM_MANT_BITS 23
 #define FSM_EXP_BIAS 127
