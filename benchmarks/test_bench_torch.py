@@ -48,6 +48,17 @@ def _inputs(shape):
     return _cache[shape]
 
 
+def _time_step(benchmark, op, impl, shape, step):
+    """Time ``step`` (a forward + backward returning the leaf's gradient) as
+    the group "<op> forward+backward <shape> float32"."""
+    benchmark.group = f"{op} forward+backward {'x'.join(map(str, shape))} float32"
+    benchmark.name = impl
+    benchmark.extra_info.update(shape=list(shape), torch_threads=torch.get_num_threads(),
+                                fastsoftmax_threads=fastsoftmax.get_num_threads())
+    grad = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+    assert grad.shape == tuple(shape)
+
+
 @pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
 def test_cross_entropy_forward_backward(benchmark, impl, ce_shape):
     x0, y = _inputs(ce_shape)
@@ -58,12 +69,7 @@ def test_cross_entropy_forward_backward(benchmark, impl, ce_shape):
         loss_fn(x, y).backward()
         return x.grad
 
-    benchmark.group = f"cross_entropy forward+backward {'x'.join(map(str, ce_shape))} float32"
-    benchmark.name = impl
-    benchmark.extra_info.update(shape=list(ce_shape), torch_threads=torch.get_num_threads(),
-                                fastsoftmax_threads=fastsoftmax.get_num_threads())
-    grad = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
-    assert grad.shape == x0.shape
+    _time_step(benchmark, "cross_entropy", impl, ce_shape, step)
 
 
 SOFTMAX_IMPLEMENTATIONS = {"fastsoftmax.torch": fst.softmax, "torch": torch.softmax}
@@ -80,10 +86,5 @@ def test_softmax_forward_backward(benchmark, impl, ce_shape):
         softmax(x, 1).backward(g)
         return x.grad
 
-    benchmark.group = f"softmax forward+backward {'x'.join(map(str, ce_shape))} float32"
-    benchmark.name = impl
-    benchmark.extra_info.update(shape=list(ce_shape), torch_threads=torch.get_num_threads(),
-                                fastsoftmax_threads=fastsoftmax.get_num_threads())
-    grad = benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
-    assert grad.shape == x0.shape
+    _time_step(benchmark, "softmax", impl, ce_shape, step)
 

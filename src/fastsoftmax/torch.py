@@ -746,7 +746,10 @@ def _bce_logits_fake(input: Tensor, target: Tensor, weight: Tensor | None,
     return input.new_empty(shape), input.new_empty(input.shape if with_grad else (0,))
 
 
-def _bce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+def _elementwise_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+    """setup_context of the elementwise losses with a kept gradient, whose
+    six inputs have the reduction fifth (binary_cross_entropy_with_logits,
+    sigmoid_focal_loss)."""
     ctx.save_for_backward(output[1])
     ctx.reduction = inputs[4]
     ctx.mark_non_differentiable(output[1])
@@ -754,7 +757,7 @@ def _bce_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
 
 
 @_first_order
-def _bce_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
+def _elementwise_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
     (saved,) = ctx.saved_tensors
     # elementwise: for "none", g has the input's shape
     return (_scale_saved(g, saved, ctx.reduction, 0),) + (None,) * 5
@@ -763,7 +766,7 @@ def _bce_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...
 _bce_logits_op = _operator(
     "binary_cross_entropy_with_logits", "(Tensor input, Tensor target, Tensor? weight, "
     "Tensor? pos_weight, str reduction, bool with_grad) -> (Tensor, Tensor)",
-    _bce_logits_impl, _bce_logits_fake, _bce_backward, _bce_setup)
+    _bce_logits_impl, _bce_logits_fake, _elementwise_backward, _elementwise_setup)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -947,25 +950,10 @@ def _sigmoid_focal_fake(inputs: Tensor, targets: Tensor, alpha: float | None, ga
     return inputs.new_empty(shape), inputs.new_empty(inputs.shape if with_grad else (0,))
 
 
-def _sigmoid_focal_setup(ctx: Any, inputs: tuple[Any, ...],
-                         output: tuple[Tensor, Tensor]) -> None:
-    ctx.save_for_backward(output[1])
-    ctx.reduction = inputs[4]
-    ctx.mark_non_differentiable(output[1])
-    ctx.set_materialize_grads(False)
-
-
-@_first_order
-def _sigmoid_focal_backward(ctx: Any, g: Tensor, _g_grad: Tensor | None) -> tuple[Any, ...]:
-    (saved,) = ctx.saved_tensors
-    # elementwise: for "none", g has the input's shape
-    return (_scale_saved(g, saved, ctx.reduction, 0),) + (None,) * 5
-
-
 _sigmoid_focal_op = _operator(
     "sigmoid_focal_loss", "(Tensor inputs, Tensor targets, float? alpha, float gamma, "
     "str reduction, bool with_grad) -> (Tensor, Tensor)",
-    _sigmoid_focal_impl, _sigmoid_focal_fake, _sigmoid_focal_backward, _sigmoid_focal_setup)
+    _sigmoid_focal_impl, _sigmoid_focal_fake, _elementwise_backward, _elementwise_setup)
 
 
 def sigmoid_focal_loss(inputs: Tensor, targets: Tensor, *, alpha: float | None = 0.25,
