@@ -22,7 +22,7 @@ from fastsoftmax._driver import core
 
 # arguments the functions write into: compared after the call
 OUTPUTS = ("out", "grad_out")
-DRIVERS = ("softmax", "log_softmax", "logsumexp", "sigmoid", "log_sigmoid",
+DRIVERS = ("softmax", "log_softmax", "logsumexp", "small_rows", "sigmoid", "log_sigmoid",
            "cross_entropy_index", "cross_entropy_prob")
 
 

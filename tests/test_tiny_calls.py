@@ -9,6 +9,11 @@ rows and thread count, and the same IndexError for every bad target (for
 the int64 targets it sees and every other integer dtype, which it leaves to
 the problem path).  The drivers sum their partials in NumPy's pairwise order
 (``fsm_pairwise.h``), checked against ``numpy.sum`` bit for bit.
+
+Small softmax, log_softmax and logsumexp calls go to ``_core.small_rows``,
+which reads the arrays' buffers itself: it is taken, gives the bits of the
+general path and the reference's values, and refuses any pair of arrays
+it cannot run on with a ValueError.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from fastsoftmax import _crossentropy, _testing
+from fastsoftmax import _core, _crossentropy, _testing, slow
 
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.intp,
               np.uint8, np.uint16, np.uint32, np.uint64]
@@ -279,3 +284,78 @@ def test_sample_weight_is_never_dropped_by_the_shortcut():
     np.testing.assert_allclose(loss, (fs.cross_entropy(x, y, reduction="none") * s).sum(),
                                rtol=1e-6)
     assert not grad[0].any()   # the first sample has weight 0
+
+
+# ------------------------------------------------------------ small row calls
+
+ROW_FNS = {"softmax": fs.softmax, "log_softmax": fs.log_softmax, "logsumexp": fs.logsumexp}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_FNS))
+def test_small_row_call_takes_small_rows(monkeypatch, name):
+    seen = []
+    real = _core.small_rows
+    monkeypatch.setattr(_core, "small_rows", lambda op, x, out: seen.append(op) or real(op, x, out))
+    ROW_FNS[name](np.ones((8, 10), np.float32))
+    assert seen == [["softmax", "log_softmax", "logsumexp"].index(name)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (7,), (8, 10), (2, 3, 5), (100, 33), (1, 1, 1)])
+@pytest.mark.parametrize("name", sorted(ROW_FNS))
+def test_small_row_calls_match(name, shape, dtype):
+    x = (_rng(name, shape) .standard_normal(shape) * 5).astype(dtype)
+    if x.size > 4:
+        x.flat[1], x.flat[3] = np.nan, np.inf
+    fn = ROW_FNS[name]
+    got = fn(x)
+    # the general path: an output passed in (logsumexp: a 2-D view, so that
+    # the shapes differ from the fast path's)
+    if name == "logsumexp":
+        general = fn(x.reshape(-1, shape[-1]), axis=1, keepdims=True).reshape(shape[:-1])
+    else:
+        general = fn(x, out=np.empty_like(x))
+    assert np.asarray(got).dtype == dtype and np.shape(got) == np.shape(general)
+    assert np.asarray(got).tobytes() == np.asarray(general).tobytes()
+    want = getattr(slow, name)(x.astype(np.float64), axis=-1)
+    np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13,
+                               atol=1e-30, equal_nan=True)
+
+
+def _small_rows_bad_args():
+    f32 = np.ones((4, 4), np.float32)
+    buf = np.ones(20, np.float32)
+    unaligned = np.frombuffer(b"\0" * 68, np.float32, count=16, offset=2).reshape(4, 4)
+    return {
+        "op": (3, f32, f32.copy()),
+        "negative op": (-1, f32, f32.copy()),
+        "mixed types": (0, f32, np.ones((4, 4))),
+        "integers": (0, np.ones(4, np.int32), np.ones(4, np.int32)),
+        "swapped bytes": (0, f32.astype(">f4"), f32.astype(">f4")),
+        "out too small": (0, f32, np.ones((4, 3), np.float32)),
+        "out too large": (1, f32, np.ones((4, 5), np.float32)),
+        "logsumexp out": (2, f32, np.ones(3, np.float32)),
+        "strided out": (0, f32, np.ones((4, 8), np.float32)[:, ::2]),
+        "strided x": (0, np.ones((4, 8), np.float32)[:, ::2], f32.copy()),
+        "0-d": (0, np.ones((), np.float32), np.ones((), np.float32)),
+        "unaligned": (0, unaligned, f32.copy()),
+        "read-only out": (0, f32, np.broadcast_to(np.float32(1), (4, 4))),
+        "overlap": (0, buf[:16].reshape(4, 4), buf[2:18].reshape(4, 4)),
+        "not a buffer": (0, [[1.0, 2.0]], np.ones((1, 2), np.float32)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_small_rows_bad_args()))
+def test_small_rows_refuses_what_it_cannot_run(case):
+    op, x, out = _small_rows_bad_args()[case]
+    before = np.array(out, copy=True)
+    with pytest.raises((ValueError, TypeError, BufferError)):
+        _core.small_rows(op, x, out)
+    assert np.array_equal(np.asarray(out), before)
+
+
+def test_small_rows_in_place():
+    x = _rng("in place").standard_normal((8, 10)).astype(np.float32)
+    y = x.copy()
+    _core.small_rows(0, y, y)
+    assert y.tobytes() == fs.softmax(x, out=np.empty_like(x)).tobytes()

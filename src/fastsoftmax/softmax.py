@@ -38,17 +38,22 @@ def _prepare(x: ArrayLike, axis: Axis, half: bool = False
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _elementwise(kernel: Kernel, x: ArrayLike, axis: Axis, out: Array | None,
+#: core.small_rows's op codes
+_SMALL_SOFTMAX, _SMALL_LOG_SOFTMAX, _SMALL_LOGSUMEXP = 0, 1, 2
+
+
+def _elementwise(kernel: Kernel, small_op: int, x: ArrayLike, axis: Axis, out: Array | None,
                  num_threads: SupportsIndex | None) -> Any:
     # Fast path, small C-contiguous native float32/64 along the last axis:
-    # the general checks below cost ~9 us, far more than the kernel.
+    # the general checks below cost ~9 us, far more than the kernel, and
+    # core.small_rows reads the buffers without the memoryview drivers' cost.
     if (out is None and (num_threads is None or _threads.valid_count(num_threads))
             and type(x) is np.ndarray
             and type(axis) is int and x.dtype in _FAST_DTYPES and x.ndim
             and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):
         res = np.empty_like(x)  # fresh: a kernel array too
-        kernel(x.reshape(-1, x.shape[-1]), res.reshape(-1, x.shape[-1]), 1)
+        core.small_rows(small_op, x, res)
         return res
     arr, axis, compute, result = _prepare(x, axis, half=True)
     if out is None:
@@ -221,7 +226,7 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
     array([0.18632372, 0.30719589, 0.50648039])
     """
     if where is None and temperature is None:
-        return _elementwise(core.softmax, x, axis, out, num_threads)
+        return _elementwise(core.softmax, _SMALL_SOFTMAX, x, axis, out, num_threads)
     return _masked_elementwise(core.softmax, 0.0, x, axis, out, num_threads, where,
                                temperature)
 
@@ -278,7 +283,7 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
     array([-0.69314718, -0.69314718,        -inf])
     """
     if where is None and temperature is None:
-        return _elementwise(core.log_softmax, x, axis, out, num_threads)
+        return _elementwise(core.log_softmax, _SMALL_LOG_SOFTMAX, x, axis, out, num_threads)
     return _masked_elementwise(core.log_softmax, -np.inf, x, axis, out, num_threads,
                                where, temperature)
 
@@ -334,7 +339,7 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
             and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
         res = np.empty(x.shape[:-1], dtype=x.dtype)
-        core.logsumexp(x.reshape(-1, x.shape[-1]), res.reshape(-1), 1)
+        core.small_rows(_SMALL_LOGSUMEXP, x, res)
         return res[()] if res.ndim == 0 else res
     arr, axis, compute, result = _prepare(x, axis, half=True)
     if axis is None or arr.ndim == 0:
