@@ -129,6 +129,9 @@ cdef enum RowOp:
     LOG_SOFTMAX
     LOGSUMEXP
 
+# small_rows's op codes, for the Python layer
+ROW_SOFTMAX, ROW_LOG_SOFTMAX, ROW_LOGSUMEXP = SOFTMAX, LOG_SOFTMAX, LOGSUMEXP
+
 
 cdef inline void _row_op(RowOp op, const floating *x, floating *out, Py_ssize_t nrows,
                          Py_ssize_t ncols) noexcept nogil:
@@ -205,7 +208,8 @@ cdef inline char _float_code(const Py_buffer *b) noexcept:
 
 
 def small_rows(int op, x, out):
-    """softmax (op 0), log_softmax (1) or logsumexp (2) of the rows along the
+    """softmax (op ROW_SOFTMAX), log_softmax (ROW_LOG_SOFTMAX) or logsumexp
+    (ROW_LOGSUMEXP) of the rows along the
     last axis of ``x`` into ``out``, on the calling thread: the entry of the
     Python layer's small calls.
 
@@ -218,8 +222,9 @@ def small_rows(int op, x, out):
     cdef Py_buffer bx, bo
     cdef char code
     cdef Py_ssize_t ncols, nrows
-    if op < 0 or op > 2:
-        raise ValueError(f"small_rows: op {op} is not 0, 1 or 2")
+    if op != SOFTMAX and op != LOG_SOFTMAX and op != LOGSUMEXP:
+        raise ValueError(f"small_rows: op {op} is not ROW_SOFTMAX, ROW_LOG_SOFTMAX "
+                         "or ROW_LOGSUMEXP")
     PyObject_GetBuffer(x, &bx, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
     try:
         PyObject_GetBuffer(out, &bo, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)
@@ -230,11 +235,11 @@ def small_rows(int op, x, out):
                                  "or float64 arrays of the same type, x not 0-d")
             ncols = bx.shape[bx.ndim - 1]
             nrows = bx.len // bx.itemsize // ncols if ncols else 0
-            if bo.len != (bx.len if op != 2 else nrows * bo.itemsize):
+            if bo.len != (bx.len if op != LOGSUMEXP else nrows * bo.itemsize):
                 raise ValueError("small_rows: out has the wrong size")
             if nrows == 0:
                 return
-            if bo.buf != bx.buf and op != 2 and (
+            if bo.buf != bx.buf and op != LOGSUMEXP and (
                     <char *>bo.buf < <char *>bx.buf + bx.len
                     and <char *>bx.buf < <char *>bo.buf + bo.len):
                 raise ValueError("small_rows: out overlaps x without being x")

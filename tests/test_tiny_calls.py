@@ -297,7 +297,8 @@ def test_small_row_call_takes_small_rows(monkeypatch, name):
     real = _core.small_rows
     monkeypatch.setattr(_core, "small_rows", lambda op, x, out: seen.append(op) or real(op, x, out))
     ROW_FNS[name](np.ones((8, 10), np.float32))
-    assert seen == [["softmax", "log_softmax", "logsumexp"].index(name)]
+    assert seen == [getattr(_core, "ROW_" + name.upper())]
+    assert sorted({_core.ROW_SOFTMAX, _core.ROW_LOG_SOFTMAX, _core.ROW_LOGSUMEXP}) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -323,25 +324,26 @@ def test_small_row_calls_match(name, shape, dtype):
 
 
 def _small_rows_bad_args():
+    sm, lsm, lse = _core.ROW_SOFTMAX, _core.ROW_LOG_SOFTMAX, _core.ROW_LOGSUMEXP
     f32 = np.ones((4, 4), np.float32)
     buf = np.ones(20, np.float32)
     unaligned = np.frombuffer(b"\0" * 68, np.float32, count=16, offset=2).reshape(4, 4)
     return {
-        "op": (3, f32, f32.copy()),
+        "op": (max(sm, lsm, lse) + 1, f32, f32.copy()),
         "negative op": (-1, f32, f32.copy()),
-        "mixed types": (0, f32, np.ones((4, 4))),
-        "integers": (0, np.ones(4, np.int32), np.ones(4, np.int32)),
-        "swapped bytes": (0, f32.astype(">f4"), f32.astype(">f4")),
-        "out too small": (0, f32, np.ones((4, 3), np.float32)),
-        "out too large": (1, f32, np.ones((4, 5), np.float32)),
-        "logsumexp out": (2, f32, np.ones(3, np.float32)),
-        "strided out": (0, f32, np.ones((4, 8), np.float32)[:, ::2]),
-        "strided x": (0, np.ones((4, 8), np.float32)[:, ::2], f32.copy()),
-        "0-d": (0, np.ones((), np.float32), np.ones((), np.float32)),
-        "unaligned": (0, unaligned, f32.copy()),
-        "read-only out": (0, f32, np.broadcast_to(np.float32(1), (4, 4))),
-        "overlap": (0, buf[:16].reshape(4, 4), buf[2:18].reshape(4, 4)),
-        "not a buffer": (0, [[1.0, 2.0]], np.ones((1, 2), np.float32)),
+        "mixed types": (sm, f32, np.ones((4, 4))),
+        "integers": (sm, np.ones(4, np.int32), np.ones(4, np.int32)),
+        "swapped bytes": (sm, f32.astype(">f4"), f32.astype(">f4")),
+        "out too small": (sm, f32, np.ones((4, 3), np.float32)),
+        "out too large": (lsm, f32, np.ones((4, 5), np.float32)),
+        "logsumexp out": (lse, f32, np.ones(3, np.float32)),
+        "strided out": (sm, f32, np.ones((4, 8), np.float32)[:, ::2]),
+        "strided x": (sm, np.ones((4, 8), np.float32)[:, ::2], f32.copy()),
+        "0-d": (sm, np.ones((), np.float32), np.ones((), np.float32)),
+        "unaligned": (sm, unaligned, f32.copy()),
+        "read-only out": (sm, f32, np.broadcast_to(np.float32(1), (4, 4))),
+        "overlap": (sm, buf[:16].reshape(4, 4), buf[2:18].reshape(4, 4)),
+        "not a buffer": (sm, [[1.0, 2.0]], np.ones((1, 2), np.float32)),
     }
 
 
@@ -357,5 +359,5 @@ def test_small_rows_refuses_what_it_cannot_run(case):
 def test_small_rows_in_place():
     x = _rng("in place").standard_normal((8, 10)).astype(np.float32)
     y = x.copy()
-    _core.small_rows(0, y, y)
+    _core.small_rows(_core.ROW_SOFTMAX, y, y)
     assert y.tobytes() == fs.softmax(x, out=np.empty_like(x)).tobytes()

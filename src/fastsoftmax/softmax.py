@@ -38,10 +38,6 @@ def _prepare(x: ArrayLike, axis: Axis, half: bool = False
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-#: core.small_rows's op codes
-_SMALL_SOFTMAX, _SMALL_LOG_SOFTMAX, _SMALL_LOGSUMEXP = 0, 1, 2
-
-
 def _elementwise(kernel: Kernel, small_op: int, x: ArrayLike, axis: Axis, out: Array | None,
                  num_threads: SupportsIndex | None) -> Any:
     # Fast path, small C-contiguous native float32/64 along the last axis:
@@ -226,7 +222,7 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
     array([0.18632372, 0.30719589, 0.50648039])
     """
     if where is None and temperature is None:
-        return _elementwise(core.softmax, _SMALL_SOFTMAX, x, axis, out, num_threads)
+        return _elementwise(core.softmax, core.ROW_SOFTMAX, x, axis, out, num_threads)
     return _masked_elementwise(core.softmax, 0.0, x, axis, out, num_threads, where,
                                temperature)
 
@@ -283,7 +279,7 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, *, out: Array | None = None,
     array([-0.69314718, -0.69314718,        -inf])
     """
     if where is None and temperature is None:
-        return _elementwise(core.log_softmax, _SMALL_LOG_SOFTMAX, x, axis, out, num_threads)
+        return _elementwise(core.log_softmax, core.ROW_LOG_SOFTMAX, x, axis, out, num_threads)
     return _masked_elementwise(core.log_softmax, -np.inf, x, axis, out, num_threads,
                                where, temperature)
 
@@ -339,7 +335,7 @@ def logsumexp(x: ArrayLike, axis: Axis = -1, *, keepdims: bool = False,
             and (axis == -1 or axis == x.ndim - 1) and is_kernel_array(x, x.dtype)
             and 0 < x.size < _threads.PARALLEL_MIN_ELEMENTS):   # as in _elementwise
         res = np.empty(x.shape[:-1], dtype=x.dtype)
-        core.small_rows(_SMALL_LOGSUMEXP, x, res)
+        core.small_rows(core.ROW_LOGSUMEXP, x, res)
         return res[()] if res.ndim == 0 else res
     arr, axis, compute, result = _prepare(x, axis, half=True)
     if axis is None or arr.ndim == 0:
